@@ -1,0 +1,102 @@
+"""Market data: candles and funding rates as Binance USD-M serves them.
+
+Prices and volumes are 64-bit floats, not decimals. Binance quotes at most 8 decimal places and
+at most ~15 significant digits, which a double round-trips exactly (str -> float -> repr gives
+the same text); every consumer downstream (TA-Lib, numpy, XGBoost) computes in float64 anyway,
+and floats keep bulk import close to raw COPY speed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.db import models
+from django.db.models import Count, Max, Min
+
+FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
+
+
+def datetimes_to_ms(values: list[datetime]) -> np.ndarray:
+    return pd.DatetimeIndex(values).as_unit("ms").asi8 if values else np.empty(0, np.int64)
+
+
+class CandleQuerySet(models.QuerySet):
+    def series(self, symbol: str, interval: str) -> CandleQuerySet:
+        return self.filter(symbol=symbol, interval=interval).order_by("open_time")
+
+    def last_open_time(self, symbol: str, interval: str) -> datetime | None:
+        return self.filter(symbol=symbol, interval=interval).aggregate(last=Max("open_time"))[
+            "last"
+        ]
+
+    def to_frame(self, columns: list[str] = FRAME_COLUMNS) -> pd.DataFrame:
+        """The rows as a frame in open-time order; datetimes become epoch milliseconds."""
+        rows = list(self.order_by("open_time").values_list(*columns))
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        for column in ("open_time", "close_time"):
+            if column in frame:
+                frame[column] = datetimes_to_ms(list(frame[column]))
+        return frame
+
+    def coverage(self) -> list[dict]:
+        """One row per stored (symbol, interval): candle count, first and last open time."""
+        return list(
+            self.values("symbol", "interval")
+            .annotate(candles=Count("id"), first=Min("open_time"), last=Max("open_time"))
+            .order_by("symbol", "interval")
+        )
+
+
+class Candle(models.Model):
+    symbol = models.CharField(max_length=20)
+    interval = models.CharField(max_length=4)
+    open_time = models.DateTimeField()
+    close_time = models.DateTimeField()
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+    volume = models.FloatField(help_text="Base-asset volume.")
+    # The columns below come from the API and Binance's dump files; some sources lack them,
+    # and then they stay NULL rather than a misleading zero.
+    quote_volume = models.FloatField(null=True, blank=True)
+    trades = models.BigIntegerField(null=True, blank=True)
+    taker_buy_base = models.FloatField(null=True, blank=True)
+    taker_buy_quote = models.FloatField(null=True, blank=True)
+
+    objects = CandleQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "interval", "open_time"], name="candle_unique_bar"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.interval} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class FundingRateQuerySet(models.QuerySet):
+    def last_funding_time(self, symbol: str) -> datetime | None:
+        return self.filter(symbol=symbol).aggregate(last=Max("funding_time"))["last"]
+
+
+class FundingRate(models.Model):
+    symbol = models.CharField(max_length=20)
+    # Exactly as Binance stamps it (often a few ms past the hour); consumers round if they join.
+    funding_time = models.DateTimeField()
+    rate = models.FloatField(help_text="Rate per funding interval; positive: longs pay shorts.")
+    mark_price = models.FloatField(null=True, blank=True)
+
+    objects = FundingRateQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["symbol", "funding_time"], name="funding_unique_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} funding {self.funding_time:%Y-%m-%d %H:%M}"

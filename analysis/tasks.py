@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from analysis import ingest
+
+
+@shared_task
+def fetch_latest() -> dict:
+    """Beat entry point: fetch new closed candles and funding for the configured universe."""
+    results, errors = ingest.fetch_latest()
+    return {"fetched": [str(r) for r in results], "errors": errors}

@@ -1,0 +1,132 @@
+"""The one NinjaAPI at /api/. Every response, errors included, is the envelope
+``{"success", "data", "error", "timestamp"}``; the OpenAPI docs at /api/docs describe it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+from ninja.renderers import JSONRenderer
+
+from tradingai.api_errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+def envelope(data: Any = None, error: dict | None = None) -> dict[str, Any]:
+    return {
+        "success": error is None,
+        "data": data if error is None else None,
+        "error": error,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+class EnvelopeRenderer(JSONRenderer):
+    """Wraps whatever an endpoint or handler returns. Handlers below hand it ready error
+    bodies; a bare ninja ``{"detail": ...}`` (from a place we did not handle) is wrapped too."""
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        if response_status < 400:
+            body = envelope(data)
+        elif isinstance(data, dict) and {"code", "message"} <= data.keys():
+            body = envelope(error=data)
+        else:
+            detail = data.get("detail", data) if isinstance(data, dict) else data
+            body = envelope(error=error_body(f"http_{response_status}", str(detail)))
+        return json.dumps(body, cls=self.encoder_class)
+
+
+class EnvelopedNinjaAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """Describe the envelope in the docs: each JSON response schema becomes its ``data``."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {}).get("application/json")
+                    if content and "schema" in content:
+                        content["schema"] = _enveloped(content["schema"], int(status) < 400)
+        return schema
+
+
+def _enveloped(inner: dict, success: bool) -> dict:
+    error = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "details": {},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["success", "data", "error", "timestamp"],
+        "properties": {
+            "success": {"type": "boolean", "const": success},
+            "data": inner if success else {"type": "null"},
+            "error": {"type": "null"} if success else error,
+            "timestamp": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+api = EnvelopedNinjaAPI(
+    title="Trading AI",
+    version="1",
+    description="Analysis-only signals for Binance USD-M futures. Every response is the "
+    "envelope {success, data, error, timestamp}.",
+    renderer=EnvelopeRenderer(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return api.create_response(
+        request, error_body(exc.code, exc.message, exc.details), status=exc.status
+    )
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    body = error_body("invalid_request", "The request is not valid.", exc.errors)
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    body = error_body(f"http_{exc.status_code}", str(exc))
+    return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(
+        request, error_body("not_found", str(exc) or "Not found."), status=404
+    )
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unhandled API error on %s", request.path)
+    body = error_body("internal_error", "An unexpected error occurred; it has been logged.")
+    return api.create_response(request, body, status=500)
+
+
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Unknown paths under /api/ answer with the envelope too, not Django's HTML page."""
+    body = envelope(error=error_body("not_found", f"No API endpoint at /api/{rest}."))
+    return HttpResponse(json.dumps(body), status=404, content_type="application/json")
+
+
+api.add_router("/system", "tradingai.health.router")

@@ -1,0 +1,78 @@
+"""The Celery app: two queues (``cpu`` for ingest and inference, ``gpu`` for training) and the
+beat schedule built from ``settings.BEAT_SCHEDULE``."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingai.settings")
+
+app = Celery("tradingai")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
+# Training is the only GPU work; everything else defaults to the cpu queue.
+app.conf.task_routes = {"mlcore.tasks.train*": {"queue": "gpu"}}
+app.autodiscover_tasks()
+
+
+def parse_cron(expression: str) -> crontab:
+    """``"m h dom mon dow"`` -> crontab; a clear ValueError on anything else."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron expression needs 5 fields (m h dom mon dow), got {expression!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
+
+
+def shortest_period(schedule: crontab, days: int = 35) -> timedelta:
+    """The shortest gap between consecutive firings over a sample window, so a queued run can
+    expire before the next one is due instead of piling up behind a stalled worker."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday; any fixed date works
+    fired = [
+        when
+        for when in (start + timedelta(minutes=m) for m in range(days * 24 * 60))
+        if when.minute in schedule.minute
+        and when.hour in schedule.hour
+        and when.day in schedule.day_of_month
+        and when.month in schedule.month_of_year
+        and when.isoweekday() % 7 in schedule.day_of_week
+    ]
+    if len(fired) < 2:
+        return timedelta(days=days)
+    return min(b - a for a, b in pairwise(fired))
+
+
+def build_beat_schedule(entries: dict[str, dict[str, str]]) -> dict[str, dict]:
+    schedule = {}
+    for name, entry in entries.items():
+        if entry["cron"].strip().lower() in {"", "off"}:
+            continue
+        cron = parse_cron(entry["cron"])
+        expires = shortest_period(cron).total_seconds() * 0.9
+        schedule[name] = {
+            "task": entry["task"],
+            "schedule": cron,
+            "options": {"expires": expires},
+        }
+    return schedule
+
+
+def configure_beat() -> None:
+    from django.conf import settings
+
+    app.conf.beat_schedule = build_beat_schedule(settings.BEAT_SCHEDULE)
+
+
+app.on_after_configure.connect(lambda sender, **_: configure_beat(), weak=False)

@@ -1,0 +1,112 @@
+"""/api/system: health of the database, Redis (when configured) and the market data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from analysis.freshness import series_freshness
+from tradingai.api_errors import ApiError
+
+router = Router(tags=["system"])
+
+
+class CheckOut(Schema):
+    ok: bool
+    detail: str
+    latency_ms: float | None = None
+
+
+class SeriesOut(Schema):
+    symbol: str
+    interval: str
+    candles: int
+    first_open_time: datetime | None
+    last_open_time: datetime | None
+    last_close_time: datetime | None
+    age_seconds: float | None
+    fresh: bool
+    verdict: str
+
+
+class HealthOut(Schema):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    mode: Literal["embedded", "production"]
+    database: CheckOut
+    redis: CheckOut | None
+    data: list[SeriesOut]
+
+
+def _timed(probe: Callable[[], str]) -> CheckOut:
+    started = time.perf_counter()
+    try:
+        detail = probe()
+    except Exception as exc:  # any failure is a failed check, reported, not raised
+        return CheckOut(ok=False, detail=f"{type(exc).__name__}: {exc}")
+    return CheckOut(ok=True, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)
+
+
+def check_database() -> CheckOut:
+    def probe() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return connection.vendor
+
+    return _timed(probe)
+
+
+def check_redis() -> CheckOut | None:
+    if not settings.REDIS_URL:
+        return None
+
+    def probe() -> str:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "pong"
+
+    return _timed(probe)
+
+
+def system_health() -> HealthOut:
+    database = check_database()
+    redis_check = check_redis()
+    series = series_freshness(datetime.now(UTC)) if database.ok else []
+    data = [SeriesOut(**vars(s), fresh=s.fresh) for s in series]
+    if not database.ok:
+        status = "unhealthy"
+    elif (redis_check and not redis_check.ok) or not data or not all(s.fresh for s in data):
+        status = "degraded"
+    else:
+        status = "healthy"
+    health = HealthOut(
+        status=status,
+        mode="embedded" if settings.EMBEDDED else "production",
+        database=database,
+        redis=redis_check,
+        data=data,
+    )
+    return health
+
+
+@router.get("/health", response=HealthOut)
+def health(request: HttpRequest) -> HealthOut:
+    """Database, Redis when configured, and data freshness per symbol: healthy or degraded.
+    An unreachable database answers 503 with the same report as the error's details."""
+    report = system_health()
+    if report.status == "unhealthy":
+        raise ApiError(503, "unhealthy", "The database is unreachable.", report.dict())
+    return report

@@ -1,0 +1,228 @@
+"""Trading AI settings: one module, driven by environment variables.
+
+With no variables set the project runs embedded: SQLite under ``var/``, an in-memory channel
+layer, Celery tasks executed in-process and an in-process scheduler firing the beat schedule.
+Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to production: PostgreSQL, a Redis broker,
+result backend, cache and channel layer. Every variable is listed in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env("TRADINGAI_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DATABASE_URL = env("DATABASE_URL")
+REDIS_URL = env("REDIS_URL")
+# Production is whatever runs against external servers; the embedded mode needs none.
+EMBEDDED = not DATABASE_URL
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from env; the embedded mode keeps a generated one under var/ instead."""
+    key = env("SECRET_KEY")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("TRADINGAI_DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "channels",
+    "django_celery_beat",
+    "analysis",
+    "mlcore",
+    "signals",
+    "journal",
+    "portfolio",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tradingai.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "tradingai.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # WAL lets the server read while an import writes; the timeout rides out the writer.
+            "OPTIONS": {
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LOGIN_URL = "admin:login"
+
+# --- Security: strict by default outside DEBUG; TRADINGAI_HTTPS=0 for plain-HTTP local serving.
+HTTPS = env_bool("TRADINGAI_HTTPS", not EMBEDDED and not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Celery: production uses Redis; embedded runs every task in-process, synchronously.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# The beat schedule as data: task name and a cron expression, each overridable from env
+# (TRADINGAI_SCHEDULE_<NAME>="m h dom mon dow", or "off"). tradingai.celery turns these into
+# Celery entries that expire before their next run.
+BEAT_SCHEDULE = {
+    "fetch-latest": {
+        "task": "analysis.tasks.fetch_latest",
+        "cron": env("TRADINGAI_SCHEDULE_FETCH_LATEST", "1 * * * *"),
+    },
+}
+# The in-process scheduler that fires BEAT_SCHEDULE in the embedded mode (off in tests).
+EMBEDDED_SCHEDULER = env_bool("TRADINGAI_EMBEDDED_SCHEDULER", EMBEDDED)
+
+# --- Market data
+SYMBOLS = env_list("TRADINGAI_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")
+INTERVALS = env_list("TRADINGAI_INTERVALS", "1h")
+BINANCE_BASE_URL = env("BINANCE_BASE_URL", "https://fapi.binance.com")
+BINANCE_API_KEY = env("BINANCE_API_KEY")
+BINANCE_API_SECRET = env("BINANCE_API_SECRET")
+BINANCE_TIMEOUT = float(env("BINANCE_TIMEOUT", "10"))
+BINANCE_MAX_RETRIES = env_int("BINANCE_MAX_RETRIES", 5)
+# How far back a first fetch reaches when no candle is stored yet and no --since is given.
+HISTORY_DAYS = env_int("TRADINGAI_HISTORY_DAYS", 365)
+# A symbol's data is fresh while its last closed candle is at most this many intervals old.
+FRESHNESS_INTERVALS = env_int("TRADINGAI_FRESHNESS_INTERVALS", 2)
+
+
+def _default_data_dir() -> str:
+    shared = BASE_DIR.parent / "shared" / "data"
+    return str(shared) if shared.is_dir() else ""
+
+
+DATA_DIR = env("TRADINGAI_DATA_DIR", _default_data_dir())
+ARTIFACTS_DIR = VAR_DIR / "artifacts"
+REPORTS_DIR = VAR_DIR / "reports"
+MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from tradingai.api import api, api_not_found
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("api/<path:rest>", api_not_found),
+    path("", include("analysis.urls")),
+]
