@@ -54,13 +54,13 @@ OPTIONAL_KLINE = ["close_time", "quote_volume", "trades", "taker_buy_base", "tak
 KLINE_COLUMNS = REQUIRED_KLINE + OPTIONAL_KLINE
 
 _BINANCE_KLINE_NAME = re.compile(
-    r"^(?P<symbol>[A-Z0-9]+)-(?P<interval>\d+[mhd])-\d{4}-\d{2}(-\d{2})?\.csv(\.gz|\.zip)?$"
+    r"^(?P<symbol>[A-Z0-9]+)-(?P<interval>\d+[mhd])-\d{4}-\d{2}(-\d{2})?\.(csv|csv\.gz|zip)$"
 )
 _BINANCE_FUNDING_NAME = re.compile(
-    r"^(?P<symbol>[A-Z0-9]+)-fundingRate-\d{4}-\d{2}\.csv(\.gz|\.zip)?$"
+    r"^(?P<symbol>[A-Z0-9]+)-fundingRate-\d{4}-\d{2}\.(csv|csv\.gz|zip)$"
 )
 _SHARED_NAME = re.compile(
-    r"^binance_futures_(?P<symbol>[A-Z0-9]+)_(?P<kind>\d+[mhd]|funding)\.csv(\.gz|\.zip)?$"
+    r"^binance_futures_(?P<symbol>[A-Z0-9]+)_(?P<kind>\d+[mhd]|funding)\.(csv|csv\.gz|zip)$"
 )
 # Epoch ms stays below this until the year 5138; microsecond stamps (Binance's newer spot
 # dumps) are far above it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -56,12 +56,15 @@ def klines_frame(raw: list[list]) -> pd.DataFrame:
     return out[KLINE_COLUMNS]
 
 
-def _start_ms(last: datetime | None, since: datetime | None, step_ms: int) -> int:
+def _start_ms(last: datetime | None, since: datetime | None, step_ms: int, now_ms: int) -> int:
+    """``since``, else just after the last stored row, else HISTORY_DAYS before the
+    exchange's now (its clock, not ours: the two can disagree, and replays run in the past)."""
     if since is not None:
         return to_ms(since)
     if last is not None:
         return to_ms(last) + step_ms
-    return to_ms(datetime.now(UTC) - timedelta(days=settings.HISTORY_DAYS))
+    start = now_ms - settings.HISTORY_DAYS * 86_400_000
+    return start - start % step_ms  # from the bar that contains that moment
 
 
 def fetch_klines(
@@ -82,8 +85,8 @@ def fetch_klines(
     """
     exchange = exchange or get_exchange()
     step = interval_ms(interval)
-    start = _start_ms(Candle.objects.last_open_time(symbol, interval), since, step)
     now = exchange.server_time()
+    start = _start_ms(Candle.objects.last_open_time(symbol, interval), since, step, now)
     end = min(to_ms(until), now) if until else now
     expected = max(0, (end - start) // step + 1)
     total = EMPTY
@@ -137,9 +140,9 @@ def fetch_funding(
 ) -> FetchResult:
     """Fetch funding settlements after the last stored one; one atomic batch per page."""
     exchange = exchange or get_exchange()
-    last = FundingRate.objects.last_funding_time(symbol)
-    start = to_ms(since) if since else (to_ms(last) + 1 if last else _start_ms(None, None, 0))
-    end = to_ms(until) if until else exchange.server_time()
+    now = exchange.server_time()
+    start = _start_ms(FundingRate.objects.last_funding_time(symbol), since, 1, now)
+    end = min(to_ms(until), now) if until else now
     eight_hours = 8 * 3_600_000
     expected = max(0, (end - start) // eight_hours + 1)
     total = EMPTY

@@ -1,0 +1,57 @@
+"""Fixtures every app's tests share: the Binance replay server and an exchange pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from analysis.exchange import Exchange
+from analysis.tests.binance_replay import SHARED, ReplayServer, load_series
+
+# The replayed exchange's clock: just after the shared history's last 1h candle closed.
+REPLAY_NOW = datetime(2024, 5, 14, 15, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings) -> None:
+    # Production settings redirect to HTTPS; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> object:
+    if not SHARED.is_dir():
+        pytest.fail(f"the shared market data is missing at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def _replay_server(shared_data) -> Iterator[ReplayServer]:
+    klines, funding = load_series()
+    server = ReplayServer(klines, funding, int(REPLAY_NOW.timestamp() * 1000)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def binance(_replay_server: ReplayServer, settings) -> Iterator[ReplayServer]:
+    """The replay server, reset for this test; settings point the product at it."""
+    _replay_server.reset()
+    _replay_server.now_ms = int(REPLAY_NOW.timestamp() * 1000)
+    settings.BINANCE_BASE_URL = _replay_server.url
+    settings.BINANCE_MAX_RETRIES = 2
+    settings.BINANCE_TIMEOUT = 2
+    yield _replay_server
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def exchange(binance: ReplayServer, sleeps: list[float]) -> Exchange:
+    """An exchange on the replay server that records its backoff waits instead of sleeping."""
+    return Exchange(binance.url, max_retries=3, timeout=1.0, sleep=sleeps.append)
