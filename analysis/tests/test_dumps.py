@@ -56,7 +56,10 @@ def test_daily_csv_and_microsecond_times(tmp_path):
 
 
 def test_binance_funding_dump(tmp_path):
-    text = "calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.00037409\n1704096000000,8,0.00032015\n"
+    text = (
+        "calc_time,funding_interval_hours,last_funding_rate\n"
+        "1704067200000,8,0.00037409\n1704096000000,8,0.00032015\n"
+    )
     path = write_zip(
         tmp_path / "BTCUSDT-fundingRate-2024-01.zip", "BTCUSDT-fundingRate-2024-01.csv", text
     )

@@ -50,7 +50,7 @@ def test_fetch_is_incremental_from_the_last_stored_candle(exchange, binance):
     assert Candle.objects.last_open_time("ETHUSDT", "1h") == datetime(2023, 6, 1, tzinfo=UTC)
     binance.requests.clear()
     result = ingest.fetch_klines("ETHUSDT", "1h", exchange=exchange)
-    first_request = [r for r in binance.requests if r[1] == "/fapi/v1/klines"][0]
+    first_request = next(r for r in binance.requests if r[1] == "/fapi/v1/klines")
     assert int(first_request[2]["startTime"]) == int(
         datetime(2023, 6, 1, 1, tzinfo=UTC).timestamp() * 1000
     )

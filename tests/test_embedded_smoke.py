@@ -1,0 +1,92 @@
+"""The embedded mode end to end: no DATABASE_URL, no REDIS_URL; SQLite, in-memory layers,
+in-process tasks, and a real daphne serving the API and the admin."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(TRADINGAI_VAR_DIR=str(var_dir), TRADINGAI_EMBEDDED_SCHEDULER="0")
+    env.update(TRADINGAI_SYMBOLS="BTCUSDT", TRADINGAI_INTERVALS="1h")
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_embedded_mode_imports_checks_and_serves(tmp_path):
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    data = str(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    assert "11991 new" in manage(env, "import_klines", data)
+    assert "0 new, 0 changed" in manage(env, "import_klines", data)  # idempotent on SQLite too
+    assert "11991 candles" in manage(env, "check_data")
+    assert (tmp_path / "db.sqlite3").exists()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "tradingai.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health") as r:
+                    body = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None, "daphne did not answer"
+        health = body["data"]
+        assert body["success"] and health["mode"] == "embedded" and health["redis"] is None
+        btc = health["data"][0]
+        assert (btc["symbol"], btc["candles"], btc["verdict"]) == ("BTCUSDT", 11991, "stale")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            assert b"BTCUSDT" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/vendor/htmx.min.js") as r:
+            assert r.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from ninja import Router
+from ninja.testing import TestClient
+
+from analysis.ingest import import_file
+from analysis.models import Candle
+from analysis.tests.binance_replay import SHARED
+from tradingai.api import api
+from tradingai.api_errors import ApiError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(api)
+
+
+def assert_envelope(body: dict, success: bool) -> None:
+    assert set(body) == {"success", "data", "error", "timestamp"}
+    assert body["success"] is success
+    datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
+
+
+def test_health_lists_stored_series_and_calls_old_history_stale(client, settings):
+    settings.SYMBOLS, settings.INTERVALS = ["BTCUSDT", "SOLUSDT"], ["1h"]
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    response = client.get("/system/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert_envelope(body, True)
+    health = body["data"]
+    assert health["database"]["ok"]
+    assert health["mode"] == ("embedded" if settings.EMBEDDED else "production")
+    # CI runs the suite against a real Redis; without REDIS_URL there is nothing to check.
+    assert health["redis"]["ok"] if settings.REDIS_URL else health["redis"] is None
+    series = {(s["symbol"], s["interval"]): s for s in health["data"]}
+    btc = series["BTCUSDT", "1h"]
+    assert btc["candles"] == 11991 and btc["last_open_time"] == "2024-05-14T14:00:00Z"
+    assert btc["verdict"] == "stale" and btc["fresh"] is False
+    assert series["SOLUSDT", "1h"]["verdict"] == "no data"
+    assert health["status"] == "degraded"
+
+
+def test_health_is_healthy_when_every_series_is_current(client, settings):
+    settings.SYMBOLS, settings.INTERVALS = ["BTCUSDT"], ["1h"]
+    last = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    Candle.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        open_time=last,
+        close_time=last + timedelta(hours=1),
+        open=1,
+        high=2,
+        low=0.5,
+        close=1.5,
+        volume=10,
+    )
+    health = client.get("/system/health").json()["data"]
+    assert health["status"] == "healthy" and health["data"][0]["verdict"] == "fresh"
+
+
+def test_a_dead_redis_degrades_health_with_a_reason(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    health = client.get("/system/health").json()["data"]
+    assert health["status"] == "degraded"
+    assert health["redis"]["ok"] is False and "Connection" in health["redis"]["detail"]
+
+
+probe = Router()
+
+
+@probe.get("/square")
+def square(request, n: int) -> int:
+    return n * n
+
+
+@probe.get("/boom")
+def boom(request) -> int:
+    raise RuntimeError("secret internals")
+
+
+@probe.get("/domain")
+def domain(request) -> int:
+    raise ApiError(404, "unknown_symbol", "No data for NOPEUSDT.")
+
+
+api.add_router("/_probe", probe)
+
+
+def test_success_validation_domain_and_unexpected_errors_share_the_envelope(client):
+    ok = client.get("/_probe/square?n=7")
+    assert ok.status_code == 200 and ok.json()["data"] == 49
+    invalid = client.get("/_probe/square?n=seven")
+    assert invalid.status_code == 422
+    assert_envelope(invalid.json(), False)
+    assert invalid.json()["error"]["code"] == "invalid_request"
+    assert invalid.json()["error"]["details"][0]["loc"][-1] == "n"
+    domain = client.get("/_probe/domain").json()
+    assert domain["error"] == {
+        "code": "unknown_symbol",
+        "message": "No data for NOPEUSDT.",
+        "details": None,
+    }
+    crash = client.get("/_probe/boom")
+    assert crash.status_code == 500
+    assert_envelope(crash.json(), False)
+    assert "secret" not in crash.content.decode()
+
+
+def test_unknown_api_paths_answer_with_the_envelope(db, settings):
+    from django.test import Client
+
+    response = Client().get("/api/does/not/exist")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert_envelope(body, False)
+    assert body["error"]["code"] == "not_found"
+
+
+def test_openapi_docs_describe_the_envelope(db):
+    from django.test import Client
+
+    assert Client().get("/api/docs").status_code == 200
+    schema = Client().get("/api/openapi.json").json()
+    health = schema["paths"]["/api/system/health"]["get"]["responses"]["200"]
+    wrapped = health["content"]["application/json"]["schema"]
+    assert set(wrapped["required"]) == {"success", "data", "error", "timestamp"}
+    assert "$ref" in wrapped["properties"]["data"]

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from celery.schedules import crontab
+
+from tradingai.celery import app, build_beat_schedule, parse_cron, shortest_period
+from tradingai.scheduler import EmbeddedScheduler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_deploy_checks_are_clean_with_production_settings(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SECRET_KEY": "x" * 20 + "production-secret-that-is-long-enough-and-random-0123456789",
+        "TRADINGAI_VAR_DIR": str(tmp_path),
+    }
+    env.pop("TRADINGAI_HTTPS", None)
+    env.pop("TRADINGAI_DEBUG", None)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_beat_entries_expire_before_their_next_run():
+    schedule = build_beat_schedule(
+        {
+            "hourly": {"task": "analysis.tasks.fetch_latest", "cron": "1 * * * *"},
+            "quarter": {"task": "analysis.tasks.fetch_latest", "cron": "*/15 * * * *"},
+            "weekly": {"task": "analysis.tasks.fetch_latest", "cron": "0 3 * * 1"},
+            "disabled": {"task": "analysis.tasks.fetch_latest", "cron": "off"},
+        }
+    )
+    assert set(schedule) == {"hourly", "quarter", "weekly"}
+    assert schedule["hourly"]["options"]["expires"] == 0.9 * 3600
+    assert schedule["quarter"]["options"]["expires"] == 0.9 * 900
+    assert schedule["weekly"]["options"]["expires"] == 0.9 * 7 * 86400
+
+
+def test_the_app_carries_the_configured_schedule_and_queues():
+    app.loader.import_default_modules()
+    assert "fetch-latest" in app.conf.beat_schedule
+    assert {q.name for q in app.conf.task_queues} == {"cpu", "gpu"}
+    assert "analysis.tasks.fetch_latest" in app.tasks
+
+
+def test_cron_errors_are_clear():
+    try:
+        parse_cron("every hour")
+    except ValueError as exc:
+        assert "5 fields" in str(exc)
+    else:
+        raise AssertionError("accepted a bad cron expression")
+    assert shortest_period(parse_cron("0 */6 * * *")) == timedelta(hours=6)
+
+
+def test_schedule_overrides_come_from_the_environment(tmp_path):
+    env = {**os.environ, "TRADINGAI_VAR_DIR": str(tmp_path)}
+    env["TRADINGAI_SCHEDULE_FETCH_LATEST"] = "*/5 * * * *"
+    code = "from django.conf import settings; print(settings.BEAT_SCHEDULE['fetch-latest']['cron'])"
+    result = manage("shell", "-c", code, env=env)
+    assert result.stdout.strip().endswith("*/5 * * * *"), result.stderr
+
+
+def test_the_embedded_scheduler_fires_due_entries():
+    fired: list[str] = []
+    scheduler = EmbeddedScheduler(
+        {"every-minute": {"task": "analysis.tasks.fetch_latest", "schedule": crontab()}}
+    )
+    scheduler.fire = lambda name, entry: fired.append(name)
+    scheduler.last_run["every-minute"] -= timedelta(minutes=2)
+    wait = scheduler.tick()
+    assert fired == ["every-minute"] and 0 < wait <= 60
+    assert scheduler.tick() > 0 and fired == ["every-minute"]  # not due again yet
