@@ -150,14 +150,59 @@ def _has_header(text: str) -> bool:
     return not first.lstrip("-").isdigit()
 
 
-def _read_table(path: Path, text: str, names: list[str] | None) -> tuple[pd.DataFrame, int]:
+def _column_names(text: str, positional: list[str] | None) -> tuple[list[str] | None, bool]:
+    """The (aliased) column names and whether the first line is a header."""
+    if not _has_header(text):
+        return positional, False
+    first = text.split("\n", 1)[0]
+    return [
+        HEADER_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in first.split(",")
+    ], True
+
+
+def _read_numbers(
+    path: Path, text: str, positional: list[str] | None, required: list[str], optional: list[str]
+) -> dict[str, np.ndarray]:
+    """The wanted columns as float arrays. The fast path parses numbers directly; any failure
+    falls back to the string parser, which finds and names the first bad line."""
+    if not text.strip():
+        raise DumpFormatError(path, None, "the file is empty")
+    names, header = _column_names(text, positional)
+    if names is not None:
+        present = [c for c in required + optional if c in names]
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                header=0 if header else None,
+                names=names,
+                dtype=dict.fromkeys(present, np.float64),
+                engine="c",
+            )
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            frame = None
+        if (
+            frame is not None
+            and len(frame)
+            and set(required) <= set(present)
+            and not frame[required].isna().to_numpy().any()
+        ):
+            return {
+                c: frame[c].to_numpy() if c in frame else np.full(len(frame), np.nan)
+                for c in required + optional
+            }
+    table, first_line = _read_table(path, text, positional)
+    values = _numbers(path, table, first_line, required, required=True)
+    return values | _numbers(path, table, first_line, optional, required=False)
+
+
+def _read_table(path: Path, text: str, positional: list[str] | None) -> tuple[pd.DataFrame, int]:
     """The CSV as strings, and the line number of its first data row."""
-    header = _has_header(text)
+    names, header = _column_names(text, positional)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             header=0 if header else None,
-            names=None if header else names,
+            names=names,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
@@ -170,10 +215,6 @@ def _read_table(path: Path, text: str, names: list[str] | None) -> tuple[pd.Data
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise DumpFormatError(path, None, "the file is empty") from exc
-    if header:
-        frame.columns = [
-            HEADER_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in frame.columns
-        ]
     # A trailing blank line is harmless; any other blank line is a malformed row.
     while len(frame) and (frame.iloc[-1] == "").all():
         frame = frame.iloc[:-1]
@@ -214,12 +255,11 @@ def _epoch_ms(values: np.ndarray) -> np.ndarray:
 
 def _parse_klines(path: Path, text: str, interval: str) -> pd.DataFrame:
     step = interval_ms(interval)
-    table, first_line = _read_table(path, text, BINANCE_KLINE_COLUMNS)
-    if not len(table):
+    values = _read_numbers(path, text, BINANCE_KLINE_COLUMNS, REQUIRED_KLINE, OPTIONAL_KLINE)
+    if not len(values["open_time"]):
         raise DumpFormatError(path, None, "the file has no candles")
-    values = _numbers(path, table, first_line, REQUIRED_KLINE, required=True)
-    values |= _numbers(path, table, first_line, OPTIONAL_KLINE, required=False)
     frame = pd.DataFrame(values)
+    first_line = 2 if _has_header(text) else 1
     frame["open_time"] = _epoch_ms(values["open_time"])
     close = values["close_time"]
     # Absent close times are derived exactly as Binance defines them: the last ms of the bar.
@@ -238,9 +278,8 @@ def _parse_klines(path: Path, text: str, interval: str) -> pd.DataFrame:
 
 
 def _parse_funding(path: Path, text: str) -> pd.DataFrame:
-    table, first_line = _read_table(path, text, None)
-    values = _numbers(path, table, first_line, ["funding_time", "funding_rate"], required=True)
-    values |= _numbers(path, table, first_line, ["mark_price"], required=False)
+    values = _read_numbers(path, text, None, ["funding_time", "funding_rate"], ["mark_price"])
+    first_line = 2 if _has_header(text) else 1
     frame = pd.DataFrame(
         {
             "funding_time": _epoch_ms(values["funding_time"]),
