@@ -146,6 +146,8 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
             list(fixed.values()),
         )
         inserted, updated = cursor.fetchone()
+        # Dropped now, not only at commit: a caller may run several upserts in one transaction.
+        cursor.execute("DROP TABLE _stage")
     return int(inserted), int(updated)
 
 

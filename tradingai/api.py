@@ -130,3 +130,4 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 
 api.add_router("/system", "tradingai.health.router")
+api.add_router("/analysis", "analysis.api.router")

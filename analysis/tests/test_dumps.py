@@ -148,3 +148,14 @@ def test_import_command_refuses_bad_files_and_keeps_good_ones(tmp_path):
         call_command("import_klines", str(tmp_path), stdout=out, stderr=err)
     assert "ETHUSDT-1h-2024-01.csv:3: open is not a number" in err.getvalue()
     assert set(Candle.objects.values_list("symbol", flat=True).distinct()) == {"BTCUSDT"}
+
+
+def test_several_imports_in_one_outer_transaction(tmp_path):
+    from django.db import transaction
+
+    (tmp_path / "BTCUSDT-1h-2024-01.csv").write_text(ROWS)
+    (tmp_path / "ETHUSDT-1h-2024-01.csv").write_text(ROWS)
+    with transaction.atomic():
+        import_file(tmp_path / "BTCUSDT-1h-2024-01.csv")
+        import_file(tmp_path / "ETHUSDT-1h-2024-01.csv")
+    assert Candle.objects.count() == 6

@@ -1,0 +1,87 @@
+"""/api/analysis: what the market looks like now, per symbol."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from analysis import market
+from analysis.intervals import INTERVAL_MS
+from tradingai.api_errors import ApiError
+
+router = Router(tags=["analysis"])
+
+
+class SeriesQuery(Schema):
+    interval: str = Field(default_factory=lambda: settings.INTERVALS[0])
+
+
+class RegimeQuery(SeriesQuery):
+    bars: int = Field(1, ge=1, le=1000, description="how many of the newest bars")
+
+
+class RegimeBar(Schema):
+    open_time: datetime
+    regime: str
+    confidence: float
+    adx: float
+    efficiency_ratio: float
+    ema_slope_atr: float
+    noise: float
+
+
+class RegimeOut(Schema):
+    symbol: str
+    interval: str
+    current: RegimeBar
+    history: list[RegimeBar]
+    thresholds: dict[str, float]
+
+
+class IndicatorsOut(Schema):
+    symbol: str
+    interval: str
+    open_time: datetime
+    values: dict[str, float | None]
+
+
+def _checked(ticker: str, interval: str) -> str:
+    if interval not in INTERVAL_MS:
+        raise ApiError(422, "invalid_interval", f"unknown interval {interval!r}")
+    return ticker.upper()
+
+
+@router.get("/{ticker}/regime", response=RegimeOut)
+def regime(request: HttpRequest, ticker: str, q: Query[RegimeQuery]) -> RegimeOut:
+    """TRENDING / RANGING / CHOPPY at the newest closed candle (and the ``bars`` before it),
+    with the inputs and thresholds that decided it."""
+    symbol = _checked(ticker, q.interval)
+    try:
+        bars, thresholds = market.regimes(symbol, q.interval, q.bars)
+    except market.UnknownSeries as exc:
+        raise ApiError(404, "unknown_symbol", str(exc)) from exc
+    if not bars:
+        raise ApiError(409, "not_enough_data", f"too few {q.interval} candles for {symbol}")
+    history = [RegimeBar(**vars(b)) for b in bars]
+    return RegimeOut(
+        symbol=symbol,
+        interval=q.interval,
+        current=history[-1],
+        history=history,
+        thresholds=thresholds.as_dict(),
+    )
+
+
+@router.get("/{ticker}/indicators", response=IndicatorsOut)
+def indicators(request: HttpRequest, ticker: str, q: Query[SeriesQuery]) -> IndicatorsOut:
+    """Current values of the key indicators at the newest closed candle."""
+    symbol = _checked(ticker, q.interval)
+    try:
+        open_time, values = market.key_indicators(symbol, q.interval)
+    except market.UnknownSeries as exc:
+        raise ApiError(404, "unknown_symbol", str(exc)) from exc
+    return IndicatorsOut(symbol=symbol, interval=q.interval, open_time=open_time, values=values)

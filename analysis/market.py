@@ -1,0 +1,119 @@
+"""Stored market data as frames, and what a chartist reads off them (indicators, regime)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import talib
+
+from analysis.indicators import kaufman_efficiency_ratio, supertrend
+from analysis.intervals import interval_ms
+from analysis.models import Candle, FundingRate
+from analysis.quality import ms_to_datetime
+from analysis.regime import RegimeSeries, RegimeThresholds, classify
+
+# Enough bars for EMA200 and the Wilder smoothers to have forgotten their seeds.
+LOOKBACK = 3000
+
+
+class UnknownSeries(LookupError):
+    pass
+
+
+def candles_frame(symbol: str, interval: str, last: int | None = None) -> pd.DataFrame:
+    interval_ms(interval)  # a clear ValueError for an unknown interval
+    queryset = Candle.objects.series(symbol, interval)
+    if last:
+        newest = list(
+            queryset.order_by("-open_time").values_list("open_time", flat=True)[last - 1 : last]
+        )
+        if newest:
+            queryset = queryset.filter(open_time__gte=newest[0])
+    frame = queryset.to_frame()
+    if frame.empty:
+        raise UnknownSeries(f"no {interval} candles stored for {symbol}")
+    return frame
+
+
+def funding_frame(symbol: str) -> pd.DataFrame:
+    rows = FundingRate.objects.filter(symbol=symbol).order_by("funding_time")
+    frame = pd.DataFrame.from_records(
+        list(rows.values_list("funding_time", "rate", "mark_price")),
+        columns=["funding_time", "rate", "mark_price"],
+    )
+    if not frame.empty:
+        frame["funding_time"] = pd.DatetimeIndex(frame["funding_time"]).as_unit("ms").asi8
+    return frame
+
+
+@dataclass(frozen=True)
+class RegimeAt:
+    open_time: object
+    regime: str
+    confidence: float
+    adx: float
+    efficiency_ratio: float
+    ema_slope_atr: float
+    noise: float
+
+
+def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], RegimeThresholds]:
+    """The regime of the newest ``bars`` closed candles."""
+    frame = candles_frame(symbol, interval, last=LOOKBACK + bars)
+    thresholds = RegimeThresholds()
+    series: RegimeSeries = classify(
+        frame["high"].to_numpy(), frame["low"].to_numpy(), frame["close"].to_numpy(), thresholds
+    )
+    times = frame["open_time"].to_numpy()
+    out = [
+        RegimeAt(
+            ms_to_datetime(int(times[i])),
+            str(series.regime[i]),
+            float(series.confidence[i]),
+            float(series.adx[i]),
+            float(series.er[i]),
+            float(series.ema_slope[i]),
+            float(series.noise[i]),
+        )
+        for i in range(max(len(frame) - bars, 0), len(frame))
+        if series.regime[i] is not None
+    ]
+    return out, thresholds
+
+
+def key_indicators(symbol: str, interval: str) -> tuple[object, dict[str, float | None]]:
+    """Current values of the indicators a chartist looks at first, at the newest candle."""
+    frame = candles_frame(symbol, interval, last=LOOKBACK)
+    o, h, low, c, v = (frame[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
+    macd, signal, hist = talib.MACD(c, 12, 26, 9)
+    upper, middle, lower = talib.BBANDS(c, 20, 2.0, 2.0, 0)
+    direction, line = supertrend(h, low, c, 10, 3.0)
+    values = {
+        "close": c,
+        "rsi_14": talib.RSI(c, 14),
+        "macd": macd,
+        "macd_signal": signal,
+        "macd_hist": hist,
+        "stoch_k": talib.STOCH(h, low, c, 14, 3, 0, 3, 0)[0],
+        "atr_14": talib.ATR(h, low, c, 14),
+        "natr_14": talib.NATR(h, low, c, 14),
+        "adx_14": talib.ADX(h, low, c, 14),
+        "plus_di_14": talib.PLUS_DI(h, low, c, 14),
+        "minus_di_14": talib.MINUS_DI(h, low, c, 14),
+        "bb_upper": upper,
+        "bb_middle": middle,
+        "bb_lower": lower,
+        "ema_20": talib.EMA(c, 20),
+        "ema_50": talib.EMA(c, 50),
+        "ema_200": talib.EMA(c, 200),
+        "supertrend": line,
+        "supertrend_dir": direction,
+        "efficiency_ratio_20": kaufman_efficiency_ratio(c, 20),
+        "obv": talib.OBV(c, v),
+    }
+    latest = {k: (None if np.isnan(x[-1]) else float(x[-1])) for k, x in values.items()}
+    funding = FundingRate.objects.filter(symbol=symbol).order_by("-funding_time").first()
+    latest["funding_rate"] = funding.rate if funding else None
+    return ms_to_datetime(int(frame["open_time"].iloc[-1])), latest

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from ninja.testing import TestClient
+
+from analysis.ingest import import_file
+from analysis.tests.binance_replay import SHARED
+from tradingai.api import api
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(api)
+
+
+@pytest.fixture
+def btc() -> None:
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
+
+
+def test_regime_of_the_newest_bar_and_its_history(client, btc):
+    body = client.get("/analysis/btcusdt/regime?interval=1h&bars=24").json()
+    assert body["success"]
+    data = body["data"]
+    assert data["symbol"] == "BTCUSDT" and len(data["history"]) == 24
+    assert data["current"]["open_time"] == "2024-05-14T14:00:00Z"
+    assert data["current"]["regime"] in {"TRENDING", "RANGING", "CHOPPY"}
+    assert 0.5 <= data["current"]["confidence"] < 1
+    assert data["thresholds"]["adx_trend"] == 25.0
+
+
+def test_indicators_at_the_newest_candle(client, btc):
+    data = client.get("/analysis/BTCUSDT/indicators").json()["data"]
+    values = data["values"]
+    assert data["open_time"] == "2024-05-14T14:00:00Z"
+    with gzip.open(SHARED / "binance_futures_BTCUSDT_1h.csv.gz", "rt") as handle:
+        last_close = float(handle.read().splitlines()[-1].split(",")[4])
+    assert values["close"] == last_close
+    assert 0 <= values["rsi_14"] <= 100 and values["bb_lower"] < values["bb_upper"]
+    assert values["funding_rate"] is not None
+
+
+def test_unknown_symbol_and_interval_are_clear_errors(client, btc):
+    missing = client.get("/analysis/NOPEUSDT/regime")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "unknown_symbol"
+    assert "NOPEUSDT" in missing.json()["error"]["message"]
+    bad = client.get("/analysis/BTCUSDT/indicators?interval=7x")
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_interval"
+    too_many = client.get("/analysis/BTCUSDT/regime?bars=5000")
+    assert too_many.status_code == 422 and too_many.json()["success"] is False
