@@ -86,7 +86,7 @@ def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], 
 def key_indicators(symbol: str, interval: str) -> tuple[object, dict[str, float | None]]:
     """Current values of the indicators a chartist looks at first, at the newest candle."""
     frame = candles_frame(symbol, interval, last=LOOKBACK)
-    o, h, low, c, v = (frame[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
+    h, low, c, v = (frame[k].to_numpy() for k in ("high", "low", "close", "volume"))
     macd, signal, hist = talib.MACD(c, 12, 26, 9)
     upper, middle, lower = talib.BBANDS(c, 20, 2.0, 2.0, 0)
     direction, line = supertrend(h, low, c, 10, 3.0)
