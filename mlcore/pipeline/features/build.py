@@ -94,10 +94,23 @@ def build_features(
     lacking = [n for n in spec.features if not by_name[n].needs <= bars.columns]
     if lacking:
         raise ValueError(f"the candles lack columns needed by {lacking}")
+    # One column-major block, filled in place: pandas wraps it without the copy that a
+    # dict of 100 separate columns would cost (half the pipeline's time on 1M bars).
+    block = np.empty((len(bars), len(spec.features)), dtype=np.float64, order="F")
     with np.errstate(divide="ignore", invalid="ignore"):
-        columns = {name: by_name[name].compute(bars) for name in spec.features}
-    frame = pd.DataFrame(columns, index=pd.Index(bars.open_time, name="open_time"))
-    return FeatureFrame(frame.replace([np.inf, -np.inf], np.nan), spec)
+        for j, name in enumerate(spec.features):
+            column = block[:, j]
+            column[:] = by_name[name].compute(bars)
+            infinite = np.isinf(column)
+            if infinite.any():  # a ratio over a zero is undefined, not infinite
+                column[infinite] = np.nan
+    frame = pd.DataFrame(
+        block,
+        index=pd.Index(bars.open_time, name="open_time"),
+        columns=list(spec.features),
+        copy=False,
+    )
+    return FeatureFrame(frame, spec)
 
 
 def latest_row(

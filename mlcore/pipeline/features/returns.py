@@ -23,9 +23,13 @@ def _moment(b: Bars, window: int, which: str) -> np.ndarray:
 
 
 def _cyclical(b: Bars, period_ms: int, offset_ms: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    # The bar's close, when its features are known, placed on the cycle.
-    angle = 2 * np.pi * ((b.available_ms + 1 + offset_ms) % period_ms) / period_ms
-    return np.sin(angle), np.cos(angle)
+    """The bar's close, when its features are known, placed on the cycle."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        angle = 2 * np.pi * ((b.available_ms + 1 + offset_ms) % period_ms) / period_ms
+        return np.sin(angle), np.cos(angle)
+
+    return b.memo(("cycle", period_ms, offset_ms), compute)
 
 
 def definitions(p: FeatureParams) -> list[FeatureDef]:

@@ -60,7 +60,10 @@ def _on_base(b: Bars, name: str, htf_ms: int, compute) -> np.ndarray:
     htf = b.memo(("htf", htf_ms), lambda: resample(b, htf_ms))
     values = compute(htf)
     # The latest complete higher candle whose last millisecond is at or before bar t's.
-    idx = np.searchsorted(htf.available_ms, b.available_ms, "right") - 1
+    idx = b.memo(
+        ("htf_idx", htf_ms),
+        lambda: np.searchsorted(htf.available_ms, b.available_ms, "right") - 1,
+    )
     return (
         np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan)
         if len(htf)

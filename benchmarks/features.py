@@ -1,0 +1,162 @@
+"""Feature benchmark on 1,000,000 bars: the full pipeline against the bare TA-Lib calls it makes.
+
+    .venv/bin/python benchmarks/features.py [--bars 1000000]
+
+1. Bars: the real BTCUSDT 1h history repeated end to end as one continuous price path (each
+   copy rescaled to open where the previous one closed), with its funding history alongside.
+2. Full pipeline: ``build_features`` for the whole spec, timed; meanwhile every TA-Lib function
+   is wrapped so the time spent inside TA-Lib itself is summed: the limit.
+3. Tail window: ``latest_row`` for one symbol, the live-inference path (median of 50 runs).
+4. The same kind of indicator set in the ``ta`` package, where it is installed
+   (``pip install ta==0.11.0``; pandas-ta is no longer installable from PyPI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import talib
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from mlcore.pipeline.features import build_features, latest_row, make_spec  # noqa: E402
+
+H = 3_600_000
+
+
+def continuous_bars(total: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    base = pd.read_csv(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    funding = pd.read_csv(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
+    copies = -(-total // len(base))
+    shape = base[["open", "high", "low", "close"]].to_numpy() / base["open"].iloc[0]
+    growth = base["close"].iloc[-1] / base["open"].iloc[0]
+    scale = np.repeat(growth ** np.arange(copies), len(base))[:total]
+    ohlc = np.tile(shape, (copies, 1))[:total] * scale[:, None] * base["open"].iloc[0]
+    start = int(base["open_time"].iloc[0])
+    candles = pd.DataFrame(ohlc, columns=["open", "high", "low", "close"])
+    candles.insert(0, "open_time", start + np.arange(total, dtype=np.int64) * H)
+    candles["volume"] = np.tile(base["volume"].to_numpy(), copies)[:total]
+    span = len(base) * H
+    rates = np.tile(funding["funding_rate"].to_numpy(), copies)
+    times = (funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]).ravel()
+    keep = times <= candles["open_time"].iloc[-1] + H
+    return candles, pd.DataFrame({"funding_time": times[keep], "rate": rates[keep]})
+
+
+class TalibClock:
+    """Wraps every TA-Lib function so the seconds spent inside TA-Lib add up."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self._originals: dict[str, object] = {}
+
+    def __enter__(self) -> TalibClock:
+        for name in talib.get_functions():
+            original = getattr(talib, name)
+            self._originals[name] = original
+
+            @functools.wraps(original)
+            def timed(*args, __f=original, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return __f(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - started
+                    self.calls += 1
+
+            setattr(talib, name, timed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, original in self._originals.items():
+            setattr(talib, name, original)
+
+
+def ta_package_seconds(candles: pd.DataFrame) -> float | None:
+    try:
+        import ta
+    except ImportError:
+        return None
+    h, low, c, v = candles["high"], candles["low"], candles["close"], candles["volume"]
+    started = time.perf_counter()
+    for n in (7, 14, 21):
+        ta.momentum.RSIIndicator(c, n).rsi()
+    macd = ta.trend.MACD(c)
+    macd.macd(), macd.macd_signal(), macd.macd_diff()
+    stoch = ta.momentum.StochasticOscillator(h, low, c)
+    stoch.stoch(), stoch.stoch_signal()
+    ta.momentum.StochRSIIndicator(c).stochrsi_k()
+    ta.trend.CCIIndicator(h, low, c, 20).cci()
+    for n in (1, 3, 6, 12, 24):
+        ta.momentum.ROCIndicator(c, n).roc()
+    ta.momentum.WilliamsRIndicator(h, low, c).williams_r()
+    ta.volume.MFIIndicator(h, low, c, v).money_flow_index()
+    ta.volatility.AverageTrueRange(h, low, c).average_true_range()
+    bb = ta.volatility.BollingerBands(c)
+    bb.bollinger_wband(), bb.bollinger_pband()
+    ta.volatility.KeltnerChannel(h, low, c).keltner_channel_pband()
+    for n in (10, 20, 50, 100, 200):
+        ta.trend.SMAIndicator(c, n).sma_indicator()
+    for n in (10, 20, 50, 100):
+        ta.trend.EMAIndicator(c, n).ema_indicator()
+    adx = ta.trend.ADXIndicator(h, low, c)
+    adx.adx(), adx.adx_pos(), adx.adx_neg()
+    aroon = ta.trend.AroonIndicator(h, low)
+    aroon.aroon_up(), aroon.aroon_down()
+    ichi = ta.trend.IchimokuIndicator(h, low)
+    ichi.ichimoku_a(), ichi.ichimoku_b(), ichi.ichimoku_conversion_line(), ichi.ichimoku_base_line()
+    ta.volume.OnBalanceVolumeIndicator(c, v).on_balance_volume()
+    ta.volume.VolumeWeightedAveragePrice(h, low, c, v).volume_weighted_average_price()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    args = parser.parse_args()
+    candles, funding = continuous_bars(args.bars)
+    spec = make_spec("1h", columns=candles.columns, funding=funding)
+    build_features(candles.iloc[:5000], funding, spec=spec)  # compile the numba kernels first
+
+    with TalibClock() as clock:
+        started = time.perf_counter()
+        frame = build_features(candles, funding, spec=spec).frame
+        full = time.perf_counter() - started
+    assert frame.shape == (args.bars, len(spec.features))
+
+    tail_candles = candles.iloc[-spec.warmup :]
+    latest_row(tail_candles, funding, spec=spec)
+    tail = []
+    for _ in range(50):
+        started = time.perf_counter()
+        latest_row(tail_candles, funding, spec=spec)
+        tail.append(time.perf_counter() - started)
+    tail_ms = statistics.median(tail) * 1000
+
+    print(f"features benchmark: {args.bars:,} bars, {len(spec.features)} features, "
+          f"warm-up {spec.warmup} bars, {os.cpu_count()} CPUs")
+    print(f"full pipeline:            {full:8.2f} s  {args.bars / full:12,.0f} bars/s")
+    print(f"bare TA-Lib calls inside: {clock.seconds:8.2f} s  ({clock.calls} calls)")
+    print(f"pipeline / bare TA-Lib:   {full / clock.seconds:8.2f}x   (target <= 3x)")
+    print(f"tail-window latest row:   {tail_ms:8.2f} ms (median of 50; target < 5 ms)")
+    ta_seconds = ta_package_seconds(candles)
+    if ta_seconds is None:
+        print("ta package: not installed, skipped (pip install ta==0.11.0)")
+    else:
+        print(f"ta package, ~52 of the same indicators: {ta_seconds:8.2f} s -> pipeline is "
+              f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
