@@ -24,21 +24,11 @@ class RegimeQuery(SeriesQuery):
     bars: int = Field(1, ge=1, le=1000, description="how many of the newest bars")
 
 
-class RegimeBar(Schema):
-    open_time: datetime
-    regime: str
-    confidence: float
-    adx: float
-    efficiency_ratio: float
-    ema_slope_atr: float
-    noise: float
-
-
 class RegimeOut(Schema):
     symbol: str
     interval: str
-    current: RegimeBar
-    history: list[RegimeBar]
+    current: market.RegimeAt
+    history: list[market.RegimeAt]
     thresholds: dict[str, float]
 
 
@@ -66,12 +56,11 @@ def regime(request: HttpRequest, ticker: str, q: Query[RegimeQuery]) -> RegimeOu
         raise ApiError(404, "unknown_symbol", str(exc)) from exc
     if not bars:
         raise ApiError(409, "not_enough_data", f"too few {q.interval} candles for {symbol}")
-    history = [RegimeBar(**vars(b)) for b in bars]
     return RegimeOut(
         symbol=symbol,
         interval=q.interval,
-        current=history[-1],
-        history=history,
+        current=bars[-1],
+        history=bars,
         thresholds=thresholds.as_dict(),
     )
 

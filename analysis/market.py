@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def funding_frame(symbol: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RegimeAt:
-    open_time: object
+    open_time: datetime
     regime: str
     confidence: float
     adx: float
@@ -83,7 +84,7 @@ def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], 
     return out, thresholds
 
 
-def key_indicators(symbol: str, interval: str) -> tuple[object, dict[str, float | None]]:
+def key_indicators(symbol: str, interval: str) -> tuple[datetime, dict[str, float | None]]:
     """Current values of the indicators a chartist looks at first, at the newest candle."""
     frame = candles_frame(symbol, interval, last=LOOKBACK)
     h, low, c, v = (frame[k].to_numpy() for k in ("high", "low", "close", "volume"))

@@ -48,7 +48,9 @@ def continuous_bars(total: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     candles["volume"] = np.tile(base["volume"].to_numpy(), copies)[:total]
     span = len(base) * H
     rates = np.tile(funding["funding_rate"].to_numpy(), copies)
-    times = (funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]).ravel()
+    times = (
+        funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]
+    ).ravel()
     keep = times <= candles["open_time"].iloc[-1] + H
     return candles, pd.DataFrame({"funding_time": times[keep], "rate": rates[keep]})
 
@@ -144,8 +146,10 @@ def main() -> None:
         tail.append(time.perf_counter() - started)
     tail_ms = statistics.median(tail) * 1000
 
-    print(f"features benchmark: {args.bars:,} bars, {len(spec.features)} features, "
-          f"warm-up {spec.warmup} bars, {os.cpu_count()} CPUs")
+    print(
+        f"features benchmark: {args.bars:,} bars, {len(spec.features)} features, "
+        f"warm-up {spec.warmup} bars, {os.cpu_count()} CPUs"
+    )
     print(f"full pipeline:            {full:8.2f} s  {args.bars / full:12,.0f} bars/s")
     print(f"bare TA-Lib calls inside: {clock.seconds:8.2f} s  ({clock.calls} calls)")
     print(f"pipeline / bare TA-Lib:   {full / clock.seconds:8.2f}x   (target <= 3x)")
@@ -154,8 +158,10 @@ def main() -> None:
     if ta_seconds is None:
         print("ta package: not installed, skipped (pip install ta==0.11.0)")
     else:
-        print(f"ta package, ~52 of the same indicators: {ta_seconds:8.2f} s -> pipeline is "
-              f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x)")
+        print(
+            f"ta package, ~52 of the same indicators: {ta_seconds:8.2f} s -> pipeline is "
+            f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x)"
+        )
 
 
 if __name__ == "__main__":
