@@ -99,6 +99,7 @@ class BacktestResult:
     liquidations: int
     trades: Trades
     initial_equity: float
+    traded_notional: float  # sum of |quantity change| x the open of the bar it happened in
 
 
 @numba.njit(cache=True)
@@ -327,4 +328,5 @@ def run(
         liquidations=int(liquidations),
         trades=Trades(*out[5:]),
         initial_equity=float(initial_equity),
+        traded_notional=float(np.abs(np.diff(np.r_[0.0, held])) @ market.open),
     )
