@@ -16,8 +16,13 @@ REPLAY_NOW = datetime(2024, 5, 14, 15, 0, 30, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _plain_http(settings) -> None:
-    # Production settings redirect to HTTPS; the test client speaks plain HTTP.
+    # Production settings redirect to HTTPS; the test client speaks plain HTTP. No
+    # collectstatic runs for tests, so pages link static files by their plain names.
     settings.SECURE_SSL_REDIRECT = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(scope="session")

@@ -35,8 +35,7 @@ def progress_bar(description: str, unit: str) -> Iterator[Progress]:
 
     def update(done: int, total: int) -> None:
         bar.total = max(total, done)
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)  # tqdm throttles the redraws itself
 
     try:
         yield update

@@ -131,3 +131,4 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 api.add_router("/system", "tradingai.health.router")
 api.add_router("/analysis", "analysis.api.router")
+api.add_router("/backtests", "mlcore.api.router")

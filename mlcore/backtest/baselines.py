@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,18 +68,24 @@ def compare(
     margin: Margin,
     runs: int = 200,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
+    size = min(margin.leverage, 1.0)  # the baselines never borrow more than the margin allows
     baselines = {
-        name: metrics.compute(run(market, rule(market), costs=costs, margin=margin), market.step_ms)
+        name: metrics.compute(
+            run(market, rule(market) * size, costs=costs, margin=margin), market.step_ms
+        )
         for name, rule in RULES.items()
     }
     rng = np.random.default_rng(seed)
     sharpes, returns = [], []
-    for _ in range(runs):
+    for done in range(1, runs + 1):
         result = run(market, random_like(target, rng), costs=costs, margin=margin)
         m = metrics.compute(result, market.step_ms)
         sharpes.append(m.sharpe)
         returns.append(m.total_return)
+        if progress:
+            progress(done, runs)
     return Comparison(
         baselines=baselines,
         random_runs=runs,
