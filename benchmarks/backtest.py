@@ -1,0 +1,168 @@
+"""Backtest benchmark: the engine on 1,000,000 bars with fees, funding and slippage, beside
+backtesting.py and vectorbt on the same signals (where they install) and a bare numpy PnL line.
+
+    .venv/bin/python benchmarks/backtest.py [--bars 1000000] [--backtesting-bars 100000]
+
+The engine needs only numpy, numba and TA-Lib, so this script also runs from a scratch
+environment that holds the other libraries (pip install backtesting vectorbt) with this
+repository on the path. Signals: a 24-bar momentum rule. backtesting.py loops in Python per
+bar, so it runs on --backtesting-bars and its bars/s is compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from mlcore.backtest.engine import Costs, Margin, Market, run  # noqa: E402
+
+H = 3_600_000
+FEE, SLIP = 0.0005, 0.0001
+
+
+def bars(total: int) -> tuple[Market, pd.DataFrame]:
+    """The real BTC 1h history repeated as one continuous path, with its funding."""
+    base = pd.read_csv(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    funding = pd.read_csv(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
+    copies = -(-total // len(base))
+    shape = base[["open", "high", "low", "close"]].to_numpy() / base["open"].iloc[0]
+    growth = base["close"].iloc[-1] / base["open"].iloc[0]
+    scale = np.repeat(growth ** np.arange(copies), len(base))[:total] * base["open"].iloc[0]
+    ohlc = np.tile(shape, (copies, 1))[:total] * scale[:, None]
+    times = int(base["open_time"].iloc[0]) + np.arange(total, dtype=np.int64) * H
+    span = len(base) * H
+    f_times = (
+        funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]
+    ).ravel()
+    keep = f_times < times[-1] + H
+    f_rates = np.tile(funding["funding_rate"].to_numpy(), copies)[keep]
+    market = Market(
+        times, ohlc[:, 0].copy(), ohlc[:, 1].copy(), ohlc[:, 2].copy(), ohlc[:, 3].copy(),
+        f_times[keep], f_rates, np.full(keep.sum(), np.nan), H,
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        ohlc, columns=["Open", "High", "Low", "Close"], index=pd.to_datetime(times, unit="ms")
+    )
+    frame["Volume"] = np.tile(base["volume"].to_numpy(), copies)[:total]
+    return market, frame
+
+
+def momentum(close: np.ndarray, n: int = 24) -> np.ndarray:
+    target = np.zeros_like(close)
+    target[n:] = np.sign(close[n:] - close[:-n])
+    return target
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def numpy_line(market: Market, target: np.ndarray) -> np.ndarray:
+    """The limit: held position x next return, minus fees and slippage on changes."""
+    held = np.r_[0.0, target[:-1]]
+    returns = np.r_[0.0, np.diff(market.open) / market.open[:-1]]
+    costs = (FEE + SLIP) * np.abs(np.diff(np.r_[0.0, held]))
+    return np.cumprod(1.0 + held * returns - costs)
+
+
+def vectorbt_seconds(frame: pd.DataFrame, target: np.ndarray) -> float | None:
+    try:
+        import vectorbt as vbt
+    except ImportError:
+        return None
+    size = pd.Series(np.r_[np.nan, target[:-1]], index=frame.index)  # decided at t, filled t+1
+    size[size.shift() == size] = np.nan  # orders only where the target changes
+
+    def once() -> None:
+        portfolio = vbt.Portfolio.from_orders(
+            frame["Close"], size=size, size_type="targetpercent", price=frame["Open"],
+            fees=FEE, slippage=SLIP, freq="1h",
+        )  # fmt: skip
+        portfolio.total_return()
+
+    once()  # compile its numba kernels first
+    return best_of(once)
+
+
+def backtesting_seconds(frame: pd.DataFrame, target: np.ndarray) -> float | None:
+    try:
+        from backtesting import Backtest, Strategy
+    except ImportError:
+        return None
+    signal = target
+
+    class Momentum(Strategy):
+        def init(self) -> None:
+            pass
+
+        def next(self) -> None:
+            want = signal[len(self.data) - 1]
+            if want > 0 and not self.position.is_long:
+                self.buy()
+            elif want < 0 and not self.position.is_short:
+                self.sell()
+            elif want == 0 and self.position:
+                self.position.close()
+
+    test = Backtest(frame, Momentum, commission=FEE + SLIP, exclusive_orders=True, cash=1e12)
+    return best_of(lambda: test.run(), repeat=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--backtesting-bars", type=int, default=100_000)
+    args = parser.parse_args()
+    market, frame = bars(args.bars)
+    target = momentum(market.close)
+    costs = Costs(taker_fee=FEE, slippage_bps=SLIP * 10_000)
+    run(market, target, costs=costs, margin=Margin())  # compile first
+    ours = best_of(lambda: run(market, target, costs=costs, margin=Margin()))
+    bare = best_of(lambda: numpy_line(market, target))
+    n = args.bars
+    print(
+        f"backtest benchmark: {n:,} bars, 24-bar momentum, {np.count_nonzero(np.diff(target))} "
+        f"target changes, {len(market.funding_time):,} funding settlements, {os.cpu_count()} CPUs"
+    )
+    print(f"engine (fees+funding+slippage+liquidation): {ours:8.3f} s  {n / ours:14,.0f} bars/s")
+    print(
+        f"bare numpy PnL line (the limit):            {bare:8.3f} s  {n / bare:14,.0f} bars/s"
+        f"  -> engine is {ours / bare:.2f}x its time (target <= 5x)"
+    )
+    vbt = vectorbt_seconds(frame, target)
+    if vbt is None:
+        print("vectorbt: not installed, skipped")
+    else:
+        print(
+            f"vectorbt from_orders (no funding):          {vbt:8.3f} s  {n / vbt:14,.0f} bars/s"
+            f"  -> engine is {vbt / ours:.1f}x faster (target >= 1x)"
+        )
+    small = args.backtesting_bars
+    bt = backtesting_seconds(frame.iloc[:small], target[:small])
+    if bt is None:
+        print("backtesting.py: not installed, skipped")
+    else:
+        print(
+            f"backtesting.py on {small:,} bars (no funding): {bt:8.3f} s {small / bt:14,.0f} bars/s"
+            f"  -> engine is {(n / ours) / (small / bt):.0f}x faster per bar (target >= 10x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
