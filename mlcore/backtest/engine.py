@@ -102,6 +102,23 @@ class BacktestResult:
     traded_notional: float  # sum of |quantity change| x the open of the bar it happened in
 
 
+# Columns of the trades matrix the kernel fills, one row per closed trade.
+TRADE_COLUMNS = (
+    "entry_bar", "exit_bar", "side", "entry_price", "exit_price",
+    "quantity", "pnl", "fees", "funding", "reason",
+)  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _record(
+    rows, k, entry_bar, exit_bar, side, entry_price, exit_price, qty, pnl, fees, funding, reason
+):  # pragma: no cover
+    row = rows[k]
+    row[0], row[1], row[2], row[3], row[4] = entry_bar, exit_bar, side, entry_price, exit_price
+    row[5], row[6], row[7], row[8], row[9] = qty, pnl, fees, funding, reason
+    return k + 1
+
+
 @numba.njit(cache=True)
 def _simulate(  # pragma: no cover - compiled; the reference loop in the tests covers it
     open_,
@@ -139,16 +156,7 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
     t_pnl = 0.0
     t_fees = 0.0
     t_funding = 0.0
-    tr_entry = np.empty(n, np.int64)
-    tr_exit = np.empty(n, np.int64)
-    tr_side = np.empty(n)
-    tr_ep = np.empty(n)
-    tr_xp = np.empty(n)
-    tr_qty = np.empty(n)
-    tr_pnl = np.empty(n)
-    tr_fees = np.empty(n)
-    tr_fund = np.empty(n)
-    tr_reason = np.empty(n, np.int64)
+    rows = np.empty((n, 10))
     k = 0
     f = 0
     nf = fund_bar.shape[0]
@@ -175,17 +183,20 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                     opening = abs(dq) - closing
                     if abs(want) < 1e-12 or opening > 0:
                         # The trade is closed (flat or flipped): record it.
-                        tr_entry[k] = t_entry_bar
-                        tr_exit[k] = t
-                        tr_side[k] = t_side
-                        tr_ep[k] = t_entry_notional / t_entry_qty
-                        tr_xp[k] = t_exit_notional / t_exit_qty
-                        tr_qty[k] = t_max_qty
-                        tr_pnl[k] = t_pnl - t_fees - t_funding
-                        tr_fees[k] = t_fees
-                        tr_fund[k] = t_funding
-                        tr_reason[k] = 0
-                        k += 1
+                        k = _record(
+                            rows,
+                            k,
+                            t_entry_bar,
+                            t,
+                            t_side,
+                            t_entry_notional / t_entry_qty,
+                            t_exit_notional / t_exit_qty,
+                            t_max_qty,
+                            t_pnl - t_fees - t_funding,
+                            t_fees,
+                            t_funding,
+                            SIGNAL,
+                        )
                         qty = 0.0
                         if opening > 0:
                             qty = opening * (1.0 if dq > 0 else -1.0)
@@ -248,17 +259,20 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                 cash += realized - fee
                 fees_total += fee
                 liquidations += 1
-                tr_entry[k] = t_entry_bar
-                tr_exit[k] = t
-                tr_side[k] = t_side
-                tr_ep[k] = t_entry_notional / t_entry_qty
-                tr_xp[k] = (t_exit_notional + abs(qty) * fill) / (t_exit_qty + abs(qty))
-                tr_qty[k] = t_max_qty
-                tr_pnl[k] = t_pnl + realized - t_fees - fee - t_funding
-                tr_fees[k] = t_fees + fee
-                tr_fund[k] = t_funding
-                tr_reason[k] = 1
-                k += 1
+                k = _record(
+                    rows,
+                    k,
+                    t_entry_bar,
+                    t,
+                    t_side,
+                    t_entry_notional / t_entry_qty,
+                    (t_exit_notional + abs(qty) * fill) / (t_exit_qty + abs(qty)),
+                    t_max_qty,
+                    t_pnl + realized - t_fees - fee - t_funding,
+                    t_fees + fee,
+                    t_funding,
+                    LIQUIDATION,
+                )
                 qty = 0.0
                 entry = 0.0  # flat until the target changes: step 1 only acts on a change
         # 4. Mark to the close.
@@ -266,22 +280,21 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
         held[t] = qty
     if qty != 0.0:
         realized = qty * (close[n - 1] - entry)
-        tr_entry[k] = t_entry_bar
-        tr_exit[k] = n - 1
-        tr_side[k] = t_side
-        tr_ep[k] = t_entry_notional / t_entry_qty
-        tr_xp[k] = (t_exit_notional + abs(qty) * close[n - 1]) / (t_exit_qty + abs(qty))
-        tr_qty[k] = t_max_qty
-        tr_pnl[k] = t_pnl + realized - t_fees - t_funding
-        tr_fees[k] = t_fees
-        tr_fund[k] = t_funding
-        tr_reason[k] = 2
-        k += 1
-    return (
-        equity, held, fees_total, funding_total, liquidations,
-        tr_entry[:k], tr_exit[:k], tr_side[:k], tr_ep[:k], tr_xp[:k], tr_qty[:k],
-        tr_pnl[:k], tr_fees[:k], tr_fund[:k], tr_reason[:k],
-    )  # fmt: skip
+        k = _record(
+            rows,
+            k,
+            t_entry_bar,
+            n - 1,
+            t_side,
+            t_entry_notional / t_entry_qty,
+            (t_exit_notional + abs(qty) * close[n - 1]) / (t_exit_qty + abs(qty)),
+            t_max_qty,
+            t_pnl + realized - t_fees - t_funding,
+            t_fees,
+            t_funding,
+            END,
+        )
+    return equity, held, fees_total, funding_total, liquidations, rows[:k]
 
 
 def slippage(market: Market, costs: Costs) -> np.ndarray:
@@ -318,7 +331,10 @@ def run(
         float(initial_equity), costs.fee_rate, float(margin.leverage),
         margin.maintenance_rate, margin.liquidation_fee,
     )  # fmt: skip
-    equity, held, fees, funding, liquidations = out[:5]
+    equity, held, fees, funding, liquidations, rows = out
+    columns = dict(zip(TRADE_COLUMNS, rows.T, strict=True))
+    for name in ("entry_bar", "exit_bar", "reason"):
+        columns[name] = columns[name].astype(np.int64)
     return BacktestResult(
         equity=equity,
         quantity=held,
@@ -326,7 +342,7 @@ def run(
         fees=float(fees),
         funding=float(funding),
         liquidations=int(liquidations),
-        trades=Trades(*out[5:]),
+        trades=Trades(**columns),
         initial_equity=float(initial_equity),
         traded_notional=float(np.abs(np.diff(np.r_[0.0, held])) @ market.open),
     )
