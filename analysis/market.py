@@ -23,9 +23,20 @@ class UnknownSeries(LookupError):
     pass
 
 
-def candles_frame(symbol: str, interval: str, last: int | None = None) -> pd.DataFrame:
+def candles_frame(
+    symbol: str,
+    interval: str,
+    last: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
+    """The stored series, or its newest ``last`` bars, or the bars opening in [since, until)."""
     interval_ms(interval)  # a clear ValueError for an unknown interval
     queryset = Candle.objects.series(symbol, interval)
+    if since:
+        queryset = queryset.filter(open_time__gte=since)
+    if until:
+        queryset = queryset.filter(open_time__lt=until)
     if last:
         newest = list(
             queryset.order_by("-open_time").values_list("open_time", flat=True)[last - 1 : last]
@@ -33,7 +44,7 @@ def candles_frame(symbol: str, interval: str, last: int | None = None) -> pd.Dat
         if newest:
             queryset = queryset.filter(open_time__gte=newest[0])
     frame = queryset.to_frame()
-    if frame.empty:
+    if frame.empty and not (since or until):
         raise UnknownSeries(f"no {interval} candles stored for {symbol}")
     return frame
 

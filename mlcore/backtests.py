@@ -16,8 +16,8 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 
-from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
+from analysis.models import Candle
 from analysis.quality import ms_to_datetime
 from mlcore.backtest import baselines, metrics
 from mlcore.backtest.data import market_from_frames
@@ -51,12 +51,13 @@ class BacktestRequest:
 def load_market(request: BacktestRequest) -> Market:
     """Candles and funding in the window; refuse what would make a silent zero."""
     try:
-        interval_ms(request.interval)
-        candles = candles_frame(request.symbol, request.interval)
+        candles = candles_frame(
+            request.symbol, request.interval, since=request.start, until=request.end
+        )
+        if candles.empty and not Candle.objects.filter(symbol=request.symbol).exists():
+            raise UnknownSeries(f"no {request.interval} candles stored for {request.symbol}")
     except (UnknownSeries, ValueError) as exc:
         raise BacktestError(str(exc)) from exc
-    start, end = int(request.start.timestamp() * 1000), int(request.end.timestamp() * 1000)
-    candles = candles[(candles["open_time"] >= start) & (candles["open_time"] < end)]
     if len(candles) < 2:
         raise BacktestError(
             f"no {request.interval} candles for {request.symbol} between "
