@@ -171,6 +171,7 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                 fee = fee_rate * abs(dq) * price
                 cash -= fee
                 fees_total += fee
+                opening = dq  # what grows a position (all of dq, unless it first reduces one)
                 if qty != 0.0 and (dq > 0) != (qty > 0):
                     closing = min(abs(dq), abs(qty))
                     sign = 1.0 if qty > 0 else -1.0
@@ -180,45 +181,20 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                     t_exit_notional += closing * price
                     t_exit_qty += closing
                     t_fees += fee * closing / abs(dq)
-                    opening = abs(dq) - closing
-                    if abs(want) < 1e-12 or opening > 0:
+                    opening = (abs(dq) - closing) * (1.0 if dq > 0 else -1.0)
+                    if abs(want) < 1e-12 or opening != 0.0:
                         # The trade is closed (flat or flipped): record it.
                         k = _record(
-                            rows,
-                            k,
-                            t_entry_bar,
-                            t,
-                            t_side,
-                            t_entry_notional / t_entry_qty,
-                            t_exit_notional / t_exit_qty,
-                            t_max_qty,
-                            t_pnl - t_fees - t_funding,
-                            t_fees,
-                            t_funding,
-                            SIGNAL,
-                        )
+                            rows, k, t_entry_bar, t, t_side, t_entry_notional / t_entry_qty,
+                            t_exit_notional / t_exit_qty, t_max_qty,
+                            t_pnl - t_fees - t_funding, t_fees, t_funding, SIGNAL,
+                        )  # fmt: skip
                         qty = 0.0
-                        if opening > 0:
-                            qty = opening * (1.0 if dq > 0 else -1.0)
-                            entry = price
-                            t_entry_bar = t
-                            t_side = 1.0 if qty > 0 else -1.0
-                            t_entry_notional = opening * price
-                            t_entry_qty = opening
-                            t_exit_notional = 0.0
-                            t_exit_qty = 0.0
-                            t_max_qty = opening
-                            t_pnl = 0.0
-                            t_fees = fee * opening / abs(dq)
-                            t_funding = 0.0
-                        else:
-                            entry = 0.0
-                    else:
-                        qty = want
-                else:
+                        entry = 0.0
+                if opening != 0.0:  # open, add to, or (after a flip) reopen a position
                     if qty == 0.0:
                         t_entry_bar = t
-                        t_side = 1.0 if dq > 0 else -1.0
+                        t_side = 1.0 if opening > 0 else -1.0
                         t_entry_notional = 0.0
                         t_entry_qty = 0.0
                         t_exit_notional = 0.0
@@ -227,12 +203,13 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                         t_pnl = 0.0
                         t_fees = 0.0
                         t_funding = 0.0
-                    entry = (entry * qty + price * dq) / (qty + dq)
+                    entry = (entry * qty + price * opening) / (qty + opening)
+                    t_entry_notional += abs(opening) * price
+                    t_entry_qty += abs(opening)
+                    t_fees += fee * abs(opening) / abs(dq)
+                    t_max_qty = max(t_max_qty, abs(want))
+                if opening != 0.0 or abs(want) >= 1e-12:  # else it was closed flat above
                     qty = want
-                    t_entry_notional += abs(dq) * price
-                    t_entry_qty += abs(dq)
-                    t_fees += fee
-                    t_max_qty = max(t_max_qty, abs(qty))
         # 2. Funding settled inside this bar, on the position held now.
         while f < nf and fund_bar[f] < t:
             f += 1
