@@ -22,40 +22,21 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bars import continuous_bars  # noqa: E402
+from mlcore.backtest.data import market_from_frames  # noqa: E402
 from mlcore.backtest.engine import Costs, Margin, Market, run  # noqa: E402
 
-H = 3_600_000
 FEE, SLIP = 0.0005, 0.0001
 
 
 def bars(total: int) -> tuple[Market, pd.DataFrame]:
-    """The real BTC 1h history repeated as one continuous path, with its funding."""
-    base = pd.read_csv(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
-    funding = pd.read_csv(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
-    copies = -(-total // len(base))
-    shape = base[["open", "high", "low", "close"]].to_numpy() / base["open"].iloc[0]
-    growth = base["close"].iloc[-1] / base["open"].iloc[0]
-    scale = np.repeat(growth ** np.arange(copies), len(base))[:total] * base["open"].iloc[0]
-    ohlc = np.tile(shape, (copies, 1))[:total] * scale[:, None]
-    times = int(base["open_time"].iloc[0]) + np.arange(total, dtype=np.int64) * H
-    span = len(base) * H
-    f_times = (
-        funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]
-    ).ravel()
-    keep = f_times < times[-1] + H
-    f_rates = np.tile(funding["funding_rate"].to_numpy(), copies)[keep]
-    market = Market(
-        times, ohlc[:, 0].copy(), ohlc[:, 1].copy(), ohlc[:, 2].copy(), ohlc[:, 3].copy(),
-        f_times[keep], f_rates, np.full(keep.sum(), np.nan), H,
-    )  # fmt: skip
-    frame = pd.DataFrame(
-        ohlc, columns=["Open", "High", "Low", "Close"], index=pd.to_datetime(times, unit="ms")
-    )
-    frame["Volume"] = np.tile(base["volume"].to_numpy(), copies)[:total]
-    return market, frame
+    """The engine's market, and the same bars as the frame the other libraries take."""
+    candles, funding = continuous_bars(total)
+    frame = candles.set_index(pd.to_datetime(candles["open_time"], unit="ms"))
+    frame = frame.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
+    return market_from_frames(candles, funding, "1h"), frame
 
 
 def momentum(close: np.ndarray, n: int = 24) -> np.ndarray:

@@ -2,8 +2,7 @@
 
     .venv/bin/python benchmarks/features.py [--bars 1000000]
 
-1. Bars: the real BTCUSDT 1h history repeated end to end as one continuous price path (each
-   copy rescaled to open where the previous one closed), with its funding history alongside.
+1. Bars: ``benchmarks.bars.continuous_bars``, the real BTC 1h history as one long path.
 2. Full pipeline: ``build_features`` for the whole spec, timed; meanwhile every TA-Lib function
    is wrapped so the time spent inside TA-Lib itself is summed: the limit.
 3. Tail window: ``latest_row`` for one symbol, the live-inference path (median of 50 runs).
@@ -21,38 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import talib
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bars import continuous_bars  # noqa: E402
 from mlcore.pipeline.features import build_features, latest_row, make_spec  # noqa: E402
-
-H = 3_600_000
-
-
-def continuous_bars(total: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    base = pd.read_csv(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
-    funding = pd.read_csv(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
-    copies = -(-total // len(base))
-    shape = base[["open", "high", "low", "close"]].to_numpy() / base["open"].iloc[0]
-    growth = base["close"].iloc[-1] / base["open"].iloc[0]
-    scale = np.repeat(growth ** np.arange(copies), len(base))[:total]
-    ohlc = np.tile(shape, (copies, 1))[:total] * scale[:, None] * base["open"].iloc[0]
-    start = int(base["open_time"].iloc[0])
-    candles = pd.DataFrame(ohlc, columns=["open", "high", "low", "close"])
-    candles.insert(0, "open_time", start + np.arange(total, dtype=np.int64) * H)
-    candles["volume"] = np.tile(base["volume"].to_numpy(), copies)[:total]
-    span = len(base) * H
-    rates = np.tile(funding["funding_rate"].to_numpy(), copies)
-    times = (
-        funding["funding_time"].to_numpy()[None, :] + span * np.arange(copies)[:, None]
-    ).ravel()
-    keep = times <= candles["open_time"].iloc[-1] + H
-    return candles, pd.DataFrame({"funding_time": times[keep], "rate": rates[keep]})
 
 
 class TalibClock:
