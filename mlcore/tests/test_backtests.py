@@ -100,32 +100,17 @@ def test_bad_input_is_a_clear_error(stored, args, message):
     assert not BacktestRun.objects.exists()
 
 
+MARCH = ("--symbols", "BTCUSDT", "--from", "2023-03-01", "--to", "2023-04-01")
+
+
 def test_positions_beyond_the_leverage_are_refused(stored):
     positions = stored / "positions.csv"
     positions.write_text("open_time,target\n2023-03-02,3\n")
     with pytest.raises(CommandError, match=r"exposure 3\.00x exceeds leverage 1\.0x"):
-        backtest(
-            "--symbols",
-            "BTCUSDT",
-            "--from",
-            "2023-03-01",
-            "--to",
-            "2023-04-01",
-            "--positions",
-            str(positions),
-        )
+        backtest(*MARCH, "--positions", str(positions))
     positions.write_text("open_time,target\n2023-03-02,lots\n")
     with pytest.raises(CommandError, match=r"positions\.csv:2: target is not a number"):
-        backtest(
-            "--symbols",
-            "BTCUSDT",
-            "--from",
-            "2023-03-01",
-            "--to",
-            "2023-04-01",
-            "--positions",
-            str(positions),
-        )
+        backtest(*MARCH, "--positions", str(positions))
 
 
 def test_missing_funding_is_refused_unless_allowed(stored):
