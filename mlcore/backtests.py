@@ -132,13 +132,7 @@ def target_for(request: BacktestRequest, market: Market) -> np.ndarray:
 
 
 def _curve(market: Market, result: BacktestResult) -> list[list[float]]:
-    equity = result.equity
-    drawdown = equity / np.maximum.accumulate(equity) - 1.0
-    keep = np.unique(np.linspace(0, len(equity) - 1, min(CURVE_POINTS, len(equity))).astype(int))
-    return [
-        [int(market.open_time[i]), round(float(equity[i]), 4), round(float(drawdown[i]), 6)]
-        for i in keep
-    ]
+    return metrics.curve_points(market.open_time, result.equity, CURVE_POINTS)
 
 
 def _trades(market: Market, result: BacktestResult) -> list[dict]:

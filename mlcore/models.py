@@ -1,6 +1,15 @@
+"""Records of the ML engine: backtests, trained model versions, training runs with their
+progress and gates, evaluations, and the admin-editable grading thresholds."""
+
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.db.models import Q
+
+from analysis.intervals import interval_ms
+from mlcore.pipeline.grading import GradeRule, GradingRules
 
 
 class BacktestRun(models.Model):
@@ -28,3 +37,184 @@ class BacktestRun(models.Model):
     def __str__(self) -> str:
         window = f"{self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}"
         return f"{self.strategy} on {self.symbol} {self.interval} ({window})"
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def series(self, symbol: str, interval: str) -> ModelVersionQuerySet:
+        return self.filter(symbol=symbol, interval=interval)
+
+    def champion(self, symbol: str, interval: str) -> ModelVersion | None:
+        return self.series(symbol, interval).filter(status=ModelVersion.Status.CHAMPION).first()
+
+
+class ModelVersion(models.Model):
+    """A trained XGBoost + LSTM ensemble for one symbol and interval, with everything needed to
+    judge it (gates, out-of-fold metrics) and to reproduce it (spec, window, data hash)."""
+
+    class Status(models.TextChoices):
+        CHAMPION = "champion"
+        CHALLENGER = "challenger"
+        RETIRED = "retired"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    symbol = models.CharField(max_length=20)
+    interval = models.CharField(max_length=4)
+    version = models.CharField(max_length=60, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHALLENGER)
+    forced = models.BooleanField(default=False, help_text="promoted with --force past a gate")
+    quick = models.BooleanField(default=False, help_text="trained with --quick (demo/test)")
+    device = models.CharField(max_length=10, default="cpu")
+    feature_spec_hash = models.CharField(max_length=16)
+    feature_spec = models.JSONField(default=dict)
+    train_start = models.DateTimeField(help_text="open time of the first bar trained on")
+    train_end = models.DateTimeField(help_text="close time of the last bar trained on")
+    embargo_bars = models.PositiveIntegerField()
+    data_hash = models.CharField(max_length=64, help_text="sha256 of the candles and funding")
+    label_params = models.JSONField(default=dict)
+    config = models.JSONField(default=dict, help_text="training configuration")
+    metrics = models.JSONField(default=dict, help_text="out-of-fold figures")
+    gates = models.JSONField(default=list)
+    artifact_path = models.CharField(max_length=500)
+    mlflow_run_id = models.CharField(max_length=64, blank=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "interval"],
+                condition=Q(status="champion"),
+                name="one_champion_per_series",
+            )
+        ]
+
+    def __str__(self) -> str:
+        flags = "".join(
+            f" [{f}]" for f, on in (("forced", self.forced), ("quick", self.quick)) if on
+        )
+        return f"{self.version} ({self.status}){flags}"
+
+    @property
+    def evaluable_from(self) -> datetime:
+        """The earliest bar an honest evaluation may start at: after training plus embargo."""
+        step = interval_ms(self.interval)
+        return self.train_end + timedelta(milliseconds=self.embargo_bars * step)
+
+
+class TrainingRun(models.Model):
+    """One run of the gated training pipeline for one symbol, with its live progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        PASSED = "passed", "passed every gate"
+        FORCED = "forced", "promoted with --force past a failed gate"
+        FAILED = "failed", "stopped at a gate"
+        ERROR = "error"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    symbol = models.CharField(max_length=20)
+    interval = models.CharField(max_length=4)
+    options = models.JSONField(default=dict, help_text="until, quick, force")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=40, default="queued")
+    percent = models.FloatField(default=0.0)
+    gates = models.JSONField(default=list)
+    message = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, help_text="seconds per stage")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"training #{self.pk} {self.symbol} {self.interval}: {self.status}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+
+class Evaluation(models.Model):
+    """Out-of-sample figures of a model version: its walk-forward at training time, or an
+    ``evaluate`` run on a later window it never saw."""
+
+    class Kind(models.TextChoices):
+        WALK_FORWARD = "walk_forward", "walk-forward (out of fold)"
+        HOLDOUT = "holdout", "held-out window"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    figures = models.JSONField(default=dict)
+    backtests = models.JSONField(default=list, help_text="one per grade set, with curves")
+    report_path = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.model_version.version}"
+
+
+class GradingConfig(models.Model):
+    """The grade thresholds, editable in the admin. One row (pk=1) is the live one."""
+
+    updated_at = models.DateTimeField(auto_now=True)
+    a_plus_confidence = models.FloatField(default=0.85)
+    a_plus_confirmations = models.PositiveSmallIntegerField(default=3)
+    a_plus_required = models.JSONField(default=list, blank=True, help_text="confirmation names")
+    a_confidence = models.FloatField(default=0.75)
+    a_confirmations = models.PositiveSmallIntegerField(default=2)
+    a_required = models.JSONField(default=list, blank=True)
+    b_confidence = models.FloatField(default=0.65)
+    b_confirmations = models.PositiveSmallIntegerField(default=1)
+    b_required = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "grading configuration"
+
+    def __str__(self) -> str:
+        return f"A+ >= {self.a_plus_confidence}, A >= {self.a_confidence}, B >= {self.b_confidence}"
+
+    @classmethod
+    def current(cls) -> GradingConfig:
+        config, _ = cls.objects.get_or_create(pk=1)
+        return config
+
+    def rules(self) -> GradingRules:
+        """The pipeline's rules; a bad name or order raises ValueError (shown by the admin)."""
+        return GradingRules(
+            (
+                GradeRule(
+                    "A+",
+                    self.a_plus_confidence,
+                    self.a_plus_confirmations,
+                    tuple(self.a_plus_required),
+                ),
+                GradeRule("A", self.a_confidence, self.a_confirmations, tuple(self.a_required)),
+                GradeRule("B", self.b_confidence, self.b_confirmations, tuple(self.b_required)),
+            )
+        )
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not self.a_plus_confidence >= self.a_confidence >= self.b_confidence:
+            raise ValidationError("confidences must fall from A+ to A to B")
+        try:
+            self.rules()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc

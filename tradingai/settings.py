@@ -33,6 +33,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
@@ -216,9 +221,32 @@ def _default_data_dir() -> str:
 
 
 DATA_DIR = env("TRADINGAI_DATA_DIR", _default_data_dir())
-ARTIFACTS_DIR = VAR_DIR / "artifacts"
 REPORTS_DIR = VAR_DIR / "reports"
+
+# --- ML engine
+# Trained model versions: one directory each, written atomically (mlcore.artifacts).
+MODELS_DIR = Path(env("TRADINGAI_MODELS_DIR", str(VAR_DIR / "models")))
+# MLflow: a sqlite store under var/ by default (`mlflow ui --backend-store-uri` on it shows the
+# runs); the compose file points this at its MLflow server. Empty: no tracking.
 MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
+MLFLOW_ARTIFACT_ROOT = env("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlartifacts"))
+MLFLOW_EXPERIMENT = env("MLFLOW_EXPERIMENT", "tradingai-training")
+# Triple-barrier labels: ATR multiples, holding horizon in bars. The round-trip cost floor is
+# two taker fees plus two slippages of the backtest's default costs.
+LABEL_HORIZON = env_int("TRADINGAI_LABEL_HORIZON", 24)
+LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
+# The training gates (mlcore.pipeline.gates.GateThresholds), each overridable from env.
+GATE_THRESHOLDS = {
+    "xgb_max_loss_ratio": env_float("TRADINGAI_GATE_XGB_MAX_LOSS_RATIO", 1.0),
+    "lstm_max_loss_ratio": env_float("TRADINGAI_GATE_LSTM_MAX_LOSS_RATIO", 1.0),
+    "backtest_grade_set": env("TRADINGAI_GATE_BACKTEST_GRADE_SET", "all"),
+    "min_sharpe_percentile": env_float("TRADINGAI_GATE_MIN_SHARPE_PERCENTILE", 80.0),
+    "min_signals": env_int("TRADINGAI_GATE_MIN_SIGNALS", 30),
+    "promotion_margin": env_float("TRADINGAI_GATE_PROMOTION_MARGIN", 0.0),
+    "min_common_rows": env_int("TRADINGAI_GATE_MIN_COMMON_ROWS", 500),
+}
+# Same-turnover random runs behind each graded backtest (gate 5 and evaluate).
+RANDOM_RUNS = env_int("TRADINGAI_RANDOM_RUNS", 200)
 
 LOGGING = {
     "version": 1,
@@ -226,5 +254,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "mlflow": {"level": "WARNING"},
+        "alembic": {"level": "WARNING"},
+    },
 }

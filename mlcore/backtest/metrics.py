@@ -99,3 +99,14 @@ def compute(result: BacktestResult, step_ms: int) -> Metrics:
         liquidations=result.liquidations,
         psr=probabilistic_sharpe(returns),
     )
+
+
+def curve_points(
+    open_time: np.ndarray, equity: np.ndarray, points: int = 2000
+) -> list[list[float]]:
+    """``[open_time ms, equity, drawdown]`` at up to ``points`` evenly spaced bars, for charts."""
+    drawdown = equity / np.maximum.accumulate(equity) - 1.0
+    keep = np.unique(np.linspace(0, len(equity) - 1, min(points, len(equity))).astype(int))
+    return [
+        [int(open_time[i]), round(float(equity[i]), 4), round(float(drawdown[i]), 6)] for i in keep
+    ]

@@ -56,6 +56,11 @@ def _pctb(h: Bars) -> np.ndarray:
         return np.where(upper > lower, (h.close - lower) / (upper - lower), 0.5)
 
 
+def on_base(b: Bars, htf_ms: int, compute) -> np.ndarray:
+    """``compute`` on complete higher-timeframe candles, as bar t of ``b`` knows it."""
+    return _on_base(b, "", htf_ms, compute)
+
+
 def _on_base(b: Bars, name: str, htf_ms: int, compute) -> np.ndarray:
     htf = b.memo(("htf", htf_ms), lambda: resample(b, htf_ms))
     values = compute(htf)

@@ -1,0 +1,140 @@
+"""Where trained models live and how they are written and read.
+
+A model version is a directory under ``settings.MODELS_DIR/<SYMBOL>/<interval>/<version>/``:
+- ``xgb.ubj`` (XGBoost's own format), ``lstm.pt`` (a ``state_dict``), ``lstm_scaler.json``,
+  ``calibrator.json``: no pickle anywhere;
+- ``oof.npz``: the out-of-fold calibrated predictions (for fair champion/challenger
+  comparisons) and ``reference.npz``: a feature sample of the training window (for drift);
+  both read with ``allow_pickle=False``;
+- ``manifest.json``: format version, feature spec, label parameters, ensemble weight, and
+  the sha256 of every file.
+It is written into a temporary sibling directory and renamed into place, so a reader sees a
+whole model or none. Loading checks the format version, every file's hash and the feature spec,
+and refuses a mismatch with a message naming the difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from mlcore.pipeline.calibrate import Calibrator
+from mlcore.pipeline.features import FeatureSpec
+from mlcore.pipeline.labels import BarrierParams
+from mlcore.pipeline.models.lstm import LSTMMember
+from mlcore.pipeline.models.xgb import XGBMember
+from mlcore.pipeline.predict import Bundle
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class ArtifactError(ValueError):
+    """A model directory that cannot be used: missing, corrupt, or for another spec."""
+
+
+def version_dir(symbol: str, interval: str, version: str) -> Path:
+    return Path(settings.MODELS_DIR) / symbol / interval / version
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_bundle(
+    bundle: Bundle,
+    target: Path,
+    *,
+    oof: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    extra: dict | None = None,
+) -> Path:
+    """Write ``bundle`` to ``target`` atomically (temporary directory, then rename)."""
+    if target.exists():
+        raise ArtifactError(f"{target} exists already; a version is written once")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "interval": bundle.interval,
+            "feature_spec": bundle.spec.to_dict(),
+            "label_params": asdict(bundle.barrier),
+            "xgb": bundle.xgb.save(staging),
+            "lstm": bundle.lstm.save(staging),
+            "xgb_weight": bundle.xgb_weight,
+            "calibrator": "calibrator.json",
+            **(extra or {}),
+        }
+        (staging / "calibrator.json").write_text(json.dumps(bundle.calibrator.to_dict()))
+        np.savez_compressed(staging / "oof.npz", **oof)
+        np.savez_compressed(staging / "reference.npz", **reference)
+        manifest["files"] = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        staging.chmod(0o755)  # mkdtemp makes it private; a model is readable like any file
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ArtifactError(f"no model at {directory}: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON: {exc}") from exc
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{directory} has model format version {found}; this code reads version "
+            f"{FORMAT_VERSION}: retrain the model"
+        )
+    for name, digest in manifest.get("files", {}).items():
+        file = directory / name
+        if not file.is_file():
+            raise ArtifactError(f"{directory}: {name} is missing")
+        if _sha256(file) != digest:
+            raise ArtifactError(f"{directory}: {name} does not match its recorded sha256")
+    return manifest
+
+
+def load_bundle(
+    directory: Path, *, expected_spec: FeatureSpec | None = None, device: str = "cpu"
+) -> Bundle:
+    """The bundle at ``directory``; with ``expected_spec``, refuse a model built on another."""
+    manifest = read_manifest(directory)
+    try:
+        spec = FeatureSpec.from_dict(manifest["feature_spec"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory}: bad feature spec in the manifest: {exc}") from exc
+    if expected_spec is not None:
+        try:
+            spec.require_same(expected_spec)
+        except ValueError as exc:
+            raise ArtifactError(f"{directory}: {exc}") from exc
+    calibrator = Calibrator.from_dict(json.loads((directory / manifest["calibrator"]).read_text()))
+    return Bundle(
+        interval=manifest["interval"],
+        spec=spec,
+        barrier=BarrierParams(**manifest["label_params"]),
+        xgb=XGBMember.load(directory, manifest["xgb"], device=device),
+        lstm=LSTMMember.load(directory, manifest["lstm"], device=device),
+        xgb_weight=float(manifest["xgb_weight"]),
+        calibrator=calibrator,
+    )
+
+
+def load_arrays(directory: Path, name: str) -> dict[str, np.ndarray]:
+    with np.load(directory / name, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

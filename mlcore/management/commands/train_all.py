@@ -1,0 +1,103 @@
+"""Train, gate and (maybe) promote a model per symbol.
+
+1. For each symbol: a TrainingRun is recorded, then the gated pipeline of mlcore.training runs
+   with a progress bar (stage and percent; the same figures the /training page shows).
+2. Each gate's verdict is printed as it lands; a failed gate stops that symbol's run and leaves
+   its champion untouched, unless --force.
+3. Bad input (unknown symbol, too little data) is reported per symbol; the command exits
+   non-zero if any symbol could not be trained at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from analysis.cli import parse_when, symbol_list
+from mlcore.models import TrainingRun
+from mlcore.training import TrainingError, TrainRequest, start_run, train
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class Command(BaseCommand):
+    help = "Train the XGBoost + LSTM ensemble per symbol through the gates; promote the winners."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--symbols",
+            type=symbol_list,
+            default=None,
+            help="comma-separated; default: TRADINGAI_SYMBOLS",
+        )
+        parser.add_argument("--interval", default=None)
+        parser.add_argument(
+            "--until",
+            type=parse_when,
+            default=None,
+            help="train only on bars opening before this date",
+        )
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="small search, few epochs: for demos and tests (recorded)",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run every stage and promote even past a failed gate (recorded)",
+        )
+
+    def handle(self, *args, **o):
+        interval = o["interval"] or settings.INTERVALS[0]
+        errors = []
+        # SIGTERM (a stopped container) ends the run as an error instead of leaving it running.
+        signal.signal(signal.SIGTERM, _interrupt)
+        # The bar shows progress and each verdict is printed below; the run's log has the rest.
+        logging.getLogger("mlcore.training").setLevel(logging.WARNING)
+        for symbol in o["symbols"] or settings.SYMBOLS:
+            request = TrainRequest(
+                symbol, interval, until=o["until"], quick=o["quick"], force=o["force"]
+            )
+            run = start_run(request)
+            bar = tqdm(
+                total=100,
+                desc=f"{symbol} data",
+                file=sys.stderr,
+                unit="%",
+                bar_format="{desc:<22} {percentage:3.0f}%|{bar}| {elapsed}",
+            )
+
+            def progress(stage: str, percent: float, bar=bar, symbol=symbol) -> None:
+                bar.set_description_str(f"{symbol} {stage}")
+                bar.update(percent - bar.n)
+
+            try:
+                run = train(request, run, progress)
+            except TrainingError as exc:
+                errors.append(f"{symbol}: {exc}")
+                self.stderr.write(f"{symbol}: {exc}")
+                continue
+            except KeyboardInterrupt:
+                run.status, run.message = TrainingRun.Status.ERROR, "interrupted"
+                run.save(update_fields=["status", "message"])
+                raise
+            finally:
+                bar.close()
+            self.report(run)
+        if errors:
+            raise CommandError("could not train: " + "; ".join(errors))
+
+    def report(self, run: TrainingRun) -> None:
+        self.stdout.write(f"#{run.pk} {run.symbol} {run.interval}: {run.get_status_display()}")
+        for g in run.gates:
+            mark = "pass" if g["passed"] else "FAIL"
+            self.stdout.write(f"  gate {g['number']} {mark}: {g['reason']}")
+        self.stdout.write(f"  {run.message}")

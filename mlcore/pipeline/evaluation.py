@@ -1,0 +1,196 @@
+"""How good are the predictions, on rows the model never trained on? Plain data out.
+
+- Per grade (and per cumulative grade set): count, directional hit rate with a Wilson 95 %
+  interval, mean and median realised return net of the round-trip cost.
+- Calibration of the raw and calibrated probabilities: log loss and Brier score beside the
+  class prior's (the prior is what the training rows alone would have said), top-label ECE and
+  the reliability table; accuracy beside always guessing the prior's majority class.
+- The information coefficient: Spearman's rank correlation of p(buy) - p(sell) with the
+  forward return over the label horizon.
+
+Realised return of a signal: it enters at the bar's close and exits where its triple-barrier
+label was decided: at the barrier it touched, else at the close of the bar that ended it
+(timeout, or a bar touching both barriers). A hit is a positive move in the signal's
+direction before costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mlcore.pipeline.calibrate import (
+    ReliabilityBin,
+    brier,
+    expected_calibration_error,
+    log_loss,
+    reliability,
+)
+from mlcore.pipeline.grading import GRADES, Graded
+from mlcore.pipeline.labels import Labels
+
+GRADE_SETS: dict[str, tuple[str, ...]] = {
+    "A+ only": ("A+",),
+    "A and up": ("A+", "A"),
+    "B and up": ("A+", "A", "B"),
+    "all": GRADES,
+}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What happened after each row, aligned with the rows evaluated."""
+
+    y: np.ndarray  # class index of the label (-1 unknown)
+    exit_return: np.ndarray  # price change from the close to the label's exit (NaN unknown)
+    forward_return: np.ndarray  # close to close over the label horizon (NaN unknown)
+
+
+def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:
+    """Outcomes for every bar of ``candles`` (the frame the labels were made from)."""
+    close = candles["close"].to_numpy(np.float64)
+    times = candles["open_time"].to_numpy(np.int64)
+    label = labels.label.to_numpy()
+    end = labels.end_time.to_numpy()
+    known = ~np.isnan(label)
+    end_pos = np.searchsorted(times, np.where(known, end, times[0]))
+    exit_price = np.where(
+        label == 1.0,
+        labels.upper.to_numpy(),
+        np.where(
+            label == -1.0, labels.lower.to_numpy(), close[np.minimum(end_pos, len(close) - 1)]
+        ),
+    )
+    exit_return = np.where(known, exit_price / close - 1.0, np.nan)
+    h = labels.horizon
+    forward = np.full(len(close), np.nan)
+    if len(close) > h:
+        forward[:-h] = close[h:] / close[:-h] - 1.0
+    y = np.where(known, np.nan_to_num(label) + 1, -1).astype(np.int64)
+    return Outcomes(y, exit_return, forward)
+
+
+@dataclass(frozen=True)
+class GradeFigures:
+    grade: str
+    count: int  # signals with a known outcome
+    hits: int
+    hit_rate: float | None
+    hit_rate_low: float | None  # Wilson 95 % interval
+    hit_rate_high: float | None
+    mean_return: float | None  # net of the round-trip cost
+    median_return: float | None
+
+
+@dataclass(frozen=True)
+class CalibrationFigures:
+    rows: int
+    log_loss: float
+    brier: float
+    ece: float
+    reliability: list[ReliabilityBin]
+
+
+@dataclass(frozen=True)
+class EvaluationFigures:
+    rows: int  # rows with a known label
+    class_counts: dict[str, int]
+    accuracy: float
+    majority_accuracy: float  # always predicting the prior's most likely class
+    prior_log_loss: float
+    prior_brier: float
+    raw: CalibrationFigures  # the ensemble's probabilities before calibration
+    calibrated: CalibrationFigures
+    ic: float | None
+    ic_p_value: float | None
+    signals: int  # directional predictions (graded), with or without a known outcome
+    per_grade: list[GradeFigures]
+    grade_sets: list[GradeFigures]
+    round_trip_cost: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _grade_figures(
+    name: str, take: np.ndarray, direction: np.ndarray, o: Outcomes, cost: float
+) -> GradeFigures:
+    take = take & ~np.isnan(o.exit_return)
+    moved = direction[take] * o.exit_return[take]
+    n, hits = int(take.sum()), int((moved > 0).sum())
+    if n == 0:
+        return GradeFigures(name, 0, 0, None, None, None, None, None)
+    interval = stats.binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+    net = moved - cost
+    return GradeFigures(
+        name,
+        n,
+        hits,
+        hits / n,
+        float(interval.low),
+        float(interval.high),
+        float(net.mean()),
+        float(np.median(net)),
+    )
+
+
+def _calibration(y: np.ndarray, p: np.ndarray) -> CalibrationFigures:
+    return CalibrationFigures(
+        len(y), log_loss(y, p), brier(y, p), expected_calibration_error(y, p), reliability(y, p)
+    )
+
+
+def information_coefficient(
+    p: np.ndarray, forward: np.ndarray
+) -> tuple[float | None, float | None]:
+    score = p[:, 2] - p[:, 0]
+    known = ~np.isnan(forward)
+    if known.sum() < 10 or np.ptp(score[known]) == 0:
+        return None, None
+    result = stats.spearmanr(score[known], forward[known])
+    return float(result.statistic), float(result.pvalue)
+
+
+def evaluate(
+    raw: np.ndarray,
+    calibrated: np.ndarray,
+    prior: np.ndarray,
+    graded: Graded,
+    o: Outcomes,
+    round_trip_cost: float,
+) -> EvaluationFigures:
+    """Figures for rows aligned across all arguments; ``prior`` is one row of class
+    probabilities per row (or one row for all), from training labels only."""
+    prior = np.broadcast_to(prior, calibrated.shape)
+    known = o.y >= 0
+    y = o.y[known]
+    if not len(y):
+        raise ValueError("no row with a known outcome to evaluate")
+    ic, ic_p = information_coefficient(calibrated, o.forward_return)
+    return EvaluationFigures(
+        rows=len(y),
+        class_counts={c: int((y == k).sum()) for k, c in enumerate(("sell", "neutral", "buy"))},
+        accuracy=float((calibrated[known].argmax(axis=1) == y).mean()),
+        majority_accuracy=float((prior[known].argmax(axis=1) == y).mean()),
+        prior_log_loss=log_loss(y, prior[known]),
+        prior_brier=brier(y, prior[known]),
+        raw=_calibration(y, raw[known]),
+        calibrated=_calibration(y, calibrated[known]),
+        ic=ic,
+        ic_p_value=ic_p,
+        signals=int((graded.direction != 0).sum()),
+        per_grade=[
+            _grade_figures(g, graded.grade == g, graded.direction, o, round_trip_cost)
+            for g in GRADES
+        ],
+        grade_sets=[
+            _grade_figures(
+                name, np.isin(graded.grade, grades), graded.direction, o, round_trip_cost
+            )
+            for name, grades in GRADE_SETS.items()
+        ],
+        round_trip_cost=round_trip_cost,
+    )

@@ -1,0 +1,1 @@
+"""Ensemble members: each implements fit and predict only (see ``base``)."""

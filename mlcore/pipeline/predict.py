@@ -1,0 +1,97 @@
+"""Batch prediction with a trained bundle: the one path both ``evaluate`` (any stored window)
+and live inference (the newest closed bar) go through.
+
+features -> members -> ensemble -> calibration -> confirmations -> grade.
+
+The bundle refuses candles whose feature spec differs from the one it was trained on, naming
+the difference. Rows are predicted only where the features are fully warmed up; the LSTM's
+window reaches ``seq_len - 1`` rows further back, so a caller gives ``history_needed`` bars
+before the first bar it wants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlcore.pipeline import ensemble
+from mlcore.pipeline.calibrate import Calibrator
+from mlcore.pipeline.confirmations import MarketContext, market_context
+from mlcore.pipeline.features import FeatureSpec, build_features, make_spec
+from mlcore.pipeline.grading import Graded, GradingRules, grade
+from mlcore.pipeline.labels import BarrierParams
+from mlcore.pipeline.models.base import Dataset
+from mlcore.pipeline.models.lstm import LSTMMember
+from mlcore.pipeline.models.xgb import XGBMember
+
+
+@dataclass
+class Bundle:
+    """Everything a trained model needs to predict."""
+
+    interval: str
+    spec: FeatureSpec
+    barrier: BarrierParams
+    xgb: XGBMember
+    lstm: LSTMMember
+    xgb_weight: float
+    calibrator: Calibrator
+
+    @property
+    def history_needed(self) -> int:
+        """Bars of history before (and including) the first bar to predict."""
+        return self.spec.warmup + self.lstm.p.seq_len
+
+
+@dataclass(frozen=True)
+class Predictions:
+    open_time: np.ndarray
+    close: np.ndarray
+    features: pd.DataFrame  # the rows predicted (what SHAP explains)
+    p_xgb: np.ndarray
+    p_lstm: np.ndarray
+    raw: np.ndarray
+    calibrated: np.ndarray
+    graded: Graded
+    context: MarketContext
+
+    def __len__(self) -> int:
+        return len(self.open_time)
+
+
+def predict(
+    bundle: Bundle,
+    candles: pd.DataFrame,
+    funding: pd.DataFrame | None,
+    *,
+    since: int | None = None,
+    rules: GradingRules | None = None,
+) -> Predictions:
+    """Predict every warmed-up bar of ``candles`` opening at or after ``since`` (epoch ms)."""
+    now = make_spec(
+        bundle.interval, columns=candles.columns, funding=funding, params=bundle.spec.params
+    )
+    bundle.spec.require_same(now)
+    features = build_features(candles, funding, spec=bundle.spec).frame
+    warm = features.iloc[bundle.spec.warmup :]
+    open_time = warm.index.to_numpy(np.int64)
+    rows = np.arange(len(warm))
+    if since is not None:
+        rows = rows[open_time >= since]
+    if not len(rows):
+        raise ValueError(
+            f"no bar to predict: {len(candles)} candles cover {bundle.spec.warmup} bars of "
+            "warm-up and nothing after it"
+        )
+    data = Dataset(warm.to_numpy(np.float32), np.full(len(warm), -1), bundle.spec.features)
+    p_xgb = bundle.xgb.predict_proba(data, rows)
+    p_lstm = bundle.lstm.predict_proba(data, rows)
+    raw = ensemble.blend(p_xgb, p_lstm, bundle.xgb_weight)
+    calibrated = bundle.calibrator.apply(raw)
+    context = market_context(candles, bundle.interval).at(open_time[rows])
+    graded = grade(calibrated, context, p_xgb, p_lstm, rules)
+    close = candles.set_index("open_time")["close"].reindex(open_time[rows]).to_numpy()
+    return Predictions(
+        open_time[rows], close, warm.iloc[rows], p_xgb, p_lstm, raw, calibrated, graded, context
+    )

@@ -1,0 +1,647 @@
+"""The gated training pipeline for one symbol: the Django side of ``mlcore.pipeline``.
+
+``train(request, run)``:
+1. data QA (gate 1): the stored candles up to ``until``, sane, ordered, unique and complete;
+2. features and triple-barrier labels aligned, no look-ahead (gate 2);
+3. XGBoost purged walk-forward: out-of-fold log loss below the class prior's (gate 3);
+4. LSTM purged walk-forward: not worse than the class prior (gate 4);
+5. ensemble + calibration learned walk-forward, graded, and the graded out-of-fold signals
+   backtested net of fees and funding against same-turnover random signals (gate 5);
+6. the final members fitted on every row, the calibrator on every out-of-fold prediction,
+   saved atomically; promotion only if the challenger beats the champion on the same
+   out-of-sample rows (gate 6), atomically;
+7. the record: ``ModelVersion``, its walk-forward ``Evaluation``, an MLflow run.
+A failed gate stops the run with its reason and leaves the champion untouched, unless
+``force``: then every stage still runs and the promotion is recorded as forced. The run's stage
+and percent are saved as it goes (the CLI bar and the /training page read them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.utils import timezone
+
+from analysis.intervals import interval_ms
+from analysis.market import candles_frame, funding_frame
+from analysis.quality import find_gaps, ms_to_datetime, row_problems
+from mlcore import artifacts, tracking
+from mlcore.backtest.data import market_from_frames
+from mlcore.backtest.engine import Costs
+from mlcore.backtest.signals import GradedBacktest, SignalRules, backtest_grade_sets
+from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
+from mlcore.pipeline import gates
+from mlcore.pipeline.alignment import check_alignment
+from mlcore.pipeline.calibrate import log_loss
+from mlcore.pipeline.confirmations import market_context
+from mlcore.pipeline.device import compute_device
+from mlcore.pipeline.evaluation import GRADE_SETS, EvaluationFigures, evaluate, outcomes
+from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
+from mlcore.pipeline.grading import grade
+from mlcore.pipeline.labels import BarrierParams, Labels, triple_barrier
+from mlcore.pipeline.models.base import Dataset, class_index
+from mlcore.pipeline.models.lstm import LSTMMember
+from mlcore.pipeline.models.xgb import XGBMember
+from mlcore.pipeline.predict import Bundle, predict
+from mlcore.pipeline.split import walk_forward
+from mlcore.pipeline.walkforward import (
+    EnsembleOOF,
+    MemberOOF,
+    TrainConfig,
+    ensemble_walk_forward,
+    final_ensemble,
+    fit_final,
+    member_walk_forward,
+)
+from mlcore.registry import promote
+
+log = logging.getLogger(__name__)
+FAR_FUTURE = np.iinfo(np.int64).max // 2  # end time of a label not known yet
+REFERENCE_ROWS = 5000  # training rows kept as the drift reference sample
+
+# Stage name -> share of the run's time (about what they take on a CPU).
+STAGES = {
+    "data": 2,
+    "features": 3,
+    "xgboost": 25,
+    "lstm": 30,
+    "ensemble": 10,
+    "final": 25,
+    "promotion": 5,
+}
+
+
+class TrainingError(ValueError):
+    """Input the pipeline cannot train on: an unknown symbol, too little data."""
+
+
+class GateFailed(Exception):
+    def __init__(self, result: gates.GateResult) -> None:
+        super().__init__(f"gate {result.number} ({result.name}) failed: {result.reason}")
+        self.result = result
+
+
+def default_barrier() -> BarrierParams:
+    costs = Costs()
+    return BarrierParams(
+        upper_atr=settings.LABEL_ATR_MULTIPLE,
+        lower_atr=settings.LABEL_ATR_MULTIPLE,
+        horizon=settings.LABEL_HORIZON,
+        # A "buy" must be a move that pays for its round trip: two fees, two slippages.
+        round_trip_cost=2 * (costs.taker_fee + costs.slippage_bps / 10_000),
+    )
+
+
+def default_thresholds() -> gates.GateThresholds:
+    return gates.GateThresholds(**settings.GATE_THRESHOLDS)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    symbol: str
+    interval: str
+    until: datetime | None = None  # train only on bars opening before this
+    quick: bool = False
+    force: bool = False
+    thresholds: gates.GateThresholds = field(default_factory=default_thresholds)
+    barrier: BarrierParams = field(default_factory=default_barrier)
+    config: TrainConfig | None = None  # None: TrainConfig.build for the label horizon
+    random_runs: int | None = None
+
+    def train_config(self) -> TrainConfig:
+        return self.config or TrainConfig.build(horizon=self.barrier.horizon, quick=self.quick)
+
+    def options(self) -> dict:
+        return {
+            "until": self.until.isoformat() if self.until else None,
+            "quick": self.quick,
+            "force": self.force,
+        }
+
+
+class Tracker:
+    """Stage, percent and log lines of a run, saved as they change (throttled)."""
+
+    def __init__(self, run: TrainingRun, callback: Callable[[str, float], None] | None) -> None:
+        self.run = run
+        self.callback = callback
+        self.offsets, total = {}, 0
+        for name, weight in STAGES.items():
+            self.offsets[name] = total
+            total += weight
+        self.total = total
+        self.current = "data"
+        self.stage_started = time.perf_counter()
+        self.last_save = 0.0
+
+    def stage(self, name: str) -> None:
+        self._finish_stage()
+        self.current = name
+        self.stage_started = time.perf_counter()
+        self.within(0, 1, force=True)
+
+    def _finish_stage(self) -> None:
+        spent = time.perf_counter() - self.stage_started
+        self.run.timings[self.current] = round(self.run.timings.get(self.current, 0) + spent, 3)
+
+    def within(self, done: int, total: int, force: bool = False) -> None:
+        share = STAGES[self.current] * (done / max(total, 1))
+        self.run.stage = self.current
+        self.run.percent = round(100.0 * (self.offsets[self.current] + share) / self.total, 1)
+        if self.callback:
+            self.callback(self.current, self.run.percent)
+        now = time.monotonic()
+        if force or now - self.last_save >= 1.0:
+            self.last_save = now
+            self.run.save(update_fields=["stage", "percent", "timings"])
+
+    def note(self, message: str) -> None:
+        log.info("training #%s %s: %s", self.run.pk, self.run.symbol, message)
+        stamp = timezone.now().strftime("%H:%M:%S")
+        self.run.log += f"{stamp} [{self.current}] {message}\n"
+        self.run.save(update_fields=["log"])
+
+    def finish(self) -> None:
+        self._finish_stage()
+
+
+@dataclass
+class Prepared:
+    candles: pd.DataFrame
+    funding: pd.DataFrame
+    features: FeatureFrame
+    labels: Labels
+    data: Dataset
+    open_time: np.ndarray
+    end_time: np.ndarray
+    data_hash: str
+
+
+def data_hash(candles: pd.DataFrame, funding: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(
+        candles[["open_time", "open", "high", "low", "close", "volume"]]
+        .to_numpy(np.float64)
+        .tobytes()
+    )
+    if not funding.empty:
+        digest.update(funding[["funding_time", "rate"]].to_numpy(np.float64).tobytes())
+    return digest.hexdigest()
+
+
+class Trainer:
+    """One run of the pipeline; each stage is a method, in the order of the module docstring."""
+
+    def __init__(self, request: TrainRequest, run: TrainingRun, tracker: Tracker) -> None:
+        self.request = request
+        self.run = run
+        self.tracker = tracker
+        self.config = request.train_config()
+        self.device = compute_device()
+        self.failed: list[gates.GateResult] = []
+
+    # -- gates ---------------------------------------------------------------------------
+    def gate(self, result: gates.GateResult) -> None:
+        self.run.gates = [*self.run.gates, result.to_dict()]
+        self.run.save(update_fields=["gates"])
+        self.tracker.note(("PASS " if result.passed else "FAIL ") + result.reason)
+        if not result.passed:
+            self.failed.append(result)
+            if not self.request.force:
+                raise GateFailed(result)
+
+    # -- 1, 2 ----------------------------------------------------------------------------
+    def prepare(self) -> Prepared:
+        r = self.request
+        self.tracker.stage("data")
+        try:
+            candles = candles_frame(r.symbol, r.interval, until=r.until)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from exc
+        if candles.empty:
+            raise TrainingError(
+                f"no {r.interval} candles stored for {r.symbol}"
+                + (f" before {r.until:%Y-%m-%d %H:%M}" if r.until else "")
+            )
+        funding = funding_frame(r.symbol)
+        if r.until is not None and not funding.empty:
+            funding = funding[funding["funding_time"] < int(r.until.timestamp() * 1000)]
+        step = interval_ms(r.interval)
+        problems = row_problems(candles, step)
+        gaps = find_gaps(candles["open_time"].to_numpy(), step)
+        detail = (
+            "; ".join([str(p) for p in problems[:3]] + [f"gap {g}" for g in gaps[:3]])
+            + " (run `manage.py check_data --repair`)"
+        )
+        self.gate(gates.data_quality(len(problems), len(gaps), len(candles), detail))
+
+        self.tracker.stage("features")
+        spec = make_spec(
+            r.interval, columns=candles.columns, funding=funding if not funding.empty else None
+        )
+        if len(candles) < spec.warmup + 10 * r.barrier.horizon * self.config.split.folds:
+            raise TrainingError(
+                f"{len(candles)} {r.interval} candles of {r.symbol} are too few: the features "
+                f"need {spec.warmup} bars of warm-up, then enough rows for "
+                f"{self.config.split.folds} walk-forward folds"
+            )
+        features = build_features(candles, funding if not funding.empty else None, spec=spec)
+        labels = triple_barrier(candles, r.barrier)
+        report = check_alignment(features, labels)
+        self.gate(gates.alignment(report.problems, report.rows))
+        w = spec.warmup
+        y = class_index(labels.label.to_numpy()[w:])
+        open_time = candles["open_time"].to_numpy(np.int64)[w:]
+        end_time = np.where(y >= 0, labels.end_time.to_numpy()[w:], FAR_FUTURE)
+        data = Dataset(features.warm.to_numpy(np.float32), y, spec.features)
+        self.tracker.note(
+            f"{len(candles)} candles, {len(spec.features)} features, {len(data)} rows after "
+            f"a {w}-bar warm-up; classes sell/neutral/buy {np.bincount(y[y >= 0], minlength=3)}"
+        )
+        return Prepared(
+            candles,
+            funding,
+            features,
+            labels,
+            data,
+            open_time,
+            end_time,
+            data_hash(candles, funding),
+        )
+
+    # -- 3, 4 ----------------------------------------------------------------------------
+    def xgb(self) -> XGBMember:
+        return XGBMember(self.config.xgb_grid, device=self.device, seed=self.config.seed)
+
+    def lstm(self) -> LSTMMember:
+        return LSTMMember(self.config.lstm, device=self.device, seed=self.config.seed)
+
+    def members(self, p: Prepared) -> tuple[MemberOOF, MemberOOF]:
+        folds = walk_forward(p.open_time, p.end_time, self.config.split)
+        t = self.request.thresholds
+        self.tracker.stage("xgboost")
+        xgb = member_walk_forward(self.xgb, p.data, folds, p.open_time, self.tracker.within)
+        loss, prior = xgb.scores(p.data.y)
+        self.gate(gates.member_vs_prior(3, "XGBoost", loss, prior, t.xgb_max_loss_ratio, True))
+        self.tracker.stage("lstm")
+        lstm = member_walk_forward(self.lstm, p.data, folds, p.open_time, self.tracker.within)
+        loss, prior = lstm.scores(p.data.y)
+        self.gate(gates.member_vs_prior(4, "LSTM", loss, prior, t.lstm_max_loss_ratio, False))
+        return xgb, lstm
+
+    # -- 5 -------------------------------------------------------------------------------
+    def graded_oof(
+        self, p: Prepared, xgb: MemberOOF, lstm: MemberOOF
+    ) -> tuple[EnsembleOOF, EvaluationFigures, list[GradedBacktest]]:
+        r = self.request
+        self.tracker.stage("ensemble")
+        oof = ensemble_walk_forward(xgb, lstm, p.data.y, p.open_time, p.end_time, self.config)
+        w = p.features.spec.warmup
+        positions = w + oof.rows  # in the candles frame
+        context = market_context(p.candles, r.interval).at(p.open_time[oof.rows])
+        graded = grade(
+            oof.calibrated, context, oof.p_xgb, oof.p_lstm, GradingConfig.current().rules()
+        )
+        full = outcomes(p.candles, p.labels)
+        o = type(full)(
+            full.y[positions], full.exit_return[positions], full.forward_return[positions]
+        )
+        figures = evaluate(oof.raw, oof.calibrated, oof.prior, graded, o, r.barrier.round_trip_cost)
+        span = p.candles.iloc[positions[0] : positions[-1] + 1]
+        market = market_from_frames(span, funding_within(p.funding, span), r.interval)
+        backtests = backtest_grade_sets(
+            market,
+            graded.direction,
+            graded.grade,
+            GRADE_SETS,
+            signal_rules(r.barrier),
+            random_runs=r.random_runs or settings.RANDOM_RUNS,
+            progress=self.tracker.within,
+        )
+        self.tracker.note(
+            f"calibrated out-of-fold rows {figures.rows}: "
+            f"log loss {figures.calibrated.log_loss:.4f}"
+            f" (raw {figures.raw.log_loss:.4f}, prior {figures.prior_log_loss:.4f}), ECE "
+            f"{figures.calibrated.ece:.3f} (raw {figures.raw.ece:.3f}), IC {figures.ic}"
+        )
+        self.gate(gates.backtest_vs_random(backtests, r.thresholds))
+        return oof, figures, backtests
+
+    # -- 6 -------------------------------------------------------------------------------
+    def final(self, p: Prepared, xgb_oof: MemberOOF, lstm_oof: MemberOOF) -> Bundle:
+        self.tracker.stage("final")
+        xgb, _ = fit_final(self.xgb, p.data, p.open_time, p.end_time, self.config)
+        self.tracker.within(1, 2, force=True)
+        lstm, _ = fit_final(self.lstm, p.data, p.open_time, p.end_time, self.config)
+        weight, calibrator = final_ensemble(xgb_oof, lstm_oof, p.data.y, self.config)
+        return Bundle(
+            self.request.interval,
+            p.features.spec,
+            self.request.barrier,
+            xgb,
+            lstm,
+            weight,
+            calibrator,
+        )
+
+    def compare_with_champion(
+        self, p: Prepared, oof: EnsembleOOF
+    ) -> tuple[ModelVersion | None, gates.GateResult]:
+        """Gate 6 on the rows both models predicted out of sample: the champion's own
+        walk-forward rows, and the rows after its training window plus embargo."""
+        r = self.request
+        champion = ModelVersion.objects.champion(r.symbol, r.interval)
+        if champion is None:
+            return None, gates.promotion(None, None, 0, r.thresholds, None)
+        times = p.open_time[oof.rows]
+        theirs = np.full((len(times), 3), np.nan)
+        directory = Path(champion.artifact_path)
+        try:
+            stored = artifacts.load_arrays(directory, "oof.npz")
+            idx = pd.Index(stored["open_time"]).get_indexer(times)
+            theirs[idx >= 0] = stored["calibrated"][idx[idx >= 0]]
+            since = int(champion.evaluable_from.timestamp() * 1000)
+            if times[-1] >= since:
+                bundle = artifacts.load_bundle(directory)
+                later = predict(
+                    bundle, p.candles, p.funding if not p.funding.empty else None, since=since
+                )
+                idx = pd.Index(later.open_time).get_indexer(times)
+                theirs[idx >= 0] = later.calibrated[idx[idx >= 0]]
+        except (artifacts.ArtifactError, ValueError, OSError) as exc:
+            self.tracker.note(f"champion {champion.version} cannot predict these rows: {exc}")
+        y = p.data.y[oof.rows]
+        common = (y >= 0) & ~np.isnan(theirs).any(axis=1)
+        ours_loss = log_loss(y[common], oof.calibrated[common]) if common.any() else None
+        their_loss = log_loss(y[common], theirs[common]) if common.any() else None
+        result = gates.promotion(
+            ours_loss, their_loss, int(common.sum()), r.thresholds, champion.version
+        )
+        return champion, result
+
+    # -- the whole run -------------------------------------------------------------------
+    def execute(self) -> ModelVersion | None:
+        p = self.prepare()
+        xgb_oof, lstm_oof = self.members(p)
+        oof, figures, backtests = self.graded_oof(p, xgb_oof, lstm_oof)
+        bundle = self.final(p, xgb_oof, lstm_oof)
+        self.tracker.stage("promotion")
+        _, promotion = self.compare_with_champion(p, oof)
+        version = self.record(p, bundle, oof, xgb_oof, lstm_oof, figures, backtests)
+        try:
+            self.gate(promotion)
+        except GateFailed:
+            self.run.model_version = version
+            raise
+        promote(version)
+        self.tracker.note(
+            f"{version.version} is now the champion" + (" (forced)" if version.forced else "")
+        )
+        return version
+
+    def record(
+        self,
+        p: Prepared,
+        bundle: Bundle,
+        oof: EnsembleOOF,
+        xgb_oof: MemberOOF,
+        lstm_oof: MemberOOF,
+        figures: EvaluationFigures,
+        backtests: list[GradedBacktest],
+    ) -> ModelVersion:
+        """Save the artifacts (atomically) and the ModelVersion with its walk-forward
+        evaluation; the version starts as a challenger."""
+        r = self.request
+        step = interval_ms(r.interval)
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        name = f"{r.symbol}-{r.interval}-{stamp}"
+        n = 1
+        while ModelVersion.objects.filter(version=name).exists():
+            n += 1
+            name = f"{r.symbol}-{r.interval}-{stamp}-{n}"
+        directory = artifacts.version_dir(r.symbol, r.interval, name)
+        rng = np.random.default_rng(self.config.seed)
+        train_rows = np.flatnonzero(p.data.y >= 0)
+        sample = np.sort(rng.choice(train_rows, min(REFERENCE_ROWS, len(train_rows)), False))
+        artifacts.save_bundle(
+            bundle,
+            directory,
+            oof={"open_time": p.open_time[oof.rows], "calibrated": oof.calibrated, "raw": oof.raw},
+            reference={
+                "features": p.data.X[sample],
+                "names": np.array(p.data.features),
+                "open_time": p.open_time[sample],
+            },
+            extra={"symbol": r.symbol, "version": name, "data_hash": p.data_hash},
+        )
+        xgb_loss, prior_loss = xgb_oof.scores(p.data.y)
+        lstm_loss, _ = lstm_oof.scores(p.data.y)
+        forced = bool(self.failed)
+        version = ModelVersion.objects.create(
+            symbol=r.symbol,
+            interval=r.interval,
+            version=name,
+            forced=forced,
+            quick=r.quick,
+            device=self.device,
+            feature_spec_hash=bundle.spec.version,
+            feature_spec=bundle.spec.to_dict(),
+            train_start=ms_to_datetime(int(p.candles["open_time"].iloc[0])),
+            train_end=ms_to_datetime(int(p.candles["open_time"].iloc[-1]) + step),
+            embargo_bars=self.config.split.embargo,
+            data_hash=p.data_hash,
+            label_params=asdict(r.barrier),
+            config=self.config.to_dict() | {"xgb_weight_final": bundle.xgb_weight},
+            metrics={
+                "xgboost": {
+                    "log_loss": xgb_loss,
+                    "prior_log_loss": prior_loss,
+                    "folds": [fold_dict(f) for f in xgb_oof.folds],
+                },
+                "lstm": {
+                    "log_loss": lstm_loss,
+                    "prior_log_loss": prior_loss,
+                    "folds": [fold_dict(f) for f in lstm_oof.folds],
+                },
+                "ensemble": figures.as_dict(),
+                "class_prior": class_prior_of(p.data.y).tolist(),
+                "ensemble_weights": {str(k): v for k, v in oof.weights.items()},
+            },
+            gates=self.run.gates,
+            artifact_path=str(directory),
+        )
+        Evaluation.objects.create(
+            model_version=version,
+            kind=Evaluation.Kind.WALK_FORWARD,
+            start=ms_to_datetime(int(p.open_time[oof.rows[0]])),
+            end=ms_to_datetime(int(p.open_time[oof.rows[-1]]) + step),
+            figures=figures.as_dict(),
+            backtests=[b.as_dict() for b in backtests],
+        )
+        self.run.model_version = version
+        self.run.save(update_fields=["model_version"])
+        self.tracker.note(f"saved {name} to {directory}")
+        return version
+
+
+def fold_dict(f) -> dict:
+    return {
+        "fold": f.fold,
+        "train_rows": f.train_rows,
+        "validation_rows": f.validation_rows,
+        "test_rows": f.test_rows,
+        "test_start": ms_to_datetime(f.test_start).isoformat(),
+        "test_end": ms_to_datetime(f.test_end).isoformat(),
+        "log_loss": f.log_loss,
+        "prior_log_loss": f.prior_log_loss,
+        "params": f.fit.params,
+        "iterations": f.fit.iterations,
+        "seconds": f.fit.seconds,
+        "epoch_seconds": f.fit.epoch_seconds,
+    }
+
+
+def class_prior_of(y: np.ndarray) -> np.ndarray:
+    from mlcore.pipeline.walkforward import class_prior
+
+    return class_prior(y)
+
+
+def funding_within(funding: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFrame:
+    if funding.empty:
+        return funding
+    first = int(candles["open_time"].iloc[0])
+    last = int(candles["open_time"].iloc[-1])
+    return funding[(funding["funding_time"] >= first) & (funding["funding_time"] <= last)]
+
+
+def signal_rules(barrier: BarrierParams) -> SignalRules:
+    """Trade a signal the way its label was defined: the same barriers and horizon."""
+    return SignalRules(barrier.horizon, barrier.upper_atr, barrier.lower_atr)
+
+
+def start_run(request: TrainRequest) -> TrainingRun:
+    return TrainingRun.objects.create(
+        symbol=request.symbol, interval=request.interval, options=request.options()
+    )
+
+
+def train(
+    request: TrainRequest,
+    run: TrainingRun | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> TrainingRun:
+    """Run the pipeline, recording everything on ``run``; never raises for a failed gate
+    (the run says which and why). TrainingError (bad input) is recorded and re-raised."""
+    run = run or start_run(request)
+    run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
+    run.options = request.options()
+    run.save(update_fields=["status", "started_at", "options"])
+    tracker = Tracker(run, progress)
+    trainer = Trainer(request, run, tracker)
+    failure: BaseException | None = None
+    try:
+        version = trainer.execute()
+        if trainer.failed:
+            run.status = TrainingRun.Status.FORCED
+            run.message = f"{version.version} promoted with --force past: " + "; ".join(
+                f"gate {g.number} ({g.reason})" for g in trainer.failed
+            )
+        else:
+            run.status = TrainingRun.Status.PASSED
+            run.message = f"{version.version} promoted after passing every gate"
+    except GateFailed as exc:
+        run.status, run.message = TrainingRun.Status.FAILED, str(exc)
+        if run.model_version is None:
+            run.message += "; no model saved, the champion is untouched"
+        else:
+            run.message += f"; {run.model_version.version} stays a challenger"
+    except TrainingError as exc:
+        run.status, run.message, failure = TrainingRun.Status.ERROR, str(exc), exc
+    except Exception as exc:
+        log.exception("training #%s failed", run.pk)
+        run.status, run.message, failure = (
+            TrainingRun.Status.ERROR,
+            f"{type(exc).__name__}: {exc}",
+            exc,
+        )
+    tracker.finish()
+    run.finished_at = timezone.now()
+    if run.status in {TrainingRun.Status.PASSED, TrainingRun.Status.FORCED}:
+        run.percent, run.stage = 100.0, "done"
+    run.save()
+    track(run)
+    if isinstance(failure, TrainingError):
+        raise failure
+    return run
+
+
+def track(run: TrainingRun) -> None:
+    version = run.model_version
+    evaluation = (
+        version.evaluations.filter(kind=Evaluation.Kind.WALK_FORWARD).first() if version else None
+    )
+    figures = evaluation.figures if evaluation else {}
+    metrics = {}
+    if version:
+        metrics = {
+            "xgboost.log_loss": version.metrics["xgboost"]["log_loss"],
+            "lstm.log_loss": version.metrics["lstm"]["log_loss"],
+            "prior.log_loss": version.metrics["xgboost"]["prior_log_loss"],
+            "ensemble.log_loss": figures["calibrated"]["log_loss"],
+            "ensemble.ece": figures["calibrated"]["ece"],
+            "ensemble.raw_ece": figures["raw"]["ece"],
+            "ensemble.brier": figures["calibrated"]["brier"],
+            "ensemble.accuracy": figures["accuracy"],
+            "ensemble.majority_accuracy": figures["majority_accuracy"],
+        }
+        if figures.get("ic") is not None:
+            metrics["ensemble.ic"] = figures["ic"]
+    folds = []
+    if version:
+        for xf, lf in zip(
+            version.metrics["xgboost"]["folds"], version.metrics["lstm"]["folds"], strict=True
+        ):
+            folds.append(
+                {
+                    "xgboost_log_loss": xf["log_loss"],
+                    "lstm_log_loss": lf["log_loss"],
+                    "prior_log_loss": xf["prior_log_loss"],
+                }
+            )
+    run_id = tracking.log_run(
+        tracking.TrackedRun(
+            name=f"{run.symbol}-{run.interval}-#{run.pk}",
+            tags={
+                "symbol": run.symbol,
+                "interval": run.interval,
+                "status": run.status,
+                "model_version": version.version if version else "",
+            },
+            params={
+                "options": run.options,
+                "config": version.config if version else {},
+                "label": version.label_params if version else {},
+            },
+            metrics=metrics,
+            fold_metrics=folds,
+            documents={
+                "gates.json": run.gates,
+                "reliability.json": figures.get("calibrated", {}).get("reliability", []),
+            },
+            artifact_dir=Path(version.artifact_path) if version else None,
+            failed=run.status not in {TrainingRun.Status.PASSED, TrainingRun.Status.FORCED},
+        )
+    )
+    if run_id and version:
+        version.mlflow_run_id = run_id
+        version.save(update_fields=["mlflow_run_id"])
