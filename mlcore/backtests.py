@@ -66,7 +66,7 @@ def load_market(request: BacktestRequest) -> Market:
     funding = funding_frame(request.symbol)
     first, last = int(candles["open_time"].iloc[0]), int(candles["open_time"].iloc[-1])
     inside = funding[(funding["funding_time"] >= first) & (funding["funding_time"] <= last)]
-    problem = _funding_gap(inside["funding_time"].to_numpy(), first, last)
+    problem = funding_gap(inside["funding_time"].to_numpy(), first, last)
     if problem and not request.allow_missing_funding:
         raise BacktestError(
             f"funding rates for {request.symbol} do not cover the window: {problem}; "
@@ -75,7 +75,7 @@ def load_market(request: BacktestRequest) -> Market:
     return market_from_frames(candles, inside, request.interval)
 
 
-def _funding_gap(times: np.ndarray, first: int, last: int) -> str | None:
+def funding_gap(times: np.ndarray, first: int, last: int) -> str | None:
     """Where settlements are missing in [first, last] (they come every 8h, 4h on some)."""
 
     def at(ms: int) -> str:

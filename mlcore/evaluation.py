@@ -1,0 +1,198 @@
+"""``evaluate``: score a model version on a stored window it never saw.
+
+1. The model: the one named, or the series' champion. A window that starts before the end of
+   its training window plus the embargo is refused, with a message saying so.
+2. Candles from ``history_needed`` bars before the window (feature warm-up and the LSTM's
+   look-back: inputs only) to the label horizon after it (outcomes need the future), and funding.
+3. Batch prediction through ``mlcore.pipeline.predict``, the function live inference calls:
+   features -> members -> ensemble -> calibration -> grade.
+4. The figures of ``mlcore.pipeline.evaluation`` against the class prior of the training rows.
+5. The graded signals backtested per grade set (A+ only, A and up, B and up, all) net of fees
+   and funding, beside buy-and-hold, flat, momentum and same-turnover random signals.
+6. An ``Evaluation`` row and ``var/reports/evaluation_<SYMBOL>.json`` (schema in the README),
+   written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from analysis.intervals import interval_ms
+from analysis.market import candles_frame, funding_frame
+from analysis.quality import find_gaps
+from mlcore import artifacts
+from mlcore.backtest.data import market_from_frames
+from mlcore.backtest.signals import backtest_grade_sets
+from mlcore.backtests import funding_gap
+from mlcore.models import Evaluation, GradingConfig, ModelVersion
+from mlcore.pipeline.evaluation import GRADE_SETS, Outcomes, evaluate, outcomes
+from mlcore.pipeline.labels import triple_barrier
+from mlcore.pipeline.predict import predict
+from mlcore.registry import NoChampion, champion
+from mlcore.training import funding_within, signal_rules
+
+SCHEMA = "tradingai.evaluation/1"
+
+
+class EvaluationError(ValueError):
+    """A window or model that cannot be evaluated honestly, with the reason."""
+
+
+@dataclass(frozen=True)
+class EvaluateRequest:
+    symbol: str
+    interval: str
+    start: datetime
+    end: datetime
+    version: str | None = None  # None: the champion
+    random_runs: int | None = None
+
+
+def model_for(request: EvaluateRequest) -> ModelVersion:
+    if request.version:
+        try:
+            model = ModelVersion.objects.get(version=request.version)
+        except ModelVersion.DoesNotExist:
+            raise EvaluationError(f"no model version {request.version!r}") from None
+        if (model.symbol, model.interval) != (request.symbol, request.interval):
+            raise EvaluationError(
+                f"{model.version} is a {model.symbol} {model.interval} model, not "
+                f"{request.symbol} {request.interval}"
+            )
+        return model
+    try:
+        return champion(request.symbol, request.interval)
+    except NoChampion as exc:
+        raise EvaluationError(str(exc)) from exc
+
+
+def check_window(model: ModelVersion, start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise EvaluationError(f"the window ends ({end:%Y-%m-%d}) before it starts")
+    if start < model.evaluable_from and end > model.train_start:
+        raise EvaluationError(
+            f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} overlaps what {model.version} "
+            f"trained on ({model.train_start:%Y-%m-%d %H:%M}..{model.train_end:%Y-%m-%d %H:%M} "
+            f"plus a {model.embargo_bars}-bar embargo): an honest evaluation starts at "
+            f"{model.evaluable_from:%Y-%m-%d %H:%M} or later"
+        )
+
+
+def run_evaluation(
+    request: EvaluateRequest, progress: Callable[[int, int], None] | None = None
+) -> Evaluation:
+    model = model_for(request)
+    check_window(model, request.start, request.end)
+    bundle = artifacts.load_bundle(Path(model.artifact_path))
+    step = interval_ms(request.interval)
+    horizon = bundle.barrier.horizon
+    candles = candles_frame(
+        request.symbol,
+        request.interval,
+        since=request.start - timedelta(milliseconds=bundle.history_needed * step),
+        until=request.end + timedelta(milliseconds=(horizon + 1) * step),
+    )
+    start_ms, end_ms = (int(t.timestamp() * 1000) for t in (request.start, request.end))
+    inside = (candles["open_time"] >= start_ms) & (candles["open_time"] < end_ms)
+    if inside.sum() < 2:
+        raise EvaluationError(
+            f"no {request.interval} candles of {request.symbol} between "
+            f"{request.start:%Y-%m-%d} and {request.end:%Y-%m-%d}"
+        )
+    gaps = find_gaps(candles["open_time"].to_numpy(), step)
+    if gaps:
+        raise EvaluationError(
+            f"the candles have gaps ({gaps[0]}...): run `manage.py check_data --repair`"
+        )
+    before = int(np.argmax(inside.to_numpy()))
+    if before < bundle.history_needed - 1:
+        raise EvaluationError(
+            f"only {before} bars before the window; the model needs "
+            f"{bundle.history_needed - 1} bars of history"
+        )
+    funding = funding_frame(request.symbol)
+    window = candles[inside]
+    first, last = int(window["open_time"].iloc[0]), int(window["open_time"].iloc[-1])
+    problem = funding_gap(funding["funding_time"].to_numpy(), first, last)
+    if problem:
+        raise EvaluationError(f"funding rates for {request.symbol} do not cover the window: "
+                              f"{problem}")  # fmt: skip
+
+    preds = predict(bundle, candles, funding, since=start_ms,
+                    rules=GradingConfig.current().rules())  # fmt: skip
+    keep = preds.open_time < end_ms
+    positions = np.searchsorted(candles["open_time"].to_numpy(), preds.open_time[keep])
+    full = outcomes(candles, triple_barrier(candles, bundle.barrier))
+    o = Outcomes(full.y[positions], full.exit_return[positions], full.forward_return[positions])
+    graded = type(preds.graded)(
+        preds.graded.direction[keep],
+        preds.graded.confidence[keep],
+        preds.graded.grade[keep],
+        {k: v[keep] for k, v in preds.graded.confirmations.items()},
+    )
+    prior = np.asarray(model.metrics.get("class_prior", [1 / 3] * 3))
+    figures = evaluate(preds.raw[keep], preds.calibrated[keep], prior, graded, o,
+                       bundle.barrier.round_trip_cost)  # fmt: skip
+    market = market_from_frames(window, funding_within(funding, window), request.interval)
+    backtests = backtest_grade_sets(
+        market,
+        graded.direction,
+        graded.grade,
+        GRADE_SETS,
+        signal_rules(bundle.barrier),
+        random_runs=request.random_runs or settings.RANDOM_RUNS,
+        progress=progress,
+    )
+    evaluation = Evaluation.objects.create(
+        model_version=model,
+        kind=Evaluation.Kind.HOLDOUT,
+        start=request.start,
+        end=request.end,
+        figures=figures.as_dict(),
+        backtests=[b.as_dict() for b in backtests],
+    )
+    evaluation.report_path = str(write_report(evaluation))
+    evaluation.save(update_fields=["report_path"])
+    return evaluation
+
+
+def report(evaluation: Evaluation) -> dict:
+    """The JSON report (schema ``tradingai.evaluation/1``, documented in the README)."""
+    model = evaluation.model_version
+    return {
+        "schema": SCHEMA,
+        "created_at": evaluation.created_at.isoformat(),
+        "symbol": model.symbol,
+        "interval": model.interval,
+        "model": {
+            "version": model.version,
+            "status": model.status,
+            "forced": model.forced,
+            "quick": model.quick,
+            "train_start": model.train_start.isoformat(),
+            "train_end": model.train_end.isoformat(),
+            "embargo_bars": model.embargo_bars,
+            "feature_spec_hash": model.feature_spec_hash,
+        },
+        "kind": evaluation.kind,
+        "window": {"start": evaluation.start.isoformat(), "end": evaluation.end.isoformat()},
+        "figures": evaluation.figures,
+        "backtests": [{k: v for k, v in b.items() if k != "curve"} for b in evaluation.backtests],
+    }
+
+
+def write_report(evaluation: Evaluation) -> Path:
+    reports = Path(settings.REPORTS_DIR)
+    reports.mkdir(parents=True, exist_ok=True)
+    path = reports / f"evaluation_{evaluation.model_version.symbol}.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report(evaluation), indent=2))
+    temporary.replace(path)
+    return path

@@ -1,0 +1,77 @@
+"""Score a model on a stored window it never saw.
+
+1. For each symbol: the named model version (--model) or the champion.
+2. Refuse a window overlapping its training window plus embargo.
+3. Batch inference through the live path's function, figures per grade, calibration, IC, and
+   the graded signals backtested per grade set against the baselines (progress bar).
+4. Store the Evaluation (shown at /models/<id>/) and write var/reports/evaluation_<SYMBOL>.json.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.cli import parse_when, progress_bar, symbol_list
+from mlcore.artifacts import ArtifactError
+from mlcore.evaluation import EvaluateRequest, EvaluationError, run_evaluation
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+class Command(BaseCommand):
+    help = "Evaluate a model out of sample: per-grade hit rates, calibration, IC, backtests."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--symbols", type=symbol_list, required=True)
+        parser.add_argument("--interval", default=None)
+        parser.add_argument("--from", dest="start", type=parse_when, required=True)
+        parser.add_argument("--to", dest="end", type=parse_when, required=True)
+        parser.add_argument("--model", default=None, help="a model version; default: champion")
+        parser.add_argument("--random-runs", type=int, default=None)
+
+    def handle(self, *args, **o):
+        if o["model"] and len(o["symbols"]) > 1:
+            raise CommandError("--model names one model: give one symbol with it")
+        for symbol in o["symbols"]:
+            request = EvaluateRequest(
+                symbol, o["interval"] or settings.INTERVALS[0], o["start"], o["end"],
+                version=o["model"], random_runs=o["random_runs"],
+            )  # fmt: skip
+            try:
+                with progress_bar(f"{symbol} graded backtests", "sets") as progress:
+                    evaluation = run_evaluation(request, progress)
+            except (EvaluationError, ArtifactError, ValueError) as exc:
+                raise CommandError(f"{symbol}: {exc}") from exc
+            self.summary(evaluation)
+
+    def summary(self, evaluation) -> None:
+        f = evaluation.figures
+        model = evaluation.model_version
+        self.stdout.write(
+            f"{model.symbol} {model.interval} {model.version}"
+            + (" [forced]" if model.forced else "") + (" [quick]" if model.quick else "")
+            + f": {evaluation.start:%Y-%m-%d}..{evaluation.end:%Y-%m-%d}, {f['rows']} labelled bars"
+        )  # fmt: skip
+        self.stdout.write(
+            f"  accuracy {_pct(f['accuracy'])} vs majority class {_pct(f['majority_accuracy'])}; "
+            f"log loss {f['calibrated']['log_loss']:.4f} vs prior {f['prior_log_loss']:.4f}; "
+            f"ECE {f['raw']['ece']:.3f} raw -> {f['calibrated']['ece']:.3f} calibrated; "
+            f"IC {f['ic'] if f['ic'] is None else round(f['ic'], 4)}"
+        )
+        for g in f["per_grade"]:
+            self.stdout.write(
+                f"  grade {g['grade']:<2} {g['count']:>5} signals, hit rate {_pct(g['hit_rate'])} "
+                f"[{_pct(g['hit_rate_low'])}, {_pct(g['hit_rate_high'])}], "
+                f"mean net return {_pct(g['mean_return'])}"
+            )
+        for b in evaluation.backtests:
+            m, bh = b["metrics"], b["baselines"]["buy_and_hold"]
+            self.stdout.write(
+                f"  backtest {b['grade_set']:<9} return {m['total_return']:+.2%} "
+                f"Sharpe {m['sharpe']:.2f} (PSR {_pct(m['psr'])}), random percentile "
+                f"{b['sharpe_percentile']:.0f}; buy-and-hold {bh['total_return']:+.2%}"
+            )
+        self.stdout.write(f"  report: {evaluation.report_path}")
