@@ -1,16 +1,20 @@
-"""/api/backtests: recorded backtest runs."""
+"""/api/backtests, /api/models and /api/training: recorded runs, model versions with their gates
+and evaluations, and training progress."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from mlcore.models import BacktestRun
+from mlcore.models import BacktestRun, Evaluation, ModelVersion, TrainingRun
 from tradingai.api_errors import ApiError
 
 router = Router(tags=["backtests"])
+models_router = Router(tags=["models"])
+training_router = Router(tags=["training"])
 
 
 class BacktestSummaryOut(Schema):
@@ -45,3 +49,144 @@ def get_backtest(request: HttpRequest, backtest_id: int) -> BacktestRun:
         return BacktestRun.objects.get(pk=backtest_id)
     except BacktestRun.DoesNotExist:
         raise ApiError(404, "not_found", f"no backtest #{backtest_id}") from None
+
+
+class GateOut(Schema):
+    number: int
+    name: str
+    passed: bool
+    reason: str
+    figures: dict
+
+
+class ModelOut(Schema):
+    id: int
+    version: str
+    symbol: str
+    interval: str
+    status: Literal["champion", "challenger", "retired"]
+    forced: bool
+    quick: bool
+    device: str
+    created_at: datetime
+    promoted_at: datetime | None
+    train_start: datetime
+    train_end: datetime
+    embargo_bars: int
+    feature_spec_hash: str
+    data_hash: str
+    label_params: dict
+    gates: list[GateOut]
+    out_of_fold: dict  # the headline out-of-fold figures
+
+    @staticmethod
+    def resolve_out_of_fold(obj: ModelVersion) -> dict:
+        m = obj.metrics
+        ensemble = m.get("ensemble", {})
+        return {
+            "xgboost_log_loss": m.get("xgboost", {}).get("log_loss"),
+            "lstm_log_loss": m.get("lstm", {}).get("log_loss"),
+            "prior_log_loss": m.get("xgboost", {}).get("prior_log_loss"),
+            "ensemble_log_loss": ensemble.get("calibrated", {}).get("log_loss"),
+            "ece_raw": ensemble.get("raw", {}).get("ece"),
+            "ece_calibrated": ensemble.get("calibrated", {}).get("ece"),
+            "accuracy": ensemble.get("accuracy"),
+            "majority_accuracy": ensemble.get("majority_accuracy"),
+            "ic": ensemble.get("ic"),
+            "per_grade": ensemble.get("per_grade", []),
+        }
+
+
+class EvaluationOut(Schema):
+    id: int
+    model_version: str
+    kind: Literal["walk_forward", "holdout"]
+    created_at: datetime
+    start: datetime
+    end: datetime
+    figures: dict
+    backtests: list[dict]
+    report_path: str
+
+    @staticmethod
+    def resolve_model_version(obj: Evaluation) -> str:
+        return obj.model_version.version
+
+
+class TrainingOut(Schema):
+    id: int
+    symbol: str
+    interval: str
+    status: Literal["queued", "running", "passed", "forced", "failed", "error"]
+    stage: str
+    percent: float
+    options: dict
+    gates: list[GateOut]
+    message: str
+    log: str
+    timings: dict
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    model_version: str | None
+
+    @staticmethod
+    def resolve_model_version(obj: TrainingRun) -> str | None:
+        return obj.model_version.version if obj.model_version else None
+
+
+def _model(model_id: int) -> ModelVersion:
+    try:
+        return ModelVersion.objects.get(pk=model_id)
+    except ModelVersion.DoesNotExist:
+        raise ApiError(404, "not_found", f"no model version #{model_id}") from None
+
+
+@models_router.get("/", response=list[ModelOut])
+def list_models(
+    request: HttpRequest,
+    symbol: str | None = None,
+    status: Literal["champion", "challenger", "retired"] | None = None,
+    limit: int = 100,
+) -> list[ModelVersion]:
+    """Model versions, newest first: champions and challengers with their gates."""
+    versions = ModelVersion.objects.all()
+    if symbol:
+        versions = versions.filter(symbol=symbol.upper())
+    if status:
+        versions = versions.filter(status=status)
+    return list(versions[: max(1, min(limit, 500))])
+
+
+@models_router.get("/{model_id}", response=ModelOut)
+def get_model(request: HttpRequest, model_id: int) -> ModelVersion:
+    return _model(model_id)
+
+
+@models_router.get("/{model_id}/evaluation", response=EvaluationOut)
+def get_evaluation(
+    request: HttpRequest, model_id: int, kind: Literal["walk_forward", "holdout"] | None = None
+) -> Evaluation:
+    """The model's newest evaluation (or the newest of ``kind``): out-of-sample figures per
+    grade, calibration, IC and the graded backtests with their equity curves."""
+    evaluations = _model(model_id).evaluations.select_related("model_version")
+    if kind:
+        evaluations = evaluations.filter(kind=kind)
+    found = evaluations.first()
+    if found is None:
+        raise ApiError(404, "not_found", f"model version #{model_id} has no evaluation yet")
+    return found
+
+
+@training_router.get("/", response=list[TrainingOut])
+def list_training(request: HttpRequest, limit: int = 50) -> list[TrainingRun]:
+    return list(TrainingRun.objects.select_related("model_version")[: max(1, min(limit, 500))])
+
+
+@training_router.get("/{run_id}", response=TrainingOut)
+def get_training(request: HttpRequest, run_id: int) -> TrainingRun:
+    """One training run: status, stage and percent while it runs; gates, log and timings."""
+    try:
+        return TrainingRun.objects.select_related("model_version").get(pk=run_id)
+    except TrainingRun.DoesNotExist:
+        raise ApiError(404, "not_found", f"no training run #{run_id}") from None

@@ -399,9 +399,9 @@ class Trainer:
         version = self.record(p, bundle, oof, xgb_oof, lstm_oof, figures, backtests)
         try:
             self.gate(promotion)
-        except GateFailed:
-            self.run.model_version = version
-            raise
+        finally:  # the version carries every verdict, the promotion's included
+            version.gates = self.run.gates
+            version.save(update_fields=["gates"])
         promote(version)
         self.tracker.note(
             f"{version.version} is now the champion" + (" (forced)" if version.forced else "")

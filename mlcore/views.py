@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from mlcore.models import BacktestRun
+from mlcore.models import BacktestRun, ModelVersion, TrainingRun
 
 TRADES_PER_PAGE = 50
 METRIC_ROWS = [
@@ -46,3 +47,74 @@ def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
     ]
     context |= {"columns": [name for name, _ in columns], "rows": rows}
     return render(request, "mlcore/backtest_detail.html", context)
+
+
+def models_list(request: HttpRequest) -> HttpResponse:
+    """Per symbol: the champion (or a plain statement that none has passed) and challengers."""
+    versions = list(ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED))
+    symbols = sorted({*settings.SYMBOLS, *(v.symbol for v in versions)})
+    series = []
+    for symbol in symbols:
+        mine = [v for v in versions if v.symbol == symbol]
+        series.append(
+            {
+                "symbol": symbol,
+                "champion": next((v for v in mine if v.status == "champion"), None),
+                "challengers": [v for v in mine if v.status == "challenger"],
+                "retired": ModelVersion.objects.filter(symbol=symbol, status="retired").count(),
+            }
+        )
+    return render(request, "mlcore/models.html", {"series": series})
+
+
+def _reliability_points(figures: dict) -> list[dict]:
+    """The calibrated reliability table as SVG coordinates (0-100, y up), sized by count."""
+    table = figures.get("calibrated", {}).get("reliability", [])
+    most = max((b["count"] for b in table), default=0) or 1
+    return [
+        {
+            "x": round(100 * b["confidence"], 2),
+            "y": round(100 - 100 * b["accuracy"], 2),
+            "r": round(1.2 + 3.5 * (b["count"] / most) ** 0.5, 2),
+            "bin": b,
+        }
+        for b in table
+        if b["count"]
+    ]
+
+
+def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
+    """Gates, then one evaluation (walk-forward or a held-out window): reliability diagram,
+    per-grade table, graded backtests with their equity curves."""
+    model = get_object_or_404(ModelVersion, pk=model_id)
+    evaluations = list(model.evaluations.all())
+    chosen = request.GET.get("evaluation")
+    evaluation = next((e for e in evaluations if str(e.pk) == chosen), None) or (
+        evaluations[0] if evaluations else None
+    )
+    context = {"model": model, "evaluations": evaluations, "evaluation": evaluation}
+    if evaluation:
+        context |= {
+            "figures": evaluation.figures,
+            "points": _reliability_points(evaluation.figures),
+            "curves": [
+                {"name": b["grade_set"], "curve": b.get("curve", [])} for b in evaluation.backtests
+            ],
+        }
+    return render(request, "mlcore/model_detail.html", context)
+
+
+def training_list(request: HttpRequest) -> HttpResponse:
+    """Training runs; the table polls itself every 2 s while one is queued or running."""
+    runs = list(TrainingRun.objects.select_related("model_version")[:50])
+    context = {"runs": runs, "active": any(r.active for r in runs)}
+    if request.htmx:
+        return render(request, "mlcore/training.html#runs", context)
+    return render(request, "mlcore/training.html", context)
+
+
+def training_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
+    if request.htmx:
+        return render(request, "mlcore/training_detail.html#status", {"run": run})
+    return render(request, "mlcore/training_detail.html", {"run": run})

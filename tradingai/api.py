@@ -132,3 +132,5 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 api.add_router("/system", "tradingai.health.router")
 api.add_router("/analysis", "analysis.api.router")
 api.add_router("/backtests", "mlcore.api.router")
+api.add_router("/models", "mlcore.api.models_router")
+api.add_router("/training", "mlcore.api.training_router")
