@@ -122,11 +122,11 @@ def run_evaluation(
     first, last = int(window["open_time"].iloc[0]), int(window["open_time"].iloc[-1])
     problem = funding_gap(funding["funding_time"].to_numpy(), first, last)
     if problem:
-        raise EvaluationError(f"funding rates for {request.symbol} do not cover the window: "
-                              f"{problem}")  # fmt: skip
+        raise EvaluationError(
+            f"funding rates for {request.symbol} do not cover the window: {problem}"
+        )
 
-    preds = predict(bundle, candles, funding, since=start_ms,
-                    rules=GradingConfig.current().rules())  # fmt: skip
+    preds = predict(bundle, candles, funding, since=start_ms, rules=GradingConfig.current().rules())
     keep = preds.open_time < end_ms
     positions = np.searchsorted(candles["open_time"].to_numpy(), preds.open_time[keep])
     full = outcomes(candles, triple_barrier(candles, bundle.barrier))
@@ -138,8 +138,15 @@ def run_evaluation(
         {k: v[keep] for k, v in preds.graded.confirmations.items()},
     )
     prior = np.asarray(model.metrics.get("class_prior", [1 / 3] * 3))
-    figures = evaluate(preds.raw[keep], preds.calibrated[keep], prior, graded, o,
-                       bundle.barrier.round_trip_cost)  # fmt: skip
+    figures = evaluate(
+        preds.raw[keep],
+        preds.calibrated[keep],
+        prior,
+        graded,
+        o,
+        bundle.barrier.round_trip_cost,
+        bundle.barrier.horizon,
+    )
     market = market_from_frames(window, funding_within(funding, window), request.interval)
     backtests = backtest_grade_sets(
         market,

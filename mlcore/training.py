@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from analysis.intervals import interval_ms
-from analysis.market import candles_frame, funding_frame
+from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts, tracking
 from mlcore.backtest.data import market_from_frames
@@ -225,7 +225,7 @@ class Trainer:
         self.tracker.stage("data")
         try:
             candles = candles_frame(r.symbol, r.interval, until=r.until)
-        except ValueError as exc:
+        except (UnknownSeries, ValueError) as exc:
             raise TrainingError(str(exc)) from exc
         if candles.empty:
             raise TrainingError(
@@ -315,7 +315,15 @@ class Trainer:
         o = type(full)(
             full.y[positions], full.exit_return[positions], full.forward_return[positions]
         )
-        figures = evaluate(oof.raw, oof.calibrated, oof.prior, graded, o, r.barrier.round_trip_cost)
+        figures = evaluate(
+            oof.raw,
+            oof.calibrated,
+            oof.prior,
+            graded,
+            o,
+            r.barrier.round_trip_cost,
+            r.barrier.horizon,
+        )
         span = p.candles.iloc[positions[0] : positions[-1] + 1]
         market = market_from_frames(span, funding_within(p.funding, span), r.interval)
         backtests = backtest_grade_sets(

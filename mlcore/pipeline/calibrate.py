@@ -24,7 +24,8 @@ from sklearn.metrics import log_loss as sk_log_loss
 Method = Literal["isotonic", "sigmoid"]
 EPS = 1e-6
 # Isotonic steps reach 0 and 1 on finite data; no market outcome is that certain, and one
-# "impossible" outcome would cost log(1e-6) in log loss. Calibrated probabilities stay above it.
+# "impossible" outcome would cost log(1e-6) in log loss. Calibrated probabilities are clipped
+# to it before the rows are renormalised (so none ends below FLOOR / 3).
 FLOOR = 1e-3
 
 

@@ -6,7 +6,7 @@
   class prior's (the prior is what the training rows alone would have said), top-label ECE and
   the reliability table; accuracy beside always guessing the prior's majority class.
 - The information coefficient: Spearman's rank correlation of p(buy) - p(sell) with the
-  forward return over the label horizon.
+  forward return over the label horizon (p-value on the effective sample size).
 
 Realised return of a signal: it enters at the bar's close and exits where its triple-barrier
 label was decided: at the barrier it touched, else at the close of the bar that ended it
@@ -105,7 +105,7 @@ class EvaluationFigures:
     raw: CalibrationFigures  # the ensemble's probabilities before calibration
     calibrated: CalibrationFigures
     ic: float | None
-    ic_p_value: float | None
+    ic_p_value: float | None  # on the effective sample of non-overlapping forward returns
     signals: int  # directional predictions (graded), with or without a known outcome
     per_grade: list[GradeFigures]
     grade_sets: list[GradeFigures]
@@ -144,14 +144,22 @@ def _calibration(y: np.ndarray, p: np.ndarray) -> CalibrationFigures:
 
 
 def information_coefficient(
-    p: np.ndarray, forward: np.ndarray
+    p: np.ndarray, forward: np.ndarray, horizon: int
 ) -> tuple[float | None, float | None]:
+    """Spearman's rho of p(buy) - p(sell) with the forward return, and its two-sided p-value.
+
+    Forward returns over ``horizon`` bars overlap, so neighbouring rows are far from
+    independent: the p-value uses the effective sample size n / horizon (the number of
+    non-overlapping returns) in the usual t-test of a rank correlation, not n, which would
+    call noise significant."""
     score = p[:, 2] - p[:, 0]
     known = ~np.isnan(forward)
-    if known.sum() < 10 or np.ptp(score[known]) == 0:
+    n_eff = known.sum() / max(horizon, 1)
+    if n_eff < 10 or np.ptp(score[known]) == 0:
         return None, None
-    result = stats.spearmanr(score[known], forward[known])
-    return float(result.statistic), float(result.pvalue)
+    rho = float(stats.spearmanr(score[known], forward[known]).statistic)
+    t = rho * np.sqrt((n_eff - 2) / max(1.0 - rho**2, 1e-12))
+    return rho, float(2 * stats.t.sf(abs(t), n_eff - 2))
 
 
 def evaluate(
@@ -161,6 +169,7 @@ def evaluate(
     graded: Graded,
     o: Outcomes,
     round_trip_cost: float,
+    horizon: int,
 ) -> EvaluationFigures:
     """Figures for rows aligned across all arguments; ``prior`` is one row of class
     probabilities per row (or one row for all), from training labels only."""
@@ -169,7 +178,7 @@ def evaluate(
     y = o.y[known]
     if not len(y):
         raise ValueError("no row with a known outcome to evaluate")
-    ic, ic_p = information_coefficient(calibrated, o.forward_return)
+    ic, ic_p = information_coefficient(calibrated, o.forward_return, horizon)
     return EvaluationFigures(
         rows=len(y),
         class_counts={c: int((y == k).sum()) for k, c in enumerate(("sell", "neutral", "buy"))},

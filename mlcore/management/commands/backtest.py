@@ -41,9 +41,11 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         strategy = "positions" if o["positions"] else o["strategy"]
         costs = Costs(
-            taker_fee=o["taker_fee"], as_maker=o["maker"],
-            slippage_bps=o["slippage_bps"], slippage_atr=o["slippage_atr"],
-        )  # fmt: skip
+            taker_fee=o["taker_fee"],
+            as_maker=o["maker"],
+            slippage_bps=o["slippage_bps"],
+            slippage_atr=o["slippage_atr"],
+        )
         runs = []
         for symbol in o["symbols"]:
             request = BacktestRequest(

@@ -37,9 +37,13 @@ class Command(BaseCommand):
             raise CommandError("--model names one model: give one symbol with it")
         for symbol in o["symbols"]:
             request = EvaluateRequest(
-                symbol, o["interval"] or settings.INTERVALS[0], o["start"], o["end"],
-                version=o["model"], random_runs=o["random_runs"],
-            )  # fmt: skip
+                symbol,
+                o["interval"] or settings.INTERVALS[0],
+                o["start"],
+                o["end"],
+                version=o["model"],
+                random_runs=o["random_runs"],
+            )
             try:
                 with progress_bar(f"{symbol} graded backtests", "sets") as progress:
                     evaluation = run_evaluation(request, progress)
@@ -52,9 +56,10 @@ class Command(BaseCommand):
         model = evaluation.model_version
         self.stdout.write(
             f"{model.symbol} {model.interval} {model.version}"
-            + (" [forced]" if model.forced else "") + (" [quick]" if model.quick else "")
+            + (" [forced]" if model.forced else "")
+            + (" [quick]" if model.quick else "")
             + f": {evaluation.start:%Y-%m-%d}..{evaluation.end:%Y-%m-%d}, {f['rows']} labelled bars"
-        )  # fmt: skip
+        )
         self.stdout.write(
             f"  accuracy {_pct(f['accuracy'])} vs majority class {_pct(f['majority_accuracy'])}; "
             f"log loss {f['calibrated']['log_loss']:.4f} vs prior {f['prior_log_loss']:.4f}; "

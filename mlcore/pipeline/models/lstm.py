@@ -42,7 +42,7 @@ class LSTMParams:
     patience: int = 4
 
 
-QUICK = LSTMParams(hidden=16, dense=16, max_epochs=3, patience=1)
+QUICK = LSTMParams(hidden=16, dense=16, learning_rate=3e-3, batch_size=64, max_epochs=6, patience=2)
 
 
 class LSTMNet(nn.Module):

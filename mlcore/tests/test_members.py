@@ -1,0 +1,64 @@
+"""Members: the LSTM is reproducible on CPU and both members reload to the same predictions
+from their plain-format files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlcore.pipeline.models.base import Dataset
+from mlcore.pipeline.models.lstm import LSTMMember, LSTMParams
+from mlcore.pipeline.models.xgb import QUICK_GRID, XGBMember
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    """A label that the previous bars' first feature foretells, plus noise features."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 6)).astype(np.float32)
+    drift = np.convolve(X[:, 0], np.ones(3), "full")[: len(X)]
+    y = np.digitize(drift + rng.normal(0, 0.8, len(X)), [-1.0, 1.0])
+    return Dataset(X, y, tuple(f"f{i}" for i in range(6)))
+
+
+SMALL = LSTMParams(
+    seq_len=8, hidden=16, dense=16, max_epochs=8, patience=3, batch_size=64, learning_rate=5e-3
+)
+TRAIN, VALIDATION, TEST = np.arange(0, 1400), np.arange(1420, 1700), np.arange(1700, 2000)
+
+
+def test_lstm_is_reproducible_on_cpu_and_learns(data):
+    first, second = LSTMMember(SMALL, seed=7), LSTMMember(SMALL, seed=7)
+    info = first.fit(data, TRAIN, VALIDATION)
+    second.fit(data, TRAIN, VALIDATION)
+    p1, p2 = first.predict_proba(data, TEST), second.predict_proba(data, TEST)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-6)
+    assert (p1.argmax(axis=1) == data.y[TEST]).mean() > 0.5  # it read the sequence
+    assert info.epoch_seconds and 1 <= info.iterations <= SMALL.max_epochs
+    other = LSTMMember(SMALL, seed=8)
+    other.fit(data, TRAIN, VALIDATION)
+    assert not np.array_equal(other.predict_proba(data, TEST), p1)  # the seed matters
+
+
+def test_lstm_scaler_sees_training_rows_only(data):
+    member = LSTMMember(SMALL)
+    member.fit(data, TRAIN, VALIDATION)
+    np.testing.assert_allclose(member.scaler.mean, data.X[TRAIN].mean(axis=0), rtol=1e-5)
+
+
+def test_members_reload_to_the_same_predictions(data, tmp_path):
+    for member, cls in ((XGBMember(QUICK_GRID), XGBMember), (LSTMMember(SMALL), LSTMMember)):
+        member.fit(data, TRAIN, VALIDATION)
+        meta = member.save(tmp_path)
+        again = cls.load(tmp_path, meta)
+        np.testing.assert_allclose(
+            again.predict_proba(data, TEST), member.predict_proba(data, TEST), rtol=1e-5, atol=1e-7
+        )
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_a_fold_without_a_class_is_refused(data):
+    y = np.where(data.y == 2, 1, data.y)
+    with pytest.raises(ValueError, match="no buy labels"):
+        XGBMember(QUICK_GRID).fit(Dataset(data.X, y, data.features), TRAIN, VALIDATION)

@@ -1,0 +1,202 @@
+"""train_all then evaluate on the shared BTC data, and what must never happen: a failed gate
+touching the champion, a half-done promotion, a corrupt or mismatched model being loaded, an
+evaluation on data the model trained on."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+from django.test import Client
+from ninja.testing import TestClient
+
+from analysis.ingest import import_file
+from analysis.tests.binance_replay import SHARED
+from mlcore import artifacts
+from mlcore.models import Evaluation, ModelVersion, TrainingRun
+from mlcore.pipeline.features import make_spec
+from mlcore.pipeline.gates import GateThresholds
+from mlcore.registry import promote
+from mlcore.training import TrainRequest, train
+from tradingai.api import api
+
+pytestmark = pytest.mark.django_db
+UNTIL = "2023-10-01"
+
+
+@pytest.fixture
+def stored(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.MLFLOW_TRACKING_URI = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings.MLFLOW_ARTIFACT_ROOT = str(tmp_path / "mlartifacts")
+    settings.RANDOM_RUNS = 40
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
+    return tmp_path
+
+
+def command(name: str, *args: str) -> str:
+    out = io.StringIO()
+    call_command(name, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def fake_champion(**fields) -> ModelVersion:
+    defaults = dict(
+        symbol="BTCUSDT",
+        interval="1h",
+        version="BTCUSDT-1h-old",
+        status="champion",
+        feature_spec_hash="x",
+        train_start=datetime(2023, 1, 1, tzinfo=UTC),
+        train_end=datetime(2023, 6, 1, tzinfo=UTC),
+        embargo_bars=24,
+        data_hash="x",
+        artifact_path="/nonexistent",
+    )
+    return ModelVersion.objects.create(**(defaults | fields))
+
+
+@pytest.mark.slow
+def test_train_all_then_evaluate_end_to_end(stored):
+    output = command("train_all", "--symbols", "BTCUSDT", "--until", UNTIL, "--quick", "--force")
+    run = TrainingRun.objects.get()
+    model = ModelVersion.objects.get()
+    assert run.model_version == model and model.status == "champion" and model.quick
+    assert [g["number"] for g in model.gates] == [1, 2, 3, 4, 5, 6]
+    assert model.forced == (not all(g["passed"] for g in model.gates))
+    assert run.status == ("forced" if model.forced else "passed")
+    assert (run.stage, run.percent) == ("done", 100.0)
+    assert set(run.timings) >= {"data", "features", "xgboost", "lstm", "ensemble", "final"}
+    assert model.train_end == datetime(2023, 10, 1, tzinfo=UTC)
+    assert f"#{run.pk} BTCUSDT 1h" in output and "gate 5" in output
+    # The walk-forward evaluation: every figure out of fold, with the graded backtests.
+    wf = model.evaluations.get(kind=Evaluation.Kind.WALK_FORWARD)
+    assert wf.figures["rows"] > 1000 and len(wf.backtests) == 4
+    assert wf.end <= model.train_end
+    # Artifacts: plain formats, hashed in the manifest; MLflow has the run.
+    directory = Path(model.artifact_path)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert set(manifest["files"]) == {
+        "xgb.ubj",
+        "lstm.pt",
+        "lstm_scaler.json",
+        "calibrator.json",
+        "oof.npz",
+        "reference.npz",
+    }
+    assert manifest["feature_spec"]["version"] == model.feature_spec_hash
+    from mlflow.tracking import MlflowClient
+
+    tracked = MlflowClient(f"sqlite:///{stored / 'mlflow.db'}").get_run(model.mlflow_run_id)
+    assert "xgboost.log_loss" in tracked.data.metrics and tracked.data.tags["symbol"] == "BTCUSDT"
+
+    # evaluate: refuses the training window, scores a later one through the live path.
+    with pytest.raises(CommandError, match=r"overlaps what .* trained on"):
+        command("evaluate", "--symbols", "BTCUSDT", "--from", "2023-09-15", "--to", "2024-01-01")
+    output = command(
+        "evaluate", "--symbols", "BTCUSDT", "--from", "2023-10-02", "--to", "2024-05-01"
+    )
+    holdout = model.evaluations.get(kind=Evaluation.Kind.HOLDOUT)
+    report = json.loads((stored / "reports" / "evaluation_BTCUSDT.json").read_text())
+    assert report["schema"] == "tradingai.evaluation/1"
+    assert report["model"]["version"] == model.version and report["model"]["quick"]
+    assert report["figures"]["rows"] == holdout.figures["rows"] > 4000
+    assert [b["grade_set"] for b in report["backtests"]] == [
+        "A+ only",
+        "A and up",
+        "B and up",
+        "all",
+    ]
+    assert set(report["backtests"][3]["baselines"]) == {"buy_and_hold", "flat", "momentum"}
+    assert "psr" in report["backtests"][3]["metrics"] and "grade C" in output
+
+    # API and pages.
+    client = TestClient(api)
+    listed = client.get("/models/").json()["data"]
+    assert listed[0]["version"] == model.version and listed[0]["forced"] == model.forced
+    evaluation = client.get(f"/models/{model.pk}/evaluation").json()["data"]
+    assert evaluation["kind"] == "holdout" and evaluation["backtests"][0]["curve"]
+    assert (
+        client.get(f"/models/{model.pk}/evaluation?kind=walk_forward").json()["data"]["kind"]
+        == "walk_forward"
+    )
+    training = client.get(f"/training/{run.pk}").json()["data"]
+    assert training["percent"] == 100.0 and training["model_version"] == model.version
+    pages = Client()
+    assert model.version.encode() in pages.get("/models/").content
+    detail = pages.get(f"/models/{model.pk}/").content.decode()
+    assert "Reliability" in detail and "A and up" in detail
+    assert ("forced" in detail) == model.forced
+    assert b"done 100" in pages.get("/training/").content
+
+    # A corrupt, foreign-format or mismatched model is refused with the difference named.
+    broken = stored / "broken"
+    shutil.copytree(directory, broken)
+    (broken / "calibrator.json").write_text('{"method": "sigmoid", "params": []}')
+    with pytest.raises(artifacts.ArtifactError, match=r"calibrator\.json does not match"):
+        artifacts.load_bundle(broken)
+    old = stored / "old"
+    shutil.copytree(directory, old)
+    (old / "manifest.json").write_text(json.dumps(manifest | {"format_version": 0}))
+    with pytest.raises(artifacts.ArtifactError, match="format version 0"):
+        artifacts.load_bundle(old)
+    spec_without_funding = make_spec("1h", columns=["open_time", "open", "close"])
+    with pytest.raises(artifacts.ArtifactError, match="missing features: funding_rate"):
+        artifacts.load_bundle(directory, expected_spec=spec_without_funding)
+    with pytest.raises(artifacts.ArtifactError, match="exists already"):
+        artifacts.save_bundle(artifacts.load_bundle(directory), directory, oof={}, reference={})
+
+
+def test_a_failed_gate_stops_the_run_and_leaves_the_champion(stored):
+    champion = fake_champion()
+    strict = GateThresholds(xgb_max_loss_ratio=0.5)  # no model on earth passes this
+    run = train(TrainRequest("BTCUSDT", "1h", quick=True, thresholds=strict))
+    assert run.status == "failed" and [g["passed"] for g in run.gates] == [True, True, False]
+    assert "gate 3" in run.message and "champion is untouched" in run.message
+    assert list(ModelVersion.objects.all()) == [champion]
+    champion.refresh_from_db()
+    assert champion.status == "champion"
+    assert not (stored / "models").exists() or not any((stored / "models").rglob("manifest.json"))
+
+
+def test_bad_input_is_a_clear_error(stored):
+    with pytest.raises(CommandError, match="no 1h candles stored for NOPEUSDT"):
+        command("train_all", "--symbols", "NOPEUSDT", "--quick")
+    assert TrainingRun.objects.get().status == "error"
+    with pytest.raises(CommandError, match="too few"):
+        command("train_all", "--symbols", "BTCUSDT", "--until", "2023-03-01", "--quick")
+    with pytest.raises(CommandError, match="has passed the training gates yet"):
+        command("evaluate", "--symbols", "BTCUSDT", "--from", "2024-01-01", "--to", "2024-02-01")
+
+
+def test_promotion_is_atomic(monkeypatch):
+    old = fake_champion()
+    new = fake_champion(version="BTCUSDT-1h-new", status="challenger")
+    real_save = ModelVersion.save
+
+    def crash_on_the_new_champion(self, *args, **kwargs):
+        if self.pk == new.pk:
+            raise RuntimeError("power cut")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ModelVersion, "save", crash_on_the_new_champion)
+    with pytest.raises(RuntimeError):
+        promote(new)
+    monkeypatch.setattr(ModelVersion, "save", real_save)
+    old.refresh_from_db()
+    assert old.status == "champion"  # the retirement was rolled back with the failed crowning
+    promote(ModelVersion.objects.get(pk=new.pk))
+    assert ModelVersion.objects.get(pk=old.pk).status == "retired"
+    assert ModelVersion.objects.champion("BTCUSDT", "1h").pk == new.pk
+    # Two champions for one series cannot exist, whatever code tries.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.filter(pk=old.pk).update(status="champion")
