@@ -6,7 +6,7 @@ from celery import shared_task
 
 from analysis.cli import parse_when
 from mlcore.models import TrainingRun
-from mlcore.training import TrainRequest
+from mlcore.training import TrainingError, TrainRequest
 from mlcore.training import train as run_training
 
 
@@ -22,5 +22,8 @@ def train(run_id: int) -> dict:
         quick=bool(options.get("quick")),
         force=bool(options.get("force")),
     )
-    run = run_training(request, run)
+    try:
+        run = run_training(request, run)
+    except TrainingError:  # bad input is recorded on the run; retrying cannot fix it
+        run.refresh_from_db()
     return {"run": run.pk, "status": run.status, "message": run.message}

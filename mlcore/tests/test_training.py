@@ -19,12 +19,12 @@ from ninja.testing import TestClient
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
-from mlcore import artifacts
+from mlcore import artifacts, tasks
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline.features import make_spec
 from mlcore.pipeline.gates import GateThresholds
 from mlcore.registry import promote
-from mlcore.training import TrainRequest, train
+from mlcore.training import TrainRequest, start_run, train
 from tradingai.api import api
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +200,14 @@ def test_promotion_is_atomic(monkeypatch):
     # Two champions for one series cannot exist, whatever code tries.
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=old.pk).update(status="champion")
+
+
+def test_the_train_task_is_routed_to_the_gpu_queue_and_records_bad_input(stored):
+    from tradingai.celery import app
+
+    assert app.amqp.router.route({}, "mlcore.tasks.train", (), {})["queue"].name == "gpu"
+    run = start_run(TrainRequest("BTCUSDT", "1h", until=datetime(2023, 3, 1, tzinfo=UTC)))
+    result = tasks.train(run.pk)
+    assert result["status"] == "error" and "too few" in result["message"]
+    run.refresh_from_db()
+    assert run.status == "error" and run.finished_at is not None

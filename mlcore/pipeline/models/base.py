@@ -54,7 +54,8 @@ class FitInfo:
     validation_log_loss: float
     iterations: int  # boosting rounds kept, or epochs until the best one
     seconds: float
-    epoch_seconds: float | None = None
+    epoch_seconds: float | None = None  # sequence models: mean seconds per epoch
+    epochs: int | None = None  # and how many epochs ran before early stopping
 
 
 class Member(Protocol):

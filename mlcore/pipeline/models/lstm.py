@@ -170,6 +170,7 @@ class LSTMMember:
             iterations=best_epoch,
             seconds=time.perf_counter() - started,
             epoch_seconds=float(np.mean(epoch_times)),
+            epochs=len(epoch_times),
         )
 
     def predict_proba(self, data: Dataset, rows: np.ndarray) -> np.ndarray:
