@@ -614,6 +614,10 @@ def track(run: TrainingRun) -> None:
         }
         if figures.get("ic") is not None:
             metrics["ensemble.ic"] = figures["ic"]
+    for g in run.gates:  # failed runs too: each gate's figures
+        for key, value in g["figures"].items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                metrics[f"gate{g['number']}.{key}"] = value
     folds = []
     if version:
         for xf, lf in zip(

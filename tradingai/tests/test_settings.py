@@ -85,3 +85,18 @@ def test_the_embedded_scheduler_fires_due_entries():
     wait = scheduler.tick()
     assert fired == ["every-minute"] and 0 < wait <= 60
     assert scheduler.tick() > 0 and fired == ["every-minute"]  # not due again yet
+
+
+def test_env_example_lists_every_variable_settings_read():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    read = set(
+        re.findall(
+            r'env(?:_bool|_int|_float|_list)?\("([A-Z0-9_]+)"',
+            (root / "tradingai" / "settings.py").read_text(),
+        )
+    )
+    documented = set(re.findall(r"^([A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
+    assert read - documented == set(), "settings read variables .env.example does not list"
