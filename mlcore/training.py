@@ -22,7 +22,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -101,6 +101,25 @@ def default_barrier() -> BarrierParams:
     )
 
 
+def configured(horizon: int, quick: bool) -> TrainConfig:
+    """The training configuration from settings (``TRAINING``); --quick keeps its 3 folds."""
+    t = settings.TRAINING
+    config = TrainConfig.build(horizon=horizon, quick=quick)
+    split = replace(
+        config.split,
+        folds=config.split.folds if quick else t["folds"],
+        mode=t["mode"],
+        train_bars=t["rolling_bars"] or None,
+    )
+    return replace(
+        config,
+        split=split,
+        xgb_weight=t["xgb_weight"],
+        fit_weight=t["fit_weight"],
+        calibration=t["calibration"],
+    )
+
+
 def default_thresholds() -> gates.GateThresholds:
     return gates.GateThresholds(**settings.GATE_THRESHOLDS)
 
@@ -118,7 +137,7 @@ class TrainRequest:
     random_runs: int | None = None
 
     def train_config(self) -> TrainConfig:
-        return self.config or TrainConfig.build(horizon=self.barrier.horizon, quick=self.quick)
+        return self.config or configured(self.barrier.horizon, self.quick)
 
     def options(self) -> dict:
         return {

@@ -235,6 +235,17 @@ MLFLOW_EXPERIMENT = env("MLFLOW_EXPERIMENT", "tradingai-training")
 # two taker fees plus two slippages of the backtest's default costs.
 LABEL_HORIZON = env_int("TRADINGAI_LABEL_HORIZON", 24)
 LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
+# Training (mlcore.pipeline.walkforward.TrainConfig): walk-forward folds ("expanding" or
+# "rolling" over the last TRADINGAI_TRAIN_ROLLING_BARS rows), the ensemble's XGBoost weight
+# (or fit it on earlier folds' out-of-fold predictions), the calibration method.
+TRAINING = {
+    "folds": env_int("TRADINGAI_TRAIN_FOLDS", 5),
+    "mode": env("TRADINGAI_TRAIN_MODE", "expanding"),
+    "rolling_bars": env_int("TRADINGAI_TRAIN_ROLLING_BARS", 0),
+    "xgb_weight": env_float("TRADINGAI_ENSEMBLE_XGB_WEIGHT", 0.55),
+    "fit_weight": env_bool("TRADINGAI_ENSEMBLE_FIT_WEIGHT", False),
+    "calibration": env("TRADINGAI_CALIBRATION", "sigmoid"),
+}
 # The training gates (mlcore.pipeline.gates.GateThresholds), each overridable from env.
 GATE_THRESHOLDS = {
     "xgb_max_loss_ratio": env_float("TRADINGAI_GATE_XGB_MAX_LOSS_RATIO", 1.0),

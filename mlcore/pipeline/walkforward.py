@@ -42,6 +42,18 @@ class TrainConfig:
     seed: int = 0
     quick: bool = False
 
+    def __post_init__(self) -> None:
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise ValueError(f"calibration must be isotonic or sigmoid, not {self.calibration!r}")
+        if self.split.mode not in ("expanding", "rolling"):
+            raise ValueError(
+                f"walk-forward mode must be expanding or rolling, not {self.split.mode!r}"
+            )
+        if not 0.0 <= self.xgb_weight <= 1.0:
+            raise ValueError(f"the XGBoost weight must lie in [0, 1], got {self.xgb_weight}")
+        if self.split.folds < 2:
+            raise ValueError("the walk-forward needs at least 2 folds")
+
     @classmethod
     def build(cls, *, horizon: int, quick: bool = False, **overrides) -> TrainConfig:
         """Defaults for a label horizon; ``quick`` is a small search and few epochs (demos,

@@ -211,3 +211,25 @@ def test_the_train_task_is_routed_to_the_gpu_queue_and_records_bad_input(stored)
     assert result["status"] == "error" and "too few" in result["message"]
     run.refresh_from_db()
     assert run.status == "error" and run.finished_at is not None
+
+
+def test_training_configuration_comes_from_settings(settings):
+    from mlcore.training import configured
+
+    settings.TRAINING = settings.TRAINING | {
+        "mode": "rolling",
+        "rolling_bars": 4000,
+        "calibration": "isotonic",
+        "xgb_weight": 0.7,
+    }
+    config = configured(horizon=24, quick=False)
+    assert (config.split.mode, config.split.train_bars, config.split.embargo) == (
+        "rolling",
+        4000,
+        24,
+    )
+    assert (config.calibration, config.xgb_weight, config.split.folds) == ("isotonic", 0.7, 5)
+    assert configured(horizon=24, quick=True).split.folds == 3
+    settings.TRAINING = settings.TRAINING | {"calibration": "astrology"}
+    with pytest.raises(ValueError, match="isotonic or sigmoid"):
+        configured(horizon=24, quick=False)
