@@ -36,15 +36,16 @@ class GradedBacktest:
 
     def as_dict(self, with_curve: bool = True) -> dict:
         c = self.comparison
+        traded = self.signals > 0  # no signal, no trade: no rank among random runs either
         out = {
             "grade_set": self.grade_set,
             "signals": self.signals,
             "metrics": self.metrics.as_dict(),
             "baselines": {name: m.as_dict() for name, m in c.baselines.items()},
-            "random_runs": c.random_runs,
-            "random_sharpe_median": c.random_sharpe_median,
-            "sharpe_percentile": c.sharpe_percentile,
-            "return_percentile": c.return_percentile,
+            "random_runs": c.random_runs if traded else 0,
+            "random_sharpe_median": c.random_sharpe_median if traded else None,
+            "sharpe_percentile": c.sharpe_percentile if traded else None,
+            "return_percentile": c.return_percentile if traded else None,
         }
         if with_curve:
             out["curve"] = self.curve
@@ -93,13 +94,20 @@ def backtest_grade_sets(
         target = graded_target(market, direction, grade, allowed, rules)
         result = run(market, target, costs=costs, margin=margin)
         strategy = metrics.compute(result, market.step_ms)
+        signals = int(np.isin(grade, allowed).sum())
         comparison = baselines.compare(
-            market, target, strategy, costs=costs, margin=margin, runs=random_runs, seed=seed
+            market,
+            target,
+            strategy,
+            costs=costs,
+            margin=margin,
+            runs=random_runs if signals else 1,
+            seed=seed,
         )
         out.append(
             GradedBacktest(
                 name,
-                int(np.isin(grade, allowed).sum()),
+                signals,
                 strategy,
                 comparison,
                 metrics.curve_points(market.open_time, result.equity),

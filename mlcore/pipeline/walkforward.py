@@ -6,8 +6,8 @@ ensemble weight) fitted without that row's fold and without any label that reach
 - members: fitted per fold on the purged training rows before the fold (``split``);
 - ensemble weight and calibrator for fold k: fitted on the out-of-fold predictions of folds
   before k, purged of labels ending inside fold k. A fold is calibrated (and reported) only
-  once ``min_calibration_rows`` earlier rows exist, so the first fold or two serve only as
-  calibration data;
+  once ``min_calibration_rows`` earlier rows exist (or half of all out-of-fold rows, on a short
+  history), so the first fold or two serve only as calibration data;
 - the class prior each row is compared with: the label frequencies of its fold's training rows.
 """
 
@@ -181,11 +181,14 @@ def ensemble_walk_forward(
         raise ValueError("the members were not predicted on the same rows")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("rows", "fold", "raw", "cal", "x", "l")}
     weights = {}
+    # A short history (a young listing) has fewer out-of-fold rows than the minimum: then half
+    # of them, so the later half is still calibrated on the earlier half.
+    needed = min(config.min_calibration_rows, int((y[xgb.rows] >= 0).sum()) // 2)
     for number in np.unique(xgb.fold)[1:]:
         here = xgb.fold == number
         start = open_time[xgb.rows[here][0]]
         past = (xgb.fold < number) & (y[xgb.rows] >= 0) & (end_time[xgb.rows] < start)
-        if past.sum() < config.min_calibration_rows:
+        if past.sum() < needed:
             continue
         weight, calibrator = _fit_blend(
             xgb.proba[past], lstm.proba[past], y[xgb.rows][past], config
@@ -200,8 +203,8 @@ def ensemble_walk_forward(
         parts["l"].append(lstm.proba[here])
     if not weights:
         raise ValueError(
-            f"no fold has {config.min_calibration_rows} earlier out-of-fold rows to calibrate "
-            "on: more data or fewer calibration rows are needed"
+            f"no fold has {needed} earlier out-of-fold rows to calibrate on: the history is "
+            "too short for this many folds"
         )
     rows = np.concatenate(parts["rows"])
     keep = np.isin(xgb.rows, rows)

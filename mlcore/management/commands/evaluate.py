@@ -74,6 +74,9 @@ class Command(BaseCommand):
             )
         for b in evaluation.backtests:
             m, bh = b["metrics"], b["baselines"]["buy_and_hold"]
+            if not b["signals"]:
+                self.stdout.write(f"  backtest {b['grade_set']:<9} no signals")
+                continue
             self.stdout.write(
                 f"  backtest {b['grade_set']:<9} return {m['total_return']:+.2%} "
                 f"Sharpe {m['sharpe']:.2f} (PSR {_pct(m['psr'])}), random percentile "
