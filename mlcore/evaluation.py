@@ -128,6 +128,9 @@ def run_evaluation(
 
     preds = predict(bundle, candles, funding, since=start_ms, rules=GradingConfig.current().rules())
     keep = preds.open_time < end_ms
+    if not np.array_equal(preds.open_time[keep], window["open_time"].to_numpy()):
+        # Predictions and the traded bars must be the same bars, or every figure is shifted.
+        raise EvaluationError("predicted bars and the window's bars differ")
     positions = np.searchsorted(candles["open_time"].to_numpy(), preds.open_time[keep])
     full = outcomes(candles, triple_barrier(candles, bundle.barrier))
     o = Outcomes(full.y[positions], full.exit_return[positions], full.forward_return[positions])
