@@ -9,7 +9,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from mlcore.models import BacktestRun, Evaluation, ModelVersion, TrainingRun
+from mlcore.models import BacktestRun, DriftReport, Evaluation, ModelVersion, TrainingRun
 from tradingai.api_errors import ApiError
 
 router = Router(tags=["backtests"])
@@ -176,6 +176,40 @@ def get_evaluation(
     if found is None:
         raise ApiError(404, "not_found", f"model version #{model_id} has no evaluation yet")
     return found
+
+
+class DriftOut(Schema):
+    id: int
+    model_version: str
+    created_at: datetime
+    window_start: datetime
+    window_end: datetime
+    triggers: list[str]
+    drifted: list[str]
+    accuracy: float | None
+    outcomes: int
+    baseline_accuracy: float | None
+    age_days: float
+    action: str
+    training_run: int | None
+    thresholds: dict
+    features: list[dict]
+
+    @staticmethod
+    def resolve_model_version(obj: DriftReport) -> str:
+        return obj.model_version.version
+
+    @staticmethod
+    def resolve_training_run(obj: DriftReport) -> int | None:
+        return obj.training_run_id
+
+
+@models_router.get("/{model_id}/drift", response=list[DriftOut])
+def get_drift(request: HttpRequest, model_id: int, limit: int = 10) -> list[DriftReport]:
+    """The model's drift reports, newest first: per-feature KS figures, accuracy against the
+    out-of-fold baseline, age, the triggers that fired and the retraining they caused."""
+    model = _model(model_id)
+    return list(model.drift_reports.select_related("model_version")[: max(1, min(limit, 100))])
 
 
 @training_router.get("/", response=list[TrainingOut])

@@ -134,6 +134,15 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One training per series at a time: a drift trigger, the weekly retrain and a
+            # person at the CLI cannot start a second while one is queued or running.
+            models.UniqueConstraint(
+                fields=["symbol", "interval"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_training_per_series",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"training #{self.pk} {self.symbol} {self.interval}: {self.status}"
@@ -218,3 +227,36 @@ class GradingConfig(models.Model):
             self.rules()
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+
+
+class DriftReport(models.Model):
+    """One drift check of a model version: per-feature KS figures, accuracy now against its
+    out-of-fold baseline, age, the triggers that fired and what was done about them."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="drift_reports"
+    )
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    features = models.JSONField(
+        default=list, help_text="name, statistic, p_value, p_adjusted, tau, drifted"
+    )
+    drifted = models.JSONField(default=list, help_text="drifted features, largest effect first")
+    accuracy = models.FloatField(null=True, blank=True)
+    outcomes = models.PositiveIntegerField(default=0)
+    baseline_accuracy = models.FloatField(null=True, blank=True)
+    age_days = models.FloatField()
+    triggers = models.JSONField(default=list)
+    thresholds = models.JSONField(default=dict)
+    action = models.TextField(blank=True)
+    training_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="caused_by"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        fired = ", ".join(self.triggers) or "no trigger"
+        return f"drift of {self.model_version.version}: {fired}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from analysis.cli import parse_when
-from mlcore.models import TrainingRun
+from mlcore import drift
+from mlcore.models import ModelVersion, TrainingRun
 from mlcore.training import TrainingError, TrainRequest
 from mlcore.training import train as run_training
 
@@ -27,3 +28,20 @@ def train(run_id: int) -> dict:
     except TrainingError:  # bad input is recorded on the run; retrying cannot fix it
         run.refresh_from_db()
     return {"run": run.pk, "status": run.status, "message": run.message}
+
+
+@shared_task
+def check_drift() -> list[str]:
+    """Daily: a drift check of every champion; a trigger queues one retraining."""
+    out = []
+    for model in ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION):
+        report = drift.check(model.symbol, model.interval)
+        if report:
+            out.append(f"{model.version}: {', '.join(report.triggers) or 'ok'}; {report.action}")
+    return out
+
+
+@shared_task
+def retrain_universe() -> list[str]:
+    """Weekly: retrain every symbol with data through the same gates."""
+    return drift.retrain_universe()

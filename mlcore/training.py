@@ -23,12 +23,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analysis.intervals import interval_ms
@@ -44,6 +45,7 @@ from mlcore.pipeline.alignment import check_alignment
 from mlcore.pipeline.calibrate import log_loss
 from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.device import compute_device
+from mlcore.pipeline.drift import autocorrelation_time
 from mlcore.pipeline.evaluation import GRADE_SETS, EvaluationFigures, evaluate, outcomes
 from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
 from mlcore.pipeline.grading import grade
@@ -459,6 +461,9 @@ class Trainer:
         rng = np.random.default_rng(self.config.seed)
         train_rows = np.flatnonzero(p.data.y >= 0)
         sample = np.sort(rng.choice(train_rows, min(REFERENCE_ROWS, len(train_rows)), False))
+        # Drift checks compare later windows with this sample; tau (per feature, measured on
+        # the whole training series) tells them how many independent draws a window holds.
+        tau = autocorrelation_time(p.data.X)
         artifacts.save_bundle(
             bundle,
             directory,
@@ -467,6 +472,8 @@ class Trainer:
                 "features": p.data.X[sample],
                 "names": np.array(p.data.features),
                 "open_time": p.open_time[sample],
+                "tau": tau,
+                "rows": np.array(len(p.data)),
             },
             extra={"symbol": r.symbol, "version": name, "data_hash": p.data_hash},
         )
@@ -556,10 +563,36 @@ def signal_rules(barrier: BarrierParams) -> SignalRules:
     return SignalRules(barrier.horizon, barrier.upper_atr, barrier.lower_atr)
 
 
-def start_run(request: TrainRequest) -> TrainingRun:
-    return TrainingRun.objects.create(
-        symbol=request.symbol, interval=request.interval, options=request.options()
+def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:
+    """Record a queued run; refused while another of the series is queued or running."""
+    stale = timezone.now() - timedelta(hours=settings.TRAINING_STALE_HOURS)
+    # A worker that died mid-run leaves it "running" forever: such runs are abandoned first.
+    TrainingRun.objects.filter(
+        symbol=request.symbol,
+        interval=request.interval,
+        status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        created_at__lt=stale,
+    ).update(
+        status=TrainingRun.Status.ERROR,
+        message=f"abandoned: not finished after {settings.TRAINING_STALE_HOURS} h",
     )
+    try:
+        with transaction.atomic():
+            return TrainingRun.objects.create(
+                symbol=request.symbol,
+                interval=request.interval,
+                options=request.options() | ({"reason": reason} if reason else {}),
+            )
+    except IntegrityError:
+        active = TrainingRun.objects.filter(
+            symbol=request.symbol,
+            interval=request.interval,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        ).first()
+        raise TrainingError(
+            f"a training of {request.symbol} {request.interval} is already "
+            f"{active.status if active else 'active'}" + (f" (#{active.pk})" if active else "")
+        ) from None
 
 
 def train(

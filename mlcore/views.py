@@ -56,10 +56,14 @@ def models_list(request: HttpRequest) -> HttpResponse:
     series = []
     for symbol in symbols:
         mine = [v for v in versions if v.symbol == symbol]
+        champion = next((v for v in mine if v.status == "champion"), None)
         series.append(
             {
                 "symbol": symbol,
-                "champion": next((v for v in mine if v.status == "champion"), None),
+                "champion": champion,
+                "drift": champion.drift_reports.select_related("training_run").first()
+                if champion
+                else None,
                 "challengers": [v for v in mine if v.status == "challenger"],
                 "retired": ModelVersion.objects.filter(symbol=symbol, status="retired").count(),
             }

@@ -1,4 +1,5 @@
-"""/api/system: health of the database, Redis (when configured) and the market data."""
+"""/api/system: health of the database, Redis (when configured), the market data and the
+serving models (a champion with an unresolved drift trigger makes the system degraded)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from analysis.freshness import series_freshness
+from mlcore.models import ModelVersion
 from tradingai.api_errors import ApiError
 
 router = Router(tags=["system"])
@@ -37,12 +39,25 @@ class SeriesOut(Schema):
     verdict: str
 
 
+class ChampionOut(Schema):
+    symbol: str
+    interval: str
+    version: str
+    forced: bool
+    quick: bool
+    age_days: float  # since the end of its training data
+    drift_checked_at: datetime | None
+    drift_triggers: list[str]  # of its latest drift check; non-empty: unresolved
+    drift_action: str
+
+
 class HealthOut(Schema):
     status: Literal["healthy", "degraded", "unhealthy"]
     mode: Literal["embedded", "production"]
     database: CheckOut
     redis: CheckOut | None
     data: list[SeriesOut]
+    champions: list[ChampionOut]
 
 
 def _timed(probe: Callable[[], str]) -> CheckOut:
@@ -81,14 +96,42 @@ def check_redis() -> CheckOut | None:
     return _timed(probe)
 
 
+def champions(now: datetime) -> list[ChampionOut]:
+    """Every serving model with its age and latest drift verdict."""
+    out = []
+    for model in ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION):
+        report = model.drift_reports.first()
+        out.append(
+            ChampionOut(
+                symbol=model.symbol,
+                interval=model.interval,
+                version=model.version,
+                forced=model.forced,
+                quick=model.quick,
+                age_days=(now - model.train_end).total_seconds() / 86_400,
+                drift_checked_at=report.created_at if report else None,
+                drift_triggers=report.triggers if report else [],
+                drift_action=report.action if report else "",
+            )
+        )
+    return out
+
+
 def system_health() -> HealthOut:
     database = check_database()
     redis_check = check_redis()
-    series = series_freshness(datetime.now(UTC)) if database.ok else []
+    now = datetime.now(UTC)
+    series = series_freshness(now) if database.ok else []
     data = [SeriesOut(**vars(s), fresh=s.fresh) for s in series]
+    models = champions(now) if database.ok else []
     if not database.ok:
         status = "unhealthy"
-    elif (redis_check and not redis_check.ok) or not data or not all(s.fresh for s in data):
+    elif (
+        (redis_check and not redis_check.ok)
+        or not data
+        or not all(s.fresh for s in data)
+        or any(c.drift_triggers for c in models)
+    ):
         status = "degraded"
     else:
         status = "healthy"
@@ -98,6 +141,7 @@ def system_health() -> HealthOut:
         database=database,
         redis=redis_check,
         data=data,
+        champions=models,
     )
     return health
 

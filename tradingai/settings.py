@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "django_celery_beat",
+    "tradingai",  # glue only: it hosts the operations commands (healthcheck)
     "analysis",
     "mlcore",
     "signals",
@@ -197,6 +198,14 @@ BEAT_SCHEDULE = {
         "task": "analysis.tasks.fetch_latest",
         "cron": env("TRADINGAI_SCHEDULE_FETCH_LATEST", "1 * * * *"),
     },
+    "check-drift": {
+        "task": "mlcore.tasks.check_drift",
+        "cron": env("TRADINGAI_SCHEDULE_CHECK_DRIFT", "20 0 * * *"),
+    },
+    "retrain-universe": {
+        "task": "mlcore.tasks.retrain_universe",
+        "cron": env("TRADINGAI_SCHEDULE_RETRAIN_UNIVERSE", "40 1 * * 0"),
+    },
 }
 # The in-process scheduler that fires BEAT_SCHEDULE in the embedded mode (off in tests).
 EMBEDDED_SCHEDULER = env_bool("TRADINGAI_EMBEDDED_SCHEDULER", EMBEDDED)
@@ -255,6 +264,18 @@ GATE_THRESHOLDS = {
     "min_signals": env_int("TRADINGAI_GATE_MIN_SIGNALS", 30),
     "promotion_margin": env_float("TRADINGAI_GATE_PROMOTION_MARGIN", 0.0),
     "min_common_rows": env_int("TRADINGAI_GATE_MIN_COMMON_ROWS", 500),
+}
+# A queued or running training older than this is taken as abandoned (its worker died).
+TRAINING_STALE_HOURS = env_int("TRADINGAI_TRAINING_STALE_HOURS", 6)
+# Drift checks (mlcore.pipeline.drift.DriftThresholds and the window they look at).
+DRIFT = {
+    "window_bars": env_int("TRADINGAI_DRIFT_WINDOW_BARS", 720),
+    "alpha": env_float("TRADINGAI_DRIFT_ALPHA", 0.01),
+    "min_statistic": env_float("TRADINGAI_DRIFT_MIN_STATISTIC", 0.2),
+    "min_effective_draws": env_int("TRADINGAI_DRIFT_MIN_EFFECTIVE_DRAWS", 8),
+    "accuracy_drop": env_float("TRADINGAI_DRIFT_ACCURACY_DROP", 0.05),
+    "min_outcomes": env_int("TRADINGAI_DRIFT_MIN_OUTCOMES", 200),
+    "max_age_days": env_float("TRADINGAI_DRIFT_MAX_AGE_DAYS", 30.0),
 }
 # Same-turnover random runs behind each graded backtest (gate 5 and evaluate).
 RANDOM_RUNS = env_int("TRADINGAI_RANDOM_RUNS", 200)

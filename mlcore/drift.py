@@ -1,0 +1,144 @@
+"""Drift checks of the champions, and the retraining they cause.
+
+``check(symbol, interval)``:
+1. the series' champion (none: nothing to check);
+2. the recent window: the newest ``window_bars`` stored bars, with the history the model needs;
+3. its features and predictions through the live path's function (``pipeline.predict``);
+4. features against the reference sample saved with the model (KS, corrected; see
+   ``pipeline.drift``), accuracy of the predictions whose outcome is known and that come after
+   the training window plus embargo, against the out-of-fold baseline, and age;
+5. a trigger enqueues one retraining after commit, unless one is queued or running already (a
+   constraint makes a second impossible) or no candle is newer than the training data;
+6. a ``DriftReport`` with all of it.
+``retrain_universe()`` is the weekly retraining of every symbol with data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from analysis.market import candles_frame, funding_frame
+from analysis.models import Candle
+from analysis.quality import ms_to_datetime
+from mlcore import artifacts
+from mlcore.models import DriftReport, ModelVersion, TrainingRun
+from mlcore.pipeline.drift import DriftThresholds, assess, feature_drift
+from mlcore.pipeline.evaluation import outcomes
+from mlcore.pipeline.labels import triple_barrier
+from mlcore.pipeline.predict import predict
+from mlcore.training import TrainingError, TrainRequest, start_run
+
+
+def thresholds() -> DriftThresholds:
+    d = settings.DRIFT
+    return DriftThresholds(
+        alpha=d["alpha"],
+        min_statistic=d["min_statistic"],
+        min_effective_draws=d["min_effective_draws"],
+        accuracy_drop=d["accuracy_drop"],
+        min_outcomes=d["min_outcomes"],
+        max_age_days=d["max_age_days"],
+    )
+
+
+def enqueue_training(symbol: str, interval: str, reason: str) -> tuple[TrainingRun | None, str]:
+    """Queue one retraining (sent after commit); none if one is queued or running already."""
+    from mlcore import tasks  # the task module imports the training pipeline: load it late
+
+    try:
+        run = start_run(TrainRequest(symbol, interval), reason=reason)
+    except TrainingError as exc:
+        return None, f"not retrained: {exc}"
+    transaction.on_commit(lambda: tasks.train.delay(run.pk))
+    return run, f"retraining #{run.pk} queued ({reason})"
+
+
+def newer_data(model: ModelVersion) -> bool:
+    last = Candle.objects.last_open_time(model.symbol, model.interval)
+    return last is not None and last >= model.train_end
+
+
+def check(symbol: str, interval: str, now: datetime | None = None) -> DriftReport | None:
+    now = now or datetime.now(UTC)
+    model = ModelVersion.objects.champion(symbol, interval)
+    if model is None:
+        return None
+    t = thresholds()
+    bundle = artifacts.load_bundle(Path(model.artifact_path))
+    window = settings.DRIFT["window_bars"]
+    candles = candles_frame(symbol, interval, last=window + bundle.history_needed)
+    funding = funding_frame(symbol)
+    start = int(candles["open_time"].iloc[-min(window, len(candles))])
+    preds = predict(bundle, candles, funding if not funding.empty else None, since=start)
+    reference = artifacts.load_arrays(Path(model.artifact_path), "reference.npz")
+    features = feature_drift(
+        reference["features"],
+        preds.features.to_numpy(np.float64),
+        list(bundle.spec.features),
+        tau=reference.get("tau"),
+        reference_rows=int(reference.get("rows", len(reference["features"]))),
+        t=t,
+    )
+    full = outcomes(candles, triple_barrier(candles, bundle.barrier))
+    y = full.y[np.searchsorted(candles["open_time"].to_numpy(), preds.open_time)]
+    unseen = preds.open_time >= int(model.evaluable_from.timestamp() * 1000)
+    known = (y >= 0) & unseen
+    correct = preds.calibrated[known].argmax(axis=1) == y[known]
+    baseline = model.metrics.get("ensemble", {}).get("accuracy")
+    age = (now - model.train_end).total_seconds() / 86_400
+    result = assess(features, correct, baseline, age, t)
+
+    run, action = None, "none: no trigger fired"
+    if result.triggers:
+        if newer_data(model):
+            run, action = enqueue_training(symbol, interval, "drift: " + ", ".join(result.triggers))
+        else:
+            action = (
+                f"not retrained: no candle is newer than its training data (to "
+                f"{model.train_end:%Y-%m-%d %H:%M}); fetch market data first"
+            )
+    return DriftReport.objects.create(
+        model_version=model,
+        window_start=ms_to_datetime(int(preds.open_time[0])),
+        window_end=ms_to_datetime(int(preds.open_time[-1])),
+        features=[vars(f) for f in features],
+        drifted=result.drifted,
+        accuracy=result.accuracy,
+        outcomes=result.outcomes,
+        baseline_accuracy=baseline,
+        age_days=age,
+        triggers=result.triggers,
+        thresholds=t.to_dict(),
+        action=action,
+        training_run=run,
+    )
+
+
+def retrain_universe() -> list[str]:
+    """The weekly retraining: one run per symbol of the universe that has data (the champion
+    stays unless the challenger beats it out of sample)."""
+    actions = []
+    for symbol in settings.SYMBOLS:
+        for interval in settings.INTERVALS:
+            if not Candle.objects.filter(symbol=symbol, interval=interval).exists():
+                actions.append(f"{symbol} {interval}: no data")
+                continue
+            champion = ModelVersion.objects.champion(symbol, interval)
+            if champion and not newer_data(champion):
+                actions.append(f"{symbol} {interval}: no data newer than {champion.version}")
+                continue
+            _, action = enqueue_training(symbol, interval, "weekly retraining")
+            actions.append(f"{symbol} {interval}: {action}")
+    return actions
+
+
+def unresolved(model: ModelVersion) -> DriftReport | None:
+    """The champion's latest report, if a trigger fired in it (resolved by a newer report
+    without triggers, or by a new champion)."""
+    latest = model.drift_reports.first()
+    return latest if latest and latest.triggers else None
