@@ -1,0 +1,89 @@
+"""Drift checks of a real champion: a trigger queues exactly one retraining (after commit),
+a second check while it is queued queues none; the system reports degraded meanwhile."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from ninja.testing import TestClient
+
+from analysis.ingest import import_file
+from analysis.tests.binance_replay import SHARED
+from mlcore import drift
+from mlcore.models import DriftReport, TrainingRun
+from mlcore.training import TrainRequest, train
+from tradingai.api import api
+from tradingai.health import system_health
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def champion(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MLFLOW_TRACKING_URI = ""
+    settings.RANDOM_RUNS = 20
+    settings.SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
+    request = TrainRequest(
+        "BTCUSDT", "1h", until=datetime(2024, 1, 1, tzinfo=UTC), quick=True, force=True
+    )
+    run = train(request)
+    return run.model_version
+
+
+def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as sent:
+        report = drift.check("BTCUSDT", "1h")
+    assert "age" in report.triggers  # trained on data that ended in 2024
+    assert 600 < report.outcomes <= 720 and report.baseline_accuracy is not None
+    assert len(report.features) == len(champion.feature_spec["features"])
+    queued = TrainingRun.objects.get(status="queued")
+    assert report.training_run == queued and len(sent) == 1
+    assert queued.options["reason"].startswith("drift: ")
+    with django_capture_on_commit_callbacks() as sent_again:
+        again = drift.check("BTCUSDT", "1h")
+    assert again.triggers and again.training_run is None and len(sent_again) == 0
+    assert "already queued" in again.action
+    assert TrainingRun.objects.filter(status="queued").count() == 1
+    # Meanwhile the system says so: health, the healthcheck command, the API, the page.
+    health = system_health()
+    assert health.status == "degraded" and health.champions[0].drift_triggers
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("healthcheck", stdout=io.StringIO())
+    assert exit_code.value.code in (1,)
+    reports = TestClient(api).get(f"/models/{champion.pk}/drift").json()["data"]
+    assert [r["id"] for r in reports] == [again.pk, report.pk]
+    assert reports[1]["training_run"] == queued.pk
+    page = Client().get("/models/").content.decode()
+    assert "Drift" in page and f"training #{queued.pk}" not in page  # the newest report shows
+    assert "already queued" in page
+
+
+def test_no_retraining_without_newer_data_and_the_weekly_run(champion, settings):
+    champion.train_end = datetime(2024, 6, 1, tzinfo=UTC)  # as if trained on everything stored
+    champion.save(update_fields=["train_end"])
+    report = drift.check("BTCUSDT", "1h")
+    assert report.triggers and report.training_run is None
+    assert "no candle is newer than its training data" in report.action
+    actions = drift.retrain_universe()
+    assert actions == [
+        "BTCUSDT 1h: no data newer than " + champion.version,
+        "ETHUSDT 1h: no data",
+    ]
+    assert not TrainingRun.objects.filter(status="queued").exists()
+    assert DriftReport.objects.count() == 1
+
+
+def test_check_drift_command_exits_1_on_a_trigger(champion):
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("check_drift", "--symbols", "BTCUSDT,ETHUSDT", stdout=out)
+    assert exit_code.value.code == 1
+    text = out.getvalue()
+    assert "ETHUSDT: no champion" in text and f"{champion.version}: " in text and "age" in text
