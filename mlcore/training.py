@@ -604,7 +604,7 @@ def train(
     (the run says which and why). TrainingError (bad input) is recorded and re-raised."""
     run = run or start_run(request)
     run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
-    run.options = request.options()
+    run.options = run.options | request.options()  # keeps why it was queued
     run.save(update_fields=["status", "started_at", "options"])
     tracker = Tracker(run, progress)
     trainer = Trainer(request, run, tracker)

@@ -63,6 +63,12 @@ def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_com
     page = Client().get("/models/").content.decode()
     assert "Drift" in page and f"training #{queued.pk}" not in page  # the newest report shows
     assert "already queued" in page
+    # The queued run, once a worker takes it, still says why it was queued.
+    from mlcore import tasks
+
+    tasks.train(queued.pk)
+    queued.refresh_from_db()
+    assert queued.options["reason"].startswith("drift: ") and not queued.active
 
 
 def test_no_retraining_without_newer_data_and_the_weekly_run(champion, settings):
