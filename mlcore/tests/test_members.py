@@ -62,3 +62,25 @@ def test_a_fold_without_a_class_is_refused(data):
     y = np.where(data.y == 2, 1, data.y)
     with pytest.raises(ValueError, match="no buy labels"):
         XGBMember(QUICK_GRID).fit(Dataset(data.X, y, data.features), TRAIN, VALIDATION)
+
+
+def test_tree_shap_explains_the_member_exactly(data):
+    from mlcore.pipeline.explain import contributions, explain, interactions
+
+    member = XGBMember(QUICK_GRID)
+    member.fit(data, TRAIN, VALIDATION)
+    rows = data.X[TEST[:20]]
+    values = contributions(member, rows)
+    # Base plus contributions is the member's margin; softmax of margins its probabilities,
+    # with the early-stopped trees the member predicts with (not every tree it grew).
+    margins = values.sum(axis=2)
+    softmax = np.exp(margins) / np.exp(margins).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, member.predict_proba(data, TEST[:20]), atol=1e-5)
+    e = explain(member, rows[0], data.features, predicted=2, top=3)
+    assert e.predicted_class == "buy" and len(e.drivers_for) <= 3
+    assert all(d.contribution > 0 for d in e.drivers_for)
+    assert all(d.contribution < 0 for d in e.drivers_against)
+    assert e.score == pytest.approx(margins[0, 2], abs=1e-4)
+    assert "leans long" in e.text
+    pairs = interactions(member, rows[0], data.features, 2, list(data.features[:3]))
+    assert len(pairs) == 3 and {pairs[0].first, pairs[0].second} <= set(data.features[:3])

@@ -99,6 +99,12 @@ class XGBMember:
             raise RuntimeError("the XGBoost member is not fitted")
         return self.model.predict_proba(data.X[rows]).astype(np.float64)
 
+    def predict_proba_rows(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities for a feature matrix (no dataset around it)."""
+        if self.model is None:
+            raise RuntimeError("the XGBoost member is not fitted")
+        return self.model.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
+
     def save(self, directory: Path) -> dict:
         assert self.model is not None and self.params is not None
         self.model.save_model(directory / FILE)
