@@ -16,6 +16,7 @@ import pandas as pd
 from django.conf import settings
 
 from analysis.dumps import BINANCE_KLINE_COLUMNS, KLINE_COLUMNS, FundingDump, read_dump
+from analysis.events import candles_stored
 from analysis.exchange import Exchange, ExchangeError, get_exchange
 from analysis.intervals import interval_ms
 from analysis.models import Candle, FundingRate
@@ -179,15 +180,27 @@ def fetch_latest(
     results: list[FetchResult] = []
     errors: list[str] = []
     for symbol in symbols or settings.SYMBOLS:
+        fresh: list[str] = []
         for interval in [*(intervals or settings.INTERVALS), None]:
             try:
                 if interval is None:
                     results.append(fetch_funding(symbol, exchange=exchange))
                 else:
-                    results.append(fetch_klines(symbol, interval, exchange=exchange))
+                    result = fetch_klines(symbol, interval, exchange=exchange)
+                    results.append(result)
+                    if result.stored.inserted:
+                        fresh.append(interval)
             except ExchangeError as exc:
                 log.error("fetch_latest: %s", exc)
                 errors.append(str(exc))
+        # After the symbol's funding too, so what listens sees the newest settlement.
+        for interval in fresh:
+            candles_stored.send(
+                sender=fetch_latest,
+                symbol=symbol,
+                interval=interval,
+                open_time=Candle.objects.last_open_time(symbol, interval),
+            )
     return results, errors
 
 

@@ -5,3 +5,16 @@ from django.apps import AppConfig
 
 class SignalsConfig(AppConfig):
     name = "signals"
+
+    def ready(self) -> None:
+        from django.db import transaction
+
+        from analysis.events import candles_stored
+
+        def enqueue_inference(sender, symbol: str, interval: str, open_time, **kwargs) -> None:
+            from signals.tasks import infer
+
+            bar = open_time.isoformat() if open_time else None
+            transaction.on_commit(lambda: infer.delay(symbol, interval, bar))
+
+        candles_stored.connect(enqueue_inference, weak=False, dispatch_uid="signals.infer")

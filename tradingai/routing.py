@@ -1,7 +1,7 @@
-"""WebSocket routes. Apps append their consumers' routes here as they gain live pushes."""
+"""WebSocket routes, collected from the apps that push."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from signals.routing import websocket_urlpatterns as signal_routes
 
-websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns = [*signal_routes]

@@ -1,0 +1,45 @@
+"""WebSockets that stream new signals: HTML for the dashboard, JSON for API clients.
+
+Both join the ``signals`` group; each has one handler for the one event type."""
+
+from __future__ import annotations
+
+import json
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from signals.broadcast import GROUP
+
+
+class _SignalStream(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        if not await self.allowed():
+            await self.close(code=4401)
+            return
+        await self.channel_layer.group_add(GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(GROUP, self.channel_name)
+
+    async def allowed(self) -> bool:
+        return True
+
+
+class DashboardConsumer(_SignalStream):
+    """The dashboard's socket (logged-in users): the row's HTML, an htmx out-of-band swap."""
+
+    async def allowed(self) -> bool:
+        user = self.scope.get("user")
+        return bool(user and user.is_authenticated)
+
+    async def signal_new(self, event: dict) -> None:
+        await self.send(text_data=event["html"])
+
+
+class ApiSignalsConsumer(_SignalStream):
+    """``/api/realtime/signals``: one JSON object per new signal. Open like the API's reads
+    are in this version; API keys arrive with the API issue."""
+
+    async def signal_new(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event["data"]))

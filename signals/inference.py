@@ -1,0 +1,200 @@
+"""Live inference for a series' newest closed candle, through the very function ``evaluate``
+runs (``mlcore.pipeline.predict``): features -> members -> ensemble -> calibration -> grade,
+then TreeSHAP of the XGBoost member, stored as one ``Signal``.
+
+``infer(symbol, interval)``:
+1. The bar: the newest stored candle (all stored candles are closed ones), or the one given.
+   The model: the series' champion.
+2. Checks before anything is predicted; a failure stores no signal but a ``NoSignal`` with the
+   reason (shown on the dashboard and in health), never a prediction from stale inputs:
+   no champion; candles missing in the model's look-back before the bar; funding overdue (the
+   last settlement by the bar's close is more than an hour past when the next was due); a
+   feature spec other than the model's.
+3. Predict the bar; explain the predicted class (the XGBoost member only); stop and target
+   from the label's barriers at the bar.
+4. Store it: idempotent per (symbol, interval, bar, model version), so running twice stores
+   one. The refusal is cleared, the cached latest signal invalidated, and a new signal is
+   pushed to the dashboards and API sockets after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from analysis.intervals import interval_ms
+from analysis.market import candles_frame, funding_frame
+from analysis.models import Candle
+from analysis.quality import find_gaps, ms_to_datetime
+from mlcore import artifacts
+from mlcore.models import GradingConfig, ModelVersion
+from mlcore.pipeline.explain import explain
+from mlcore.pipeline.features import FeatureSpecMismatch
+from mlcore.pipeline.labels import triple_barrier
+from mlcore.pipeline.predict import Bundle, Predictions, predict
+from signals import broadcast
+from signals.models import NoSignal, Signal
+
+log = logging.getLogger(__name__)
+HOUR_MS = 3_600_000
+FUNDING_GRACE_MS = HOUR_MS  # a settlement this late past its schedule means stale funding
+DIRECTIONS = {-1: Signal.Direction.SHORT, 0: Signal.Direction.NEUTRAL, 1: Signal.Direction.LONG}
+
+
+class Refused(Exception):
+    """The inputs are not fit to predict from; the message says why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    signal: Signal | None
+    created: bool  # False: the bar had its signal already (or was refused)
+    reason: str | None = None  # why no signal
+
+
+def latest_key(symbol: str, interval: str) -> str:
+    return f"signals:latest:{symbol}:{interval}"
+
+
+_bundles: dict[str, Bundle] = {}
+
+
+def bundle_for(model: ModelVersion) -> Bundle:
+    """Loaded models are kept per process: loading costs far more than predicting a bar."""
+    if model.version not in _bundles:
+        if len(_bundles) >= 16:
+            _bundles.pop(next(iter(_bundles)))
+        _bundles[model.version] = artifacts.load_bundle(Path(model.artifact_path))
+    return _bundles[model.version]
+
+
+def funding_problem(times_ms: np.ndarray, bar_close_ms: int) -> str | None:
+    """Why funding known at the bar's close is stale, or None. The schedule is read off the
+    last settlements (8h on most symbols, 4h or 1h on some)."""
+    known = np.sort(times_ms[times_ms <= bar_close_ms])
+    if not len(known):
+        return "no funding rate is stored before the bar"
+    gaps = np.diff(known[-4:])
+    period = round(float(np.median(gaps)) / HOUR_MS) * HOUR_MS if len(gaps) else 8 * HOUR_MS
+    due = int(known[-1]) + period
+    if bar_close_ms > due + FUNDING_GRACE_MS:
+
+        def at(ms: int) -> str:
+            return f"{ms_to_datetime(ms):%Y-%m-%d %H:%M}"
+
+        return (
+            f"funding is overdue: the last settlement is {at(int(known[-1]))}, the next was "
+            f"due {at(due)}, the bar closes {at(bar_close_ms)}; fetch funding rates"
+        )
+    return None
+
+
+def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
+    step = interval_ms(model.interval)
+    need = bundle.history_needed
+    until = ms_to_datetime(bar_ms + step)
+    candles = candles_frame(model.symbol, model.interval, until=until,
+                            since=ms_to_datetime(bar_ms - (need - 1) * step))  # fmt: skip
+    if len(candles) < need or int(candles["open_time"].iloc[-1]) != bar_ms:
+        gaps = find_gaps(candles["open_time"].to_numpy(), step)
+        where = f": {gaps[0]}" if gaps else ""
+        raise Refused(
+            f"candles are missing before the bar ({len(candles)} of the {need} the model "
+            f"looks back on are stored{where}); run `manage.py check_data --repair`"
+        )
+    funding = funding_frame(model.symbol)
+    if not funding.empty:
+        funding = funding[funding["funding_time"] < bar_ms + step]
+    if any(f.startswith(("funding", "hours_to_funding")) for f in bundle.spec.features):
+        problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
+        if problem:
+            raise Refused(problem)
+    return candles, funding
+
+
+def _levels(
+    model: ModelVersion, bundle: Bundle, candles, direction: int
+) -> tuple[float | None, float | None]:
+    """Stop and target at the label's barriers for this bar (ATR-based, fee-aware)."""
+    if direction == 0:
+        return None, None
+    labels = triple_barrier(candles.iloc[-200:], bundle.barrier)
+    upper, lower = float(labels.upper.iloc[-1]), float(labels.lower.iloc[-1])
+    return (lower, upper) if direction > 0 else (upper, lower)
+
+
+def _refuse(symbol: str, interval: str, bar: datetime | None, reason: str) -> Outcome:
+    NoSignal.objects.update_or_create(
+        symbol=symbol, interval=interval, defaults={"open_time": bar, "reason": reason}
+    )
+    log.warning("no signal for %s %s at %s: %s", symbol, interval, bar, reason)
+    return Outcome(None, False, reason)
+
+
+def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
+    bar = bar or Candle.objects.last_open_time(symbol, interval)
+    if bar is None:
+        return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
+    model = ModelVersion.objects.champion(symbol, interval)
+    if model is None:
+        return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
+    existing = Signal.objects.filter(symbol=symbol, interval=interval, open_time=bar,
+                                     model_version=model).first()  # fmt: skip
+    if existing:
+        return Outcome(existing, False)
+    bar_ms = int(bar.timestamp() * 1000)
+    try:
+        bundle = bundle_for(model)
+        candles, funding = _inputs(model, bundle, bar_ms)
+        preds = predict(bundle, candles, funding if not funding.empty else None, since=bar_ms,
+                        rules=GradingConfig.current().rules())  # fmt: skip
+    except (Refused, FeatureSpecMismatch, artifacts.ArtifactError) as exc:
+        return _refuse(symbol, interval, bar, str(exc))
+    return _store(model, bundle, bar, preds, candles)
+
+
+def _store(
+    model: ModelVersion, bundle: Bundle, bar: datetime, preds: Predictions, candles
+) -> Outcome:
+    g = preds.graded
+    direction = int(g.direction[-1])
+    predicted = int(preds.calibrated[-1].argmax())
+    row = preds.features.iloc[-1].to_numpy()
+    explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
+    stop, target = _levels(model, bundle, candles, direction)
+    p = preds.calibrated[-1]
+    try:
+        with transaction.atomic():
+            signal = Signal.objects.create(
+                symbol=model.symbol,
+                interval=model.interval,
+                open_time=bar,
+                model_version=model,
+                direction=DIRECTIONS[direction],
+                grade=str(g.grade[-1]),
+                confidence=float(g.confidence[-1]),
+                p_sell=float(p[0]),
+                p_neutral=float(p[1]),
+                p_buy=float(p[2]),
+                confirmations={k: bool(v[-1]) for k, v in g.confirmations.items()},
+                regime=str(preds.context.regime[-1] or ""),
+                entry_price=float(preds.close[-1]),
+                stop_price=stop,
+                target_price=target,
+                explanation=explanation.to_dict(),
+            )
+            NoSignal.objects.filter(symbol=model.symbol, interval=model.interval).delete()
+            transaction.on_commit(lambda: cache.delete(latest_key(model.symbol, model.interval)))
+            if signal.direction != Signal.Direction.NEUTRAL:
+                broadcast.on_commit(signal)
+    except IntegrityError:  # a concurrent run stored this bar first
+        existing = Signal.objects.get(symbol=model.symbol, interval=model.interval,
+                                      open_time=bar, model_version=model)  # fmt: skip
+        return Outcome(existing, False)
+    return Outcome(signal, True)

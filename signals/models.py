@@ -1,0 +1,90 @@
+"""Graded, explained signals, and the bars that got none (with the reason)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from mlcore.models import ModelVersion
+
+
+class SignalQuerySet(models.QuerySet):
+    def graded(self) -> SignalQuerySet:
+        """Directional predictions: what the trader is shown. Neutral ones are kept for the
+        record (every bar's prediction is auditable) but are not signals."""
+        return self.exclude(direction=Signal.Direction.NEUTRAL)
+
+    def latest_for(self, symbol: str, interval: str) -> Signal | None:
+        return self.filter(symbol=symbol, interval=interval).order_by("-open_time").first()
+
+
+class Signal(models.Model):
+    class Direction(models.TextChoices):
+        LONG = "long"
+        SHORT = "short"
+        NEUTRAL = "neutral"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    symbol = models.CharField(max_length=20)
+    interval = models.CharField(max_length=4)
+    open_time = models.DateTimeField(help_text="open time of the closed bar the signal is for")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="signals"
+    )
+    direction = models.CharField(max_length=7, choices=Direction.choices)
+    grade = models.CharField(max_length=2, blank=True, help_text="A+, A, B, C; blank: neutral")
+    confidence = models.FloatField(help_text="calibrated probability of the direction")
+    p_sell = models.FloatField()
+    p_neutral = models.FloatField()
+    p_buy = models.FloatField()
+    confirmations = models.JSONField(default=dict, help_text="name -> bool")
+    regime = models.CharField(max_length=10, blank=True)
+    entry_price = models.FloatField(help_text="the bar's close: the reference entry")
+    stop_price = models.FloatField(null=True, blank=True)
+    target_price = models.FloatField(null=True, blank=True)
+    explanation = models.JSONField(default=dict, help_text="TreeSHAP of the XGBoost member")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SignalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-open_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "interval", "open_time", "model_version"],
+                name="one_signal_per_bar_and_model",
+            )
+        ]
+        indexes = [models.Index(fields=["symbol", "interval", "-open_time"])]
+
+    def __str__(self) -> str:
+        when = f"{self.open_time:%Y-%m-%d %H:%M}"
+        return f"{self.symbol} {self.interval} {when} {self.direction} {self.grade}".rstrip()
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    def acknowledge(self) -> None:
+        if self.acknowledged_at is None:
+            self.acknowledged_at = timezone.now()
+            self.save(update_fields=["acknowledged_at"])
+
+
+class NoSignal(models.Model):
+    """A bar the live path refused to predict, and why (stale funding, a gap, no champion...).
+    One row per series: the latest refusal, cleared when a signal lands."""
+
+    updated_at = models.DateTimeField(auto_now=True)
+    symbol = models.CharField(max_length=20)
+    interval = models.CharField(max_length=4)
+    open_time = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["symbol", "interval"], name="one_refusal_per_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.interval}: {self.reason}"

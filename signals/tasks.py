@@ -1,0 +1,20 @@
+"""Celery entry points of the signals app: thin, one function call each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+
+from signals import inference
+
+
+@shared_task(acks_late=True)
+def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
+    """Predict, explain and store the series' newest closed bar (or ``bar``, ISO 8601)."""
+    outcome = inference.infer(symbol, interval, datetime.fromisoformat(bar) if bar else None)
+    return {
+        "signal": outcome.signal.pk if outcome.signal else None,
+        "created": outcome.created,
+        "reason": outcome.reason,
+    }

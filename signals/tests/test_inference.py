@@ -1,0 +1,89 @@
+"""Live inference on the stored BTC history with a quick champion: one explained signal per
+bar and model, and no signal (with the reason) from stale or broken inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analysis.models import Candle, FundingRate
+from analysis.tests.binance_replay import SHARED
+from mlcore.models import ModelVersion
+from signals import inference
+from signals.models import NoSignal, Signal
+from signals.tests.conftest import quick_champion
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+# The shared funding file ends at the 2024-05-14 00:00 settlement while candles run to 14:00:
+# bars closing after 09:00 (08:00 due, plus an hour's grace) have overdue funding, for real.
+BAR = datetime(2024, 5, 14, 7, tzinfo=UTC)
+NEWEST = datetime(2024, 5, 14, 14, tzinfo=UTC)
+
+
+def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as pushes:
+        outcome = inference.infer("BTCUSDT", "1h", BAR)
+    s = outcome.signal
+    assert outcome.created and s.open_time == BAR and s.model_version == champion
+    assert abs(s.p_sell + s.p_neutral + s.p_buy - 1) < 1e-9
+    assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
+    close = Candle.objects.get(symbol="BTCUSDT", open_time=BAR).close
+    assert s.entry_price == close
+    if s.direction == "long":
+        assert s.stop_price < close < s.target_price and s.grade in {"A+", "A", "B", "C"}
+    elif s.direction == "short":
+        assert s.target_price < close < s.stop_price and s.grade in {"A+", "A", "B", "C"}
+    e = s.explanation
+    assert e["predicted_class"] in {"sell", "neutral", "buy"} and e["text"]
+    assert 0 < len(e["drivers_for"]) <= 5 and len(e["drivers_against"]) <= 5
+    assert set(s.confirmations) == {"regime", "htf_trend", "volume", "members"}
+    assert len(pushes) == (1 if s.direction != "neutral" else 0) + 1  # push + cache clear
+    again = inference.infer("BTCUSDT", "1h", BAR)
+    assert not again.created and again.signal == s and Signal.objects.count() == 1
+    # An earlier bar is its own signal.
+    earlier = inference.infer("BTCUSDT", "1h", BAR - timedelta(hours=5))
+    assert earlier.created and Signal.objects.count() == 2
+
+
+def test_no_champion_no_signal(market):
+    outcome = inference.infer("BTCUSDT", "1h")
+    assert outcome.signal is None and "no model has passed" in outcome.reason
+    assert NoSignal.objects.get().reason == outcome.reason
+
+
+def test_overdue_funding_is_refused(champion):
+    outcome = inference.infer("BTCUSDT", "1h")  # the newest bar, 14:00
+    assert outcome.signal is None and "funding is overdue" in outcome.reason
+    assert "last settlement is 2024-05-14 00:00" in outcome.reason
+    assert NoSignal.objects.get().open_time == NEWEST
+    FundingRate.objects.filter(funding_time__gte=datetime(2024, 5, 13, 8, tzinfo=UTC)).delete()
+    assert "funding is overdue" in inference.infer("BTCUSDT", "1h", BAR).reason
+    assert not Signal.objects.exists()
+
+
+def test_a_gap_before_the_bar_is_refused(champion):
+    Candle.objects.filter(symbol="BTCUSDT", open_time=BAR - timedelta(hours=30)).delete()
+    outcome = inference.infer("BTCUSDT", "1h", BAR)
+    assert outcome.signal is None and "candles are missing before the bar" in outcome.reason
+    assert "check_data --repair" in outcome.reason and not Signal.objects.exists()
+    # Once the data is whole again, the bar gets its signal and the refusal is cleared.
+    from analysis.ingest import import_file
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    assert inference.infer("BTCUSDT", "1h", BAR).created and not NoSignal.objects.exists()
+
+
+def test_a_feature_spec_mismatch_is_refused(settings, tmp_path):
+    from analysis.ingest import import_file
+
+    settings.MODELS_DIR, settings.MLFLOW_TRACKING_URI = tmp_path / "models", ""
+    settings.RANDOM_RUNS = 20
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    model = quick_champion()  # trained without funding: a spec without funding features
+    assert not any(f.startswith("funding") for f in model.feature_spec["features"])
+    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")  # now the data has it
+    outcome = inference.infer("BTCUSDT", "1h", BAR)
+    assert outcome.signal is None and "feature spec differs" in outcome.reason
+    assert "extra features: funding_rate" in outcome.reason
+    assert ModelVersion.objects.get() == model
