@@ -6,5 +6,5 @@ from analysis import views
 
 app_name = "analysis"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("market/", views.home, name="home"),
 ]

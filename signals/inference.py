@@ -99,8 +99,9 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
     step = interval_ms(model.interval)
     need = bundle.history_needed
     until = ms_to_datetime(bar_ms + step)
-    candles = candles_frame(model.symbol, model.interval, until=until,
-                            since=ms_to_datetime(bar_ms - (need - 1) * step))  # fmt: skip
+    candles = candles_frame(
+        model.symbol, model.interval, until=until, since=ms_to_datetime(bar_ms - (need - 1) * step)
+    )
     if len(candles) < need or int(candles["open_time"].iloc[-1]) != bar_ms:
         gaps = find_gaps(candles["open_time"].to_numpy(), step)
         where = f": {gaps[0]}" if gaps else ""
@@ -144,16 +145,22 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     model = ModelVersion.objects.champion(symbol, interval)
     if model is None:
         return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
-    existing = Signal.objects.filter(symbol=symbol, interval=interval, open_time=bar,
-                                     model_version=model).first()  # fmt: skip
+    existing = Signal.objects.filter(
+        symbol=symbol, interval=interval, open_time=bar, model_version=model
+    ).first()
     if existing:
         return Outcome(existing, False)
     bar_ms = int(bar.timestamp() * 1000)
     try:
         bundle = bundle_for(model)
         candles, funding = _inputs(model, bundle, bar_ms)
-        preds = predict(bundle, candles, funding if not funding.empty else None, since=bar_ms,
-                        rules=GradingConfig.current().rules())  # fmt: skip
+        preds = predict(
+            bundle,
+            candles,
+            funding if not funding.empty else None,
+            since=bar_ms,
+            rules=GradingConfig.current().rules(),
+        )
     except (Refused, FeatureSpecMismatch, artifacts.ArtifactError) as exc:
         return _refuse(symbol, interval, bar, str(exc))
     return _store(model, bundle, bar, preds, candles)
@@ -194,7 +201,8 @@ def _store(
             if signal.direction != Signal.Direction.NEUTRAL:
                 broadcast.on_commit(signal)
     except IntegrityError:  # a concurrent run stored this bar first
-        existing = Signal.objects.get(symbol=model.symbol, interval=model.interval,
-                                      open_time=bar, model_version=model)  # fmt: skip
+        existing = Signal.objects.get(
+            symbol=model.symbol, interval=model.interval, open_time=bar, model_version=model
+        )
         return Outcome(existing, False)
     return Outcome(signal, True)

@@ -81,8 +81,10 @@ def test_embedded_mode_imports_checks_and_serves(tmp_path):
         assert body["success"] and health["mode"] == "embedded" and health["redis"] is None
         btc = health["data"][0]
         assert (btc["symbol"], btc["candles"], btc["verdict"]) == ("BTCUSDT", 11991, "stale")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/market/") as r:
             assert b"BTCUSDT" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:  # the dashboard
+            assert r.url.endswith("/admin/login/?next=/")  # asks who you are first
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as r:
             assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/vendor/htmx.min.js") as r:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
+    path("", include("signals.urls")),
     path("", include("mlcore.urls")),
     path("", include("analysis.urls")),
 ]

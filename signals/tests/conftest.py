@@ -29,3 +29,15 @@ def market(settings, tmp_path):
 @pytest.fixture
 def champion(market):
     return quick_champion()
+
+
+@pytest.fixture
+def eager():
+    """Tasks run in process, as in the embedded mode (the test of the production path starts a
+    real worker instead). Tests relying on on-commit work use transactional databases."""
+    from tradingai.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -1,0 +1,46 @@
+"""Chart data for a signal's detail: recent candles, other signals as markers, stop and target."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from analysis.intervals import interval_ms
+from analysis.models import Candle
+from signals.models import Signal
+
+BARS_BEFORE, BARS_AFTER = 120, 24
+
+
+def signal_chart(signal: Signal) -> dict:
+    step = timedelta(milliseconds=interval_ms(signal.interval))
+    since, until = signal.open_time - BARS_BEFORE * step, signal.open_time + BARS_AFTER * step
+    candles = (
+        Candle.objects.filter(
+            symbol=signal.symbol,
+            interval=signal.interval,
+            open_time__gte=since,
+            open_time__lte=until,
+        )
+        .order_by("open_time")
+        .values_list("open_time", "open", "high", "low", "close")
+    )
+    markers = (
+        Signal.objects.graded()
+        .filter(
+            symbol=signal.symbol,
+            interval=signal.interval,
+            open_time__gte=since,
+            open_time__lte=until,
+        )
+        .values_list("id", "open_time", "direction", "grade")
+    )
+    return {
+        "candles": [[int(t.timestamp()), o, h, lo, c] for t, o, h, lo, c in candles],
+        "markers": [
+            {"time": int(t.timestamp()), "direction": d, "grade": g, "selected": i == signal.pk}
+            for i, t, d, g in markers
+        ],
+        "entry": signal.entry_price,
+        "stop": signal.stop_price,
+        "target": signal.target_price,
+    }

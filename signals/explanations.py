@@ -1,0 +1,68 @@
+"""What the detail page shows about a signal's explanation and its model's standing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from analysis.intervals import interval_ms
+from analysis.market import candles_frame, funding_frame
+from mlcore.models import Evaluation
+from mlcore.pipeline.explain import Interaction, interactions
+from mlcore.pipeline.predict import predict
+from signals.inference import bundle_for
+from signals.models import Signal
+
+CLASS_INDEX = {"sell": 0, "neutral": 1, "buy": 2}
+
+
+def driver_bars(signal: Signal) -> list[dict]:
+    """Drivers for and against as bars scaled to the largest contribution."""
+    e = signal.explanation or {}
+    drivers = [*e.get("drivers_for", []), *e.get("drivers_against", [])]
+    largest = max((abs(d["contribution"]) for d in drivers), default=0) or 1.0
+    return [
+        d | {"width": round(100 * abs(d["contribution"]) / largest, 1), "up": d["contribution"] > 0}
+        for d in drivers
+    ]
+
+
+def standing(signal: Signal) -> dict:
+    """The model behind the signal and how its grade fared out of sample."""
+    model = signal.model_version
+    evaluation = model.evaluations.filter(kind=Evaluation.Kind.WALK_FORWARD).first()
+    grade = next(
+        (
+            g
+            for g in (evaluation.figures.get("per_grade", []) if evaluation else [])
+            if g["grade"] == signal.grade
+        ),
+        None,
+    )
+    return {"model": model, "grade": grade}
+
+
+def interactions_for(signal: Signal, top: int = 10) -> list[Interaction]:
+    """Recompute the bar's features with the signal's model and return the interaction values
+    among its top drivers (TreeSHAP interactions cost ~30 ms: on demand, not stored)."""
+    model = signal.model_version
+    bundle = bundle_for(model)
+    step = timedelta(milliseconds=interval_ms(signal.interval))
+    candles = candles_frame(
+        signal.symbol,
+        signal.interval,
+        since=signal.open_time - (bundle.history_needed - 1) * step,
+        until=signal.open_time + step,
+    )
+    funding = funding_frame(signal.symbol)
+    preds = predict(
+        bundle,
+        candles,
+        funding if not funding.empty else None,
+        since=int(signal.open_time.timestamp() * 1000),
+    )
+    e = signal.explanation
+    names = [d["feature"] for d in (*e.get("drivers_for", []), *e.get("drivers_against", []))]
+    predicted = CLASS_INDEX[e.get("predicted_class", "buy")]
+    return interactions(
+        bundle.xgb, preds.features.iloc[-1].to_numpy(), bundle.spec.features, predicted, names, top
+    )

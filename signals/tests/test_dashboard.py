@@ -1,0 +1,143 @@
+"""The dashboard, replay and the live push: login, master-detail partials, acknowledge with its
+event, interactions on demand; replayed bars through the live path; both sockets."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+from mlcore.models import ModelVersion
+from signals.broadcast import publish
+from signals.consumers import ApiSignalsConsumer, DashboardConsumer
+from signals.models import NoSignal, Signal
+
+WEEK = ("--from", "2024-05-10", "--to", "2024-05-14T08:00")
+
+
+@pytest.fixture
+def trader() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_user("trader", password="x" * 12))
+    return client
+
+
+@pytest.mark.django_db
+def test_the_dashboard_asks_who_you_are():
+    response = Client().get("/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
+    out = io.StringIO()
+    call_command("replay", "--symbols", "BTCUSDT", *WEEK, stdout=out, stderr=io.StringIO())
+    bars = 4 * 24 + 8
+    assert f"replayed {bars} bars: {bars} new signals" in out.getvalue()
+    call_command("replay", "--symbols", "BTCUSDT", *WEEK, stdout=out, stderr=io.StringIO())
+    assert Signal.objects.count() == bars  # a replayed duplicate stores nothing
+    graded = Signal.objects.graded()
+    newest = graded.first()
+    page = trader.get("/").content.decode()
+    assert f'id="signal-{newest.pk}"' in page and "TreeSHAP" in page and "chart-data" in page
+    assert "explanation is of the XGBoost member" in page
+    # Master-detail partials: the detail alone for an htmx click, the list alone for a filter.
+    oldest = graded.last()
+    detail = trader.get(
+        f"/signals/{oldest.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="signal-detail"
+    ).content.decode()
+    assert detail.lstrip().startswith('<section id="signal-detail">') and oldest.direction in detail
+    listed = trader.get(
+        f"/signals/?grade={oldest.grade}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="signal-list"
+    ).content.decode()
+    first_of_grade = graded.filter(grade=oldest.grade).first()  # page 1 holds the newest 50
+    assert listed.lstrip().startswith('<div id="signal-list"')
+    assert f"signal-{first_of_grade.pk}" in listed
+    # Acknowledge: a POST whose HX-Trigger refreshes the list.
+    response = trader.post(f"/signals/{oldest.pk}/acknowledge")
+    assert response["HX-Trigger"] == "signals-changed" and b"Acknowledged" in response.content
+    oldest.refresh_from_db()
+    assert oldest.acknowledged
+    interactions = trader.get(f"/signals/{oldest.pk}/interactions").content.decode()
+    assert interactions.count("<tr>") >= 2
+    # The replay button runs the next bar in the server process.
+    before = Signal.objects.count()
+    assert trader.post("/signals/replay-step").content.startswith(b"Replayed BTCUSDT")
+    assert Signal.objects.count() == before + 1 or NoSignal.objects.exists()
+
+
+def stub_signal() -> Signal:
+    model = ModelVersion.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        version="stub",
+        status="champion",
+        feature_spec_hash="x",
+        train_start=datetime(2023, 1, 1, tzinfo=UTC),
+        train_end=datetime(2024, 1, 1, tzinfo=UTC),
+        embargo_bars=24,
+        data_hash="x",
+        artifact_path="/nonexistent",
+    )
+    return Signal.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        open_time=datetime(2024, 5, 14, 7, tzinfo=UTC),
+        model_version=model,
+        direction="long",
+        grade="B",
+        confidence=0.68,
+        p_sell=0.2,
+        p_neutral=0.12,
+        p_buy=0.68,
+        entry_price=61000.0,
+        stop_price=60000.0,
+        target_price=62000.0,
+        explanation={"text": "<script>alert(1)</script>"},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_sockets_receive_a_new_signal():
+    user = User.objects.create_user("trader", password="x" * 12)
+    signal = stub_signal()
+
+    async def scenario():
+        dashboard = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/signals/")
+        dashboard.scope["user"] = user
+        api = WebsocketCommunicator(ApiSignalsConsumer.as_asgi(), "/api/realtime/signals")
+        assert (await dashboard.connect())[0] and (await api.connect())[0]
+        await database_sync_to_async(publish)(signal.pk)
+        html = await dashboard.receive_from(timeout=5)
+        data = json.loads(await api.receive_from(timeout=5))
+        for socket in (dashboard, api):
+            assert await socket.receive_nothing(timeout=0.2)
+            await socket.disconnect()
+        return html, data
+
+    html, data = async_to_sync(scenario)()
+    assert 'hx-swap-oob="afterbegin:#signal-rows"' in html and f"signal-{signal.pk}" in html
+    assert data["id"] == signal.pk and data["grade"] == "B" and data["model"]["version"] == "stub"
+    assert data["explanation"]["text"] == "<script>alert(1)</script>"  # JSON carries it as data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_socket_refuses_strangers():
+    from django.contrib.auth.models import AnonymousUser
+
+    async def scenario():
+        socket = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/signals/")
+        socket.scope["user"] = AnonymousUser()
+        connected, code = await socket.connect()
+        return connected, code
+
+    assert async_to_sync(scenario)() == (False, 4401)

@@ -1,0 +1,102 @@
+"""The trader's dashboard: signals master-detail with live insertion, acknowledge, interactions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from mlcore.pipeline.grading import GRADES
+from signals import charts, explanations, replay
+from signals.models import NoSignal, Signal
+
+PER_PAGE = 50
+
+
+def _listing(request: HttpRequest) -> dict:
+    signals = Signal.objects.graded().select_related("model_version")
+    ticker = request.GET.get("ticker", "").upper()
+    grade = request.GET.get("grade", "")
+    if ticker:
+        signals = signals.filter(symbol=ticker)
+    if grade in GRADES:
+        signals = signals.filter(grade=grade)
+    page = Paginator(signals, PER_PAGE).get_page(request.GET.get("page"))
+    tickers = Signal.objects.graded().values_list("symbol", flat=True).distinct().order_by("symbol")
+    return {
+        "page": page,
+        "ticker": ticker,
+        "grade": grade,
+        "grades": GRADES,
+        "tickers": list(tickers),
+        "query": request.GET.urlencode(),
+    }
+
+
+def _detail(signal: Signal | None) -> dict:
+    if signal is None:
+        return {"selected": None}
+    return {
+        "selected": signal,
+        "chart": charts.signal_chart(signal),
+        "standing": explanations.standing(signal),
+        "drivers": explanations.driver_bars(signal),
+    }
+
+
+@login_required
+def dashboard(request: HttpRequest, signal_id: int | None = None) -> HttpResponse:
+    """The list (filterable by ticker and grade, newest first) beside one signal's detail."""
+    context = _listing(request)
+    if request.htmx and request.htmx.target == "signal-list":
+        return render(request, "signals/dashboard.html#list", context)
+    selected = (
+        get_object_or_404(Signal.objects.select_related("model_version"), pk=signal_id)
+        if signal_id
+        else next(iter(context["page"].object_list), None)
+    )
+    context |= _detail(selected)
+    if request.htmx and request.htmx.target == "signal-detail":
+        return render(request, "signals/dashboard.html#detail", context)
+    context["refusals"] = NoSignal.objects.order_by("symbol")
+    return render(request, "signals/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def acknowledge(request: HttpRequest, signal_id: int) -> HttpResponse:
+    """Mark as seen; the list refreshes through the ``signals-changed`` event."""
+    signal = get_object_or_404(Signal.objects.select_related("model_version"), pk=signal_id)
+    signal.acknowledge()
+    response = render(request, "signals/dashboard.html#detail", _detail(signal))
+    response["HX-Trigger"] = "signals-changed"
+    return response
+
+
+@login_required
+def interactions(request: HttpRequest, signal_id: int) -> HttpResponse:
+    """TreeSHAP interaction values among the signal's top drivers, computed on demand."""
+    signal = get_object_or_404(Signal.objects.select_related("model_version"), pk=signal_id)
+    pairs = explanations.interactions_for(signal)
+    return render(request, "signals/_interactions.html", {"pairs": pairs, "selected": signal})
+
+
+@login_required
+@require_POST
+def replay_step(request: HttpRequest) -> HttpResponse:
+    """Replay the next stored bar of every symbol with a champion, in this process, so the
+    signal it makes is pushed to the open dashboards (the embedded mode's in-memory layer)."""
+    from mlcore.models import ModelVersion
+
+    sent = []
+    for symbol, interval in ModelVersion.objects.filter(status="champion").values_list(
+        "symbol", "interval"
+    ):
+        bar = replay.next_bar(symbol, interval)
+        if bar is not None:
+            replay.step(symbol, interval, bar)
+            sent.append(f"{symbol} {bar:%Y-%m-%d %H:%M}")
+    message = "Replayed " + ", ".join(sent) if sent else "Nothing left to replay."
+    return HttpResponse(message)
