@@ -19,7 +19,9 @@
       upColor: "#3fb950", downColor: "#f85149", wickUpColor: "#3fb950", wickDownColor: "#f85149", borderVisible: false,
     });
     series.setData(data.candles.map(([time, open, high, low, close]) => ({ time, open, high, low, close })));
-    LC.createSeriesMarkers(series, data.markers.map((m) => ({
+    // The selected signal, and the other signals graded above C (C is most bars: clutter).
+    const shown = data.markers.filter((m) => m.selected || m.grade !== "C");
+    LC.createSeriesMarkers(series, shown.map((m) => ({
       time: m.time,
       position: m.direction === "long" ? "belowBar" : "aboveBar",
       shape: m.direction === "long" ? "arrowUp" : "arrowDown",
