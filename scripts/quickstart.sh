@@ -13,6 +13,8 @@ manage collectstatic --noinput -v0
 echo "==> market data"
 manage load_market_data
 manage check_data || echo "(check_data found problems; see above)"
+echo "==> models and signals (first run only: quick models, then the last two weeks replayed)"
+manage first_run
 
 password_file="$TRADINGAI_VAR_DIR/admin-password"
 if [ ! -s "$password_file" ]; then
@@ -25,7 +27,8 @@ host=${HOST:-127.0.0.1}
 port=${PORT:-8000}
 cat <<MSG
 ==> Trading AI on http://$host:$port/
+    Dashboard:   http://$host:$port/  (user admin, password in $password_file)
     API health:  http://$host:$port/api/system/health   docs: http://$host:$port/api/docs
-    Admin:       http://$host:$port/admin/  (user admin, password in $password_file)
+    Admin:       http://$host:$port/admin/
 MSG
 exec .venv/bin/python -m daphne -b "$host" -p "$port" tradingai.asgi:application
