@@ -28,7 +28,9 @@ def on_commit(signal: Signal) -> None:
 
 def publish(signal_id: int) -> None:
     signal = Signal.objects.select_related("model_version").get(pk=signal_id)
-    html = render_to_string("signals/_row.html", {"signal": signal, "oob": True})
+    # Every prediction goes to API clients; the dashboard lists graded (directional) ones only.
+    graded = signal.direction != Signal.Direction.NEUTRAL
+    html = render_to_string("signals/_row.html", {"signal": signal, "oob": True}) if graded else ""
     layer = get_channel_layer()
     try:
         async_to_sync(layer.group_send)(

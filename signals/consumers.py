@@ -34,7 +34,8 @@ class DashboardConsumer(_SignalStream):
         return bool(user and user.is_authenticated)
 
     async def signal_new(self, event: dict) -> None:
-        await self.send(text_data=event["html"])
+        if event["html"]:  # empty for a neutral prediction: not a signal to list
+            await self.send(text_data=event["html"])
 
 
 class ApiSignalsConsumer(_SignalStream):

@@ -198,8 +198,7 @@ def _store(
             )
             NoSignal.objects.filter(symbol=model.symbol, interval=model.interval).delete()
             transaction.on_commit(lambda: cache.delete(latest_key(model.symbol, model.interval)))
-            if signal.direction != Signal.Direction.NEUTRAL:
-                broadcast.on_commit(signal)
+            broadcast.on_commit(signal)
     except IntegrityError:  # a concurrent run stored this bar first
         existing = Signal.objects.get(
             symbol=model.symbol, interval=model.interval, open_time=bar, model_version=model

@@ -38,7 +38,7 @@ def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbac
     assert e["predicted_class"] in {"sell", "neutral", "buy"} and e["text"]
     assert 0 < len(e["drivers_for"]) <= 5 and len(e["drivers_against"]) <= 5
     assert set(s.confirmations) == {"regime", "htf_trend", "volume", "members"}
-    assert len(pushes) == (1 if s.direction != "neutral" else 0) + 1  # push + cache clear
+    assert len(pushes) == 2  # the push and the cache invalidation, both after commit
     again = inference.infer("BTCUSDT", "1h", BAR)
     assert not again.created and again.signal == s and Signal.objects.count() == 1
     # An earlier bar is its own signal.
