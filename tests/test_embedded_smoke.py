@@ -84,7 +84,7 @@ def test_embedded_mode_imports_checks_and_serves(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/market/") as r:
             assert b"BTCUSDT" in r.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:  # the dashboard
-            assert r.url.endswith("/admin/login/?next=/")  # asks who you are first
+            assert r.url.endswith("/accounts/login/?next=/")  # asks who you are first
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as r:
             assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/vendor/htmx.min.js") as r:

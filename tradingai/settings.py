@@ -166,7 +166,9 @@ STORAGES = {
 }
 # A page must not 500 because collectstatic has not run yet (tests, a fresh checkout).
 WHITENOISE_MANIFEST_STRICT = False
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Security: strict by default outside DEBUG; TRADINGAI_HTTPS=0 for plain-HTTP local serving.
 HTTPS = env_bool("TRADINGAI_HTTPS", not EMBEDDED and not DEBUG)

@@ -7,6 +7,7 @@ from tradingai.api import api, api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
     path("", include("signals.urls")),

@@ -33,7 +33,7 @@ def trader() -> Client:
 @pytest.mark.django_db
 def test_the_dashboard_asks_who_you_are():
     response = Client().get("/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,135 @@
+"""The trader's morning in a real browser: Debian's Chromium driven by Playwright against a real
+daphne in the embedded mode (in-memory channel layer, tasks in process).
+
+Log in, open the dashboard, run a replay step, see the new signal arrive over the WebSocket
+without a reload, open it, check the chart and the SHAP drivers render, acknowledge it. The
+screenshot is kept in var/test-artifacts/dashboard.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_embedded_smoke import ROOT, SHARED, embedded_env, free_port, manage
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "var" / "test-artifacts"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing: .ci/run installs it")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    env = embedded_env(tmp_path) | {"MLFLOW_TRACKING_URI": "", "TRADINGAI_RANDOM_RUNS": "20"}
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    manage(
+        env,
+        "import_klines",
+        str(SHARED / "binance_futures_BTCUSDT_1h.csv.gz"),
+        str(SHARED / "binance_futures_BTCUSDT_funding.csv.gz"),
+    )
+    manage(env, "train_all", "--symbols", "BTCUSDT", "--until", "2024-01-01", "--quick", "--force")
+    manage(
+        env, "replay", "--symbols", "BTCUSDT", "--from", "2024-05-13", "--to", "2024-05-13T06:00"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            "User.objects.create_user('trader', password='correct-horse-battery')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    daphne = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "tradingai.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/api/system/health")
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    daphne.terminate()
+    daphne.wait(timeout=10)
+
+
+def test_log_in_replay_watch_open_acknowledge(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server + "/")
+        page.fill("#id_username", "trader")
+        page.fill("#id_password", "correct-horse-battery")
+        page.click("input[type=submit]")
+        rows = page.locator("#signal-rows .signal-row")
+        expect(rows.first).to_be_visible()
+        page.wait_for_function("() => window.htmx && document.querySelector('[ws-connect]')")
+        page.wait_for_timeout(500)  # the socket opens after load
+        before = rows.count()
+        page.evaluate("window.__reloaded = false")  # a reload would reset this
+        for _ in range(6):  # neutral predictions are no signals: step until one is graded
+            page.click("text=Replay next bar")
+            expect(page.locator("#replay-status")).to_contain_text("Replayed BTCUSDT")
+            page.wait_for_timeout(700)
+            if rows.count() > before:
+                break
+        assert rows.count() == before + 1, "no new signal arrived over the socket"
+        assert page.evaluate("window.__reloaded") is False  # it came without a reload
+        newest = rows.first
+        newest.click()
+        expect(page.locator("#price-chart canvas").first).to_be_visible()
+        expect(page.locator(".drivers .bar").first).to_be_visible()
+        assert page.locator(".drivers .bar").count() >= 2
+        expect(page.locator("#signal-detail")).to_contain_text("TreeSHAP")
+        page.click("text=Acknowledge")
+        expect(page.locator("#signal-detail")).to_contain_text("Acknowledged")
+        expect(page.locator("#signal-rows .signal-row.acknowledged").first).to_be_visible()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        browser.close()
