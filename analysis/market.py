@@ -95,9 +95,8 @@ def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], 
     return out, thresholds
 
 
-def key_indicators(symbol: str, interval: str) -> tuple[datetime, dict[str, float | None]]:
-    """Current values of the indicators a chartist looks at first, at the newest candle."""
-    frame = candles_frame(symbol, interval, last=LOOKBACK)
+def indicators_of(frame: pd.DataFrame) -> dict[str, float | None]:
+    """The indicators a chartist looks at first, at the frame's newest candle."""
     h, low, c, v = (frame[k].to_numpy() for k in ("high", "low", "close", "volume"))
     macd, signal, hist = talib.MACD(c, 12, 26, 9)
     upper, middle, lower = talib.BBANDS(c, 20, 2.0, 2.0, 0)
@@ -125,7 +124,79 @@ def key_indicators(symbol: str, interval: str) -> tuple[datetime, dict[str, floa
         "efficiency_ratio_20": kaufman_efficiency_ratio(c, 20),
         "obv": talib.OBV(c, v),
     }
-    latest = {k: (None if np.isnan(x[-1]) else float(x[-1])) for k, x in values.items()}
+    return {k: (None if np.isnan(x[-1]) else float(x[-1])) for k, x in values.items()}
+
+
+def key_indicators(symbol: str, interval: str) -> tuple[datetime, dict[str, float | None]]:
+    """Current values of the indicators a chartist looks at first, at the newest candle."""
+    frame = candles_frame(symbol, interval, last=LOOKBACK)
+    latest = indicators_of(frame)
     funding = FundingRate.objects.filter(symbol=symbol).order_by("-funding_time").first()
     latest["funding_rate"] = funding.rate if funding else None
     return ms_to_datetime(int(frame["open_time"].iloc[-1])), latest
+
+
+def closed_buckets(frame: pd.DataFrame, step_ms: int, target_ms: int) -> pd.DataFrame:
+    """Candles of a longer interval from complete buckets of ``frame``'s (aligned to the epoch
+    like Binance's): a bucket still forming, or one with a missing bar, is left out."""
+    bucket = frame["open_time"] // target_ms
+    grouped = frame.groupby(bucket, sort=True)
+    out = grouped.agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+        bars=("open", "size"),
+    )
+    out = out[out["bars"] == target_ms // step_ms].drop(columns="bars")
+    out.insert(0, "open_time", out.index.to_numpy() * target_ms)
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TimeframeView:
+    interval: str
+    open_time: datetime | None  # of the newest closed candle used
+    regime: RegimeAt | None
+    indicators: dict[str, float | None]
+
+
+def multi_timeframe(
+    symbol: str, interval: str, higher: tuple[str, ...] = ("4h", "1d")
+) -> list[TimeframeView]:
+    """Regime and key indicators on the stored interval and on longer ones built from its
+    closed candles (or stored directly, when they are)."""
+    step = interval_ms(interval)
+    views = []
+    for tf in (interval, *higher):
+        target = interval_ms(tf)
+        if target < step or target % step:
+            continue
+        if tf == interval:
+            frame = candles_frame(symbol, interval, last=LOOKBACK)
+        else:
+            base = candles_frame(symbol, interval, last=LOOKBACK * (target // step))
+            frame = closed_buckets(base, step, target).tail(LOOKBACK)
+        if len(frame) < 30:
+            views.append(TimeframeView(tf, None, None, {}))
+            continue
+        h, low, c = (frame[k].to_numpy() for k in ("high", "low", "close"))
+        series = classify(h, low, c, RegimeThresholds())
+        regime = None
+        if series.regime[-1] is not None:
+            regime = RegimeAt(
+                ms_to_datetime(int(frame["open_time"].iloc[-1])),
+                str(series.regime[-1]),
+                float(series.confidence[-1]),
+                float(series.adx[-1]),
+                float(series.er[-1]),
+                float(series.ema_slope[-1]),
+                float(series.noise[-1]),
+            )
+        views.append(
+            TimeframeView(
+                tf, ms_to_datetime(int(frame["open_time"].iloc[-1])), regime, indicators_of(frame)
+            )
+        )
+    return views

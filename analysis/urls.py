@@ -7,4 +7,5 @@ from analysis import views
 app_name = "analysis"
 urlpatterns = [
     path("market/", views.home, name="home"),
+    path("analysis/<str:ticker>/", views.detail, name="detail"),
 ]

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from signals import views
+from signals import settings_page, views
 
 app_name = "signals"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("signals/", views.dashboard, name="list"),
     path("signals/replay-step", views.replay_step, name="replay_step"),
+    path("settings/", settings_page.settings_page, name="settings"),
     path("signals/<int:signal_id>/", views.dashboard, name="detail"),
     path("signals/<int:signal_id>/acknowledge", views.acknowledge, name="acknowledge"),
     path("signals/<int:signal_id>/interactions", views.interactions, name="interactions"),

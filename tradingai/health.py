@@ -16,6 +16,7 @@ from ninja import Router, Schema
 
 from analysis.freshness import series_freshness
 from mlcore.models import ModelVersion
+from signals.models import NoSignal
 from tradingai.api_errors import ApiError
 
 router = Router(tags=["system"])
@@ -51,6 +52,13 @@ class ChampionOut(Schema):
     drift_action: str
 
 
+class RefusalOut(Schema):
+    symbol: str
+    interval: str
+    open_time: datetime | None
+    reason: str  # why the live path stored no signal for its newest bar
+
+
 class HealthOut(Schema):
     status: Literal["healthy", "degraded", "unhealthy"]
     mode: Literal["embedded", "production"]
@@ -58,6 +66,7 @@ class HealthOut(Schema):
     redis: CheckOut | None
     data: list[SeriesOut]
     champions: list[ChampionOut]
+    refusals: list[RefusalOut]
 
 
 def _timed(probe: Callable[[], str]) -> CheckOut:
@@ -124,6 +133,14 @@ def system_health() -> HealthOut:
     series = series_freshness(now) if database.ok else []
     data = [SeriesOut(**vars(s), fresh=s.fresh) for s in series]
     models = champions(now) if database.ok else []
+    refusals = (
+        [
+            RefusalOut(symbol=r.symbol, interval=r.interval, open_time=r.open_time, reason=r.reason)
+            for r in NoSignal.objects.order_by("symbol", "interval")
+        ]
+        if database.ok
+        else []
+    )
     if not database.ok:
         status = "unhealthy"
     elif (
@@ -142,6 +159,7 @@ def system_health() -> HealthOut:
         redis=redis_check,
         data=data,
         champions=models,
+        refusals=refusals,
     )
     return health
 

@@ -141,3 +141,31 @@ def test_the_dashboard_socket_refuses_strangers():
         return connected, code
 
     assert async_to_sync(scenario)() == (False, 4401)
+
+
+@pytest.mark.django_db
+def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
+    from mlcore.models import GradingConfig
+
+    settings.SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+    viewer = Client()
+    viewer.force_login(User.objects.create_user("viewer", password="x" * 12))
+    page = viewer.get("/settings/").content.decode()
+    assert "BTCUSDT, ETHUSDT" in page and "Read only" in page
+    viewer.post("/settings/", {"a_plus_confidence": 0.5})
+    assert GradingConfig.current().a_plus_confidence == 0.85  # not staff: unchanged
+    staff = Client()
+    staff.force_login(User.objects.create_user("boss", password="x" * 12, is_staff=True))
+    fields = {
+        "a_plus_confidence": 0.9,
+        "a_plus_confirmations": 3,
+        "a_confidence": 0.8,
+        "a_confirmations": 2,
+        "b_confidence": 0.7,
+        "b_confirmations": 1,
+    }
+    assert staff.post("/settings/", fields).status_code == 302
+    assert GradingConfig.current().rules().rules[0].min_confidence == 0.9
+    bad = staff.post("/settings/", fields | {"b_confidence": 0.95}).content.decode()
+    assert "confidences must fall from A+ to A to B" in bad
+    assert GradingConfig.current().b_confidence == 0.7

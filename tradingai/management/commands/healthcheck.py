@@ -33,4 +33,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"model {c.version}{flags}: {c.age_days:.0f} days old, drift: {drift}"
             )
+        for r in report.refusals:
+            self.stdout.write(f"no signal {r.symbol} {r.interval}: {r.reason}")
         raise SystemExit(EXIT[report.status])
