@@ -200,3 +200,17 @@ def multi_timeframe(
             )
         )
     return views
+
+
+def analysis_cache_key(symbol: str, interval: str) -> str:
+    return f"analysis:timeframes:{symbol}:{interval}"
+
+
+def cached_multi_timeframe(symbol: str, interval: str) -> list[TimeframeView]:
+    """``multi_timeframe`` through Django's cache (Redis in production): the signals app clears
+    it when a new signal lands, and it expires within the hour regardless."""
+    from django.core.cache import cache
+
+    return cache.get_or_set(
+        analysis_cache_key(symbol, interval), lambda: multi_timeframe(symbol, interval), 3600
+    )

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analysis.freshness import series_freshness
-from analysis.market import UnknownSeries, multi_timeframe
+from analysis.market import UnknownSeries, cached_multi_timeframe
 
 KEY_ROWS = [
     ("close", "Close"),
@@ -36,7 +36,7 @@ def detail(request: HttpRequest, ticker: str) -> HttpResponse:
     symbol = ticker.upper()
     interval = request.GET.get("interval") or settings.INTERVALS[0]
     try:
-        views = multi_timeframe(symbol, interval)
+        views = cached_multi_timeframe(symbol, interval)
     except (UnknownSeries, ValueError) as exc:
         raise Http404(str(exc)) from exc
     return render(

@@ -29,7 +29,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from analysis.intervals import interval_ms
-from analysis.market import candles_frame, funding_frame
+from analysis.market import analysis_cache_key, candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import find_gaps, ms_to_datetime
 from mlcore import artifacts
@@ -60,6 +60,24 @@ class Outcome:
 
 def latest_key(symbol: str, interval: str) -> str:
     return f"signals:latest:{symbol}:{interval}"
+
+
+def latest(symbol: str, interval: str) -> Signal | None:
+    """The series' newest graded signal, through Django's cache (cleared when one lands)."""
+    signal_id = cache.get_or_set(
+        latest_key(symbol, interval),
+        lambda: (
+            Signal.objects.graded()
+            .filter(symbol=symbol, interval=interval)
+            .values_list("id", flat=True)
+            .first()
+            or 0
+        ),
+        3600,
+    )
+    if not signal_id:
+        return None
+    return Signal.objects.select_related("model_version").filter(pk=signal_id).first()
 
 
 _bundles: dict[str, Bundle] = {}
@@ -197,7 +215,11 @@ def _store(
                 explanation=explanation.to_dict(),
             )
             NoSignal.objects.filter(symbol=model.symbol, interval=model.interval).delete()
-            transaction.on_commit(lambda: cache.delete(latest_key(model.symbol, model.interval)))
+            keys = [
+                latest_key(model.symbol, model.interval),
+                analysis_cache_key(model.symbol, model.interval),
+            ]
+            transaction.on_commit(lambda: cache.delete_many(keys))
             broadcast.on_commit(signal)
     except IntegrityError:  # a concurrent run stored this bar first
         existing = Signal.objects.get(

@@ -69,10 +69,24 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     assert oldest.acknowledged
     interactions = trader.get(f"/signals/{oldest.pk}/interactions").content.decode()
     assert interactions.count("<tr>") >= 2
+    # The explanation API, with interactions on demand; the cached latest follows new signals.
+    from ninja.testing import TestClient
+
+    from tradingai.api import api
+
+    explained = TestClient(api).get("/explain/btcusdt?interactions=true").json()["data"]
+    assert explained["signal_id"] == newest.pk and explained["member"] == "xgboost"
+    assert explained["interactions"] and explained["explanation"]["drivers_for"]
+    history = TestClient(api).get("/explain/BTCUSDT/history?limit=3").json()["data"]
+    assert [h["signal_id"] for h in history] == list(graded.values_list("id", flat=True)[:3])
+    assert TestClient(api).get("/explain/NOPEUSDT").status_code == 404
     # The replay button runs the next bar in the server process.
     before = Signal.objects.count()
     assert trader.post("/signals/replay-step").content.startswith(b"Replayed BTCUSDT")
     assert Signal.objects.count() == before + 1 or NoSignal.objects.exists()
+    after = Signal.objects.graded().first()
+    if after.pk != newest.pk:  # the cache was cleared when it landed
+        assert TestClient(api).get("/explain/BTCUSDT").json()["data"]["signal_id"] == after.pk
 
 
 def stub_signal() -> Signal:
