@@ -25,6 +25,12 @@ from mlcore.backtest.engine import REASONS, BacktestResult, Costs, Margin, Marke
 from mlcore.models import BacktestRun
 
 STRATEGIES = sorted(baselines.RULES)
+
+# Stored signals live in the signals app, a floor above this one; it registers how to read
+# them (symbol, interval, start, end -> open times in ms, directions -1/0/+1, grades), so the
+# backtest can replay what the product actually emitted without importing upwards.
+SignalHistory = Callable[[str, str, datetime, datetime], tuple[np.ndarray, np.ndarray, np.ndarray]]
+signal_history: SignalHistory | None = None
 CURVE_POINTS = 2000
 FUNDING_SLACK_MS = 9 * 3_600_000  # settlements are 8h apart (4h on some symbols)
 
@@ -33,14 +39,19 @@ class BacktestError(ValueError):
     """Bad input: an empty window, an unknown symbol, missing funding, a bad positions file."""
 
 
+class SignalsMissing(BacktestError):
+    """No stored signal of the asked grades in the window."""
+
+
 @dataclass(frozen=True)
 class BacktestRequest:
     symbol: str
     interval: str
     start: datetime
     end: datetime
-    strategy: str = "momentum"  # a built-in rule, or "positions" with positions_file
+    strategy: str = "momentum"  # a built-in rule, "positions" with positions_file, or "signals"
     positions_file: Path | None = None
+    grades: tuple[str, ...] = ()  # strategy "signals": the grades traded
     costs: Costs = field(default_factory=Costs)
     margin: Margin = field(default_factory=Margin)
     initial_equity: float = 10_000.0
@@ -116,7 +127,35 @@ def positions_from_file(path: Path, market: Market) -> np.ndarray:
     return aligned.fillna(0.0).to_numpy()
 
 
+def signals_target(request: BacktestRequest, market: Market) -> np.ndarray:
+    """The stored signals of the window, held the way the model's labels were defined."""
+    from mlcore.backtest.signals import graded_target
+    from mlcore.training import default_barrier, signal_rules
+
+    if signal_history is None:
+        raise BacktestError("no signal history is registered (the signals app is not installed)")
+    times, direction, grade = signal_history(
+        request.symbol, request.interval, request.start, request.end
+    )
+    if not np.isin(grade, request.grades).any():
+        raise SignalsMissing(
+            f"no {'/'.join(request.grades)} signal of {request.symbol} {request.interval} "
+            f"between {request.start:%Y-%m-%d} and {request.end:%Y-%m-%d}"
+        )
+    at = np.searchsorted(market.open_time, times)
+    inside = (at < len(market)) & (market.open_time[np.minimum(at, len(market) - 1)] == times)
+    aligned_direction = np.zeros(len(market))
+    aligned_grade = np.full(len(market), "", dtype=object)
+    aligned_direction[at[inside]] = direction[inside]
+    aligned_grade[at[inside]] = grade[inside]
+    return graded_target(
+        market, aligned_direction, aligned_grade, request.grades, signal_rules(default_barrier())
+    )
+
+
 def target_for(request: BacktestRequest, market: Market) -> np.ndarray:
+    if request.strategy == "signals":
+        return signals_target(request, market)
     if request.strategy == "positions":
         if not request.positions_file:
             raise BacktestError("the positions strategy needs a positions file")
@@ -163,23 +202,29 @@ def run_backtest(
     target = target_for(request, market)
     try:
         result = run(
-            market, target, costs=request.costs, margin=request.margin,
+            market,
+            target,
+            costs=request.costs,
+            margin=request.margin,
             initial_equity=request.initial_equity,
-        )  # fmt: skip
+        )
     except ValueError as exc:  # the engine's refusals: NaN or over-leveraged targets
         raise BacktestError(str(exc)) from exc
     strategy = metrics.compute(result, market.step_ms)
     comparison = baselines.compare(
-        market, target, strategy, costs=request.costs, margin=request.margin,
-        runs=request.random_runs, progress=progress,
-    )  # fmt: skip
+        market,
+        target,
+        strategy,
+        costs=request.costs,
+        margin=request.margin,
+        runs=request.random_runs,
+        progress=progress,
+    )
     with transaction.atomic():
         record = BacktestRun.objects.create(
             symbol=request.symbol,
             interval=request.interval,
-            strategy=request.strategy
-            if request.strategy != "positions"
-            else f"positions:{request.positions_file.name}",
+            strategy=strategy_name(request),
             start=ms_to_datetime(int(market.open_time[0])),
             end=ms_to_datetime(int(market.open_time[-1]) + market.step_ms),
             params={
@@ -201,6 +246,14 @@ def run_backtest(
             trades=_trades(market, result),
         )
     return record
+
+
+def strategy_name(request: BacktestRequest) -> str:
+    if request.strategy == "positions":
+        return f"positions:{request.positions_file.name}"
+    if request.strategy == "signals":
+        return f"signals:{'/'.join(request.grades)}"
+    return request.strategy
 
 
 def write_summary(runs: list[BacktestRun]) -> Path:

@@ -18,3 +18,8 @@ class SignalsConfig(AppConfig):
             transaction.on_commit(lambda: infer.delay(symbol, interval, bar))
 
         candles_stored.connect(enqueue_inference, weak=False, dispatch_uid="signals.infer")
+
+        from mlcore import backtests
+        from signals.history import signal_history
+
+        backtests.signal_history = signal_history

@@ -69,6 +69,25 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     assert oldest.acknowledged
     interactions = trader.get(f"/signals/{oldest.pk}/interactions").content.decode()
     assert interactions.count("<tr>") >= 2
+    # The monthly review: the stored signals through the backtest engine, per grade set.
+    review = io.StringIO()
+    call_command(
+        "backtest",
+        "--signals",
+        "--symbols",
+        "BTCUSDT",
+        *WEEK,
+        "--random-runs",
+        "10",
+        stdout=review,
+        stderr=io.StringIO(),
+    )
+    text = review.getvalue()
+    assert "signals:A+/A/B/C on BTCUSDT" in text and "buy_and_hold" in text
+    from mlcore.models import BacktestRun
+
+    run = BacktestRun.objects.get(strategy="signals:A+/A/B/C")
+    assert run.metrics["trades"] >= 1 and set(run.baselines) == {"buy_and_hold", "flat", "momentum"}
     # The explanation API, with interactions on demand; the cached latest follows new signals.
     from ninja.testing import TestClient
 

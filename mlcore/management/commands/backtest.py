@@ -15,7 +15,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.backtest.engine import Costs, Margin
-from mlcore.backtests import STRATEGIES, BacktestError, BacktestRequest, run_backtest, write_summary
+from mlcore.backtests import (
+    STRATEGIES,
+    BacktestError,
+    BacktestRequest,
+    SignalsMissing,
+    run_backtest,
+    write_summary,
+)
+from mlcore.pipeline.grading import GRADES
 
 
 class Command(BaseCommand):
@@ -30,6 +38,15 @@ class Command(BaseCommand):
             "--strategy", default="momentum", help=f"{', '.join(STRATEGIES)} or positions"
         )
         parser.add_argument("--positions", type=Path, help="CSV of open_time,target")
+        parser.add_argument(
+            "--signals", action="store_true", help="the stored signals of the window, per grade set"
+        )
+        parser.add_argument(
+            "--grade",
+            choices=GRADES,
+            default=None,
+            help="with --signals: this grade and better only",
+        )
         parser.add_argument("--leverage", type=float, default=1.0)
         parser.add_argument("--taker-fee", type=float, default=Costs.taker_fee)
         parser.add_argument("--maker", action="store_true", help="fill as maker")
@@ -40,6 +57,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         strategy = "positions" if o["positions"] else o["strategy"]
+        if o["signals"]:
+            strategy = "signals"
+        # --signals: one run per grade set (A+ only, A and up, ...), or the one --grade names.
+        grade_sets = [()]
+        if strategy == "signals":
+            grade_sets = (
+                [GRADES[: GRADES.index(o["grade"]) + 1]]
+                if o["grade"]
+                else [GRADES[: i + 1] for i in range(len(GRADES))]
+            )
         costs = Costs(
             taker_fee=o["taker_fee"],
             as_maker=o["maker"],
@@ -47,7 +74,7 @@ class Command(BaseCommand):
             slippage_atr=o["slippage_atr"],
         )
         runs = []
-        for symbol in o["symbols"]:
+        for symbol, grades in ((s, g) for s in o["symbols"] for g in grade_sets):
             request = BacktestRequest(
                 symbol=symbol,
                 interval=o["interval"] or settings.INTERVALS[0],
@@ -55,6 +82,7 @@ class Command(BaseCommand):
                 end=o["end"],
                 strategy=strategy,
                 positions_file=o["positions"],
+                grades=grades,
                 costs=costs,
                 margin=Margin(leverage=o["leverage"]),
                 random_runs=o["random_runs"],
@@ -63,6 +91,11 @@ class Command(BaseCommand):
             try:
                 with progress_bar(f"{symbol} random baselines", "runs") as progress:
                     run = run_backtest(request, progress=progress)
+            except SignalsMissing as exc:
+                if len(grade_sets) == 1:
+                    raise CommandError(str(exc)) from exc
+                self.stdout.write(f"{symbol} {'/'.join(grades)}: {exc}")  # a set may be empty
+                continue
             except BacktestError as exc:
                 raise CommandError(str(exc)) from exc
             runs.append(run)
@@ -76,5 +109,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    {name:<13} return {b['total_return']:+.2%}, Sharpe {b['sharpe']:.2f}"
                 )
+        if not runs:
+            raise CommandError("nothing to backtest: no grade set had signals in the window")
         path = write_summary(runs)
         self.stdout.write(f"summary: {path}")
