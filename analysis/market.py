@@ -49,8 +49,15 @@ def candles_frame(
     return frame
 
 
-def funding_frame(symbol: str) -> pd.DataFrame:
+def funding_frame(
+    symbol: str, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Stored settlements in time order, optionally only those in [since, until)."""
     rows = FundingRate.objects.filter(symbol=symbol).order_by("funding_time")
+    if since:
+        rows = rows.filter(funding_time__gte=since)
+    if until:
+        rows = rows.filter(funding_time__lt=until)
     frame = pd.DataFrame.from_records(
         list(rows.values_list("funding_time", "rate", "mark_price")),
         columns=["funding_time", "rate", "mark_price"],

@@ -20,6 +20,7 @@ then TreeSHAP of the XGBoost member, stored as one ``Signal``.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -127,9 +128,11 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
             f"candles are missing before the bar ({len(candles)} of the {need} the model "
             f"looks back on are stored{where}); run `manage.py check_data --repair`"
         )
-    funding = funding_frame(model.symbol)
-    if not funding.empty:
-        funding = funding[funding["funding_time"] < bar_ms + step]
+    # The features' funding look-back (a week of settlements) from the window's first bar on;
+    # the candles' look-back is far longer, so this covers them.
+    funding = funding_frame(
+        model.symbol, since=ms_to_datetime(int(candles["open_time"].iloc[0])), until=until
+    )
     if any(f.startswith(("funding", "hours_to_funding")) for f in bundle.spec.features):
         problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
         if problem:
@@ -157,6 +160,7 @@ def _refuse(symbol: str, interval: str, bar: datetime | None, reason: str) -> Ou
 
 
 def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
+    started_at, started = time.time(), time.perf_counter()
     bar = bar or Candle.objects.last_open_time(symbol, interval)
     if bar is None:
         return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
@@ -172,6 +176,7 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     try:
         bundle = bundle_for(model)
         candles, funding = _inputs(model, bundle, bar_ms)
+        inputs = time.perf_counter() - started
         preds = predict(
             bundle,
             candles,
@@ -181,17 +186,25 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
         )
     except (Refused, FeatureSpecMismatch, artifacts.ArtifactError) as exc:
         return _refuse(symbol, interval, bar, str(exc))
-    return _store(model, bundle, bar, preds, candles)
+    timings = {"started_at": started_at, "inputs": inputs, **preds.timings}
+    return _store(model, bundle, bar, preds, candles, timings)
 
 
 def _store(
-    model: ModelVersion, bundle: Bundle, bar: datetime, preds: Predictions, candles
+    model: ModelVersion,
+    bundle: Bundle,
+    bar: datetime,
+    preds: Predictions,
+    candles,
+    timings: dict[str, float],
 ) -> Outcome:
     g = preds.graded
     direction = int(g.direction[-1])
     predicted = int(preds.calibrated[-1].argmax())
     row = preds.features.iloc[-1].to_numpy()
+    tick = time.perf_counter()
     explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
+    timings["shap"] = time.perf_counter() - tick
     stop, target = _levels(model, bundle, candles, direction)
     p = preds.calibrated[-1]
     try:
@@ -213,6 +226,7 @@ def _store(
                 stop_price=stop,
                 target_price=target,
                 explanation=explanation.to_dict(),
+                timings=timings,
             )
             NoSignal.objects.filter(symbol=model.symbol, interval=model.interval).delete()
             keys = [

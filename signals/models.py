@@ -44,6 +44,9 @@ class Signal(models.Model):
     target_price = models.FloatField(null=True, blank=True)
     explanation = models.JSONField(default=dict, help_text="TreeSHAP of the XGBoost member")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(
+        default=dict, help_text="seconds per stage of the inference that made it (and its start)"
+    )
 
     objects = SignalQuerySet.as_manager()
 

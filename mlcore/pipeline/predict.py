@@ -10,6 +10,7 @@ before the first bar it wants."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,7 @@ class Predictions:
     calibrated: np.ndarray
     graded: Graded
     context: MarketContext
+    timings: dict[str, float]  # seconds: features, models (members, ensemble, calibration, grade)
 
     def __len__(self) -> int:
         return len(self.open_time)
@@ -69,6 +71,7 @@ def predict(
     rules: GradingRules | None = None,
 ) -> Predictions:
     """Predict every warmed-up bar of ``candles`` opening at or after ``since`` (epoch ms)."""
+    started = time.perf_counter()
     now = make_spec(
         bundle.interval, columns=candles.columns, funding=funding, params=bundle.spec.params
     )
@@ -85,6 +88,7 @@ def predict(
             "warm-up and nothing after it"
         )
     data = Dataset(warm.to_numpy(np.float32), np.full(len(warm), -1), bundle.spec.features)
+    featured = time.perf_counter()
     p_xgb = bundle.xgb.predict_proba(data, rows)
     p_lstm = bundle.lstm.predict_proba(data, rows)
     raw = ensemble.blend(p_xgb, p_lstm, bundle.xgb_weight)
@@ -92,6 +96,16 @@ def predict(
     context = market_context(candles, bundle.interval).at(open_time[rows])
     graded = grade(calibrated, context, p_xgb, p_lstm, rules)
     close = candles.set_index("open_time")["close"].reindex(open_time[rows]).to_numpy()
+    timings = {"features": featured - started, "models": time.perf_counter() - featured}
     return Predictions(
-        open_time[rows], close, warm.iloc[rows], p_xgb, p_lstm, raw, calibrated, graded, context
+        open_time[rows],
+        close,
+        warm.iloc[rows],
+        p_xgb,
+        p_lstm,
+        raw,
+        calibrated,
+        graded,
+        context,
+        timings,
     )
