@@ -60,3 +60,14 @@ def sleeps() -> list[float]:
 def exchange(binance: ReplayServer, sleeps: list[float]) -> Exchange:
     """An exchange on the replay server that records its backoff waits instead of sleeping."""
     return Exchange(binance.url, max_retries=3, timeout=1.0, sleep=sleeps.append)
+
+
+@pytest.fixture
+def signed_in(db):
+    """A test client signed in as a plain (not staff) user: every page needs one."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_user("trader-fixture", password="x" * 12))
+    return client

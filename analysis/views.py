@@ -25,6 +25,7 @@ KEY_ROWS = [
 ]
 
 
+@login_required
 def home(request: HttpRequest) -> HttpResponse:
     """What data the product holds and how current it is."""
     return render(request, "analysis/home.html", {"series": series_freshness(datetime.now(UTC))})

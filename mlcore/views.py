@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -28,11 +29,13 @@ METRIC_ROWS = [
 ]
 
 
+@login_required
 def backtest_list(request: HttpRequest) -> HttpResponse:
     runs = BacktestRun.objects.defer("curve", "trades")[:100]
     return render(request, "mlcore/backtest_list.html", {"runs": runs})
 
 
+@login_required
 def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
     """The run with its baselines side by side; the trades table pages by HTMX partial."""
     run = get_object_or_404(BacktestRun, pk=backtest_id)
@@ -49,6 +52,7 @@ def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
     return render(request, "mlcore/backtest_detail.html", context)
 
 
+@login_required
 def models_list(request: HttpRequest) -> HttpResponse:
     """Per symbol: the champion (or a plain statement that none has passed) and challengers."""
     versions = list(ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED))
@@ -87,6 +91,7 @@ def _reliability_points(figures: dict) -> list[dict]:
     ]
 
 
+@login_required
 def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     """Gates, then one evaluation (walk-forward or a held-out window): reliability diagram,
     per-grade table, graded backtests with their equity curves."""
@@ -108,6 +113,7 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     return render(request, "mlcore/model_detail.html", context)
 
 
+@login_required
 def training_list(request: HttpRequest) -> HttpResponse:
     """Training runs; the table polls itself every 2 s while one is queued or running."""
     runs = list(TrainingRun.objects.select_related("model_version")[:50])
@@ -117,6 +123,7 @@ def training_list(request: HttpRequest) -> HttpResponse:
     return render(request, "mlcore/training.html", context)
 
 
+@login_required
 def training_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
     if request.htmx:

@@ -131,7 +131,7 @@ def test_missing_funding_is_refused_unless_allowed(stored):
     assert BacktestRun.objects.count() == 1
 
 
-def test_api_and_page(stored):
+def test_api_and_page(stored, signed_in):
     backtest("--symbols", "BTCUSDT", "--from", "2023-03-01", "--to", "2023-09-01")
     run = BacktestRun.objects.get()
     body = TestClient(api).get(f"/backtests/{run.id}").json()
@@ -142,10 +142,11 @@ def test_api_and_page(stored):
     listing = TestClient(api).get("/backtests/").json()["data"]
     assert [r["id"] for r in listing] == [run.id] and "curve" not in listing[0]
 
-    page = Client().get(f"/backtests/{run.id}/")
+    assert Client().get(f"/backtests/{run.id}/").status_code == 302  # sign in first
+    page = signed_in.get(f"/backtests/{run.id}/")
     html = page.content.decode()
     assert page.status_code == 200 and "buy_and_hold" in html and 'id="curve-data"' in html
-    partial = Client().get(f"/backtests/{run.id}/?page=2", headers={"HX-Request": "true"})
+    partial = signed_in.get(f"/backtests/{run.id}/?page=2", headers={"HX-Request": "true"})
     assert partial.content.decode().lstrip().startswith('<div id="trades">')
     assert "<html" not in partial.content.decode()
-    assert Client().get("/backtests/").status_code == 200
+    assert signed_in.get("/backtests/").status_code == 200

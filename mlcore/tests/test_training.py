@@ -131,7 +131,10 @@ def test_train_all_then_evaluate_end_to_end(stored):
     )
     training = client.get(f"/training/{run.pk}").json()["data"]
     assert training["percent"] == 100.0 and training["model_version"] == model.version
+    from django.contrib.auth.models import User
+
     pages = Client()
+    pages.force_login(User.objects.create_user("trader", password="x" * 12))
     assert model.version.encode() in pages.get("/models/").content
     detail = pages.get(f"/models/{model.pk}/").content.decode()
     assert "Reliability" in detail and "A and up" in detail
