@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +29,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.servers import start_daphne  # noqa: E402
+
 BARS = 200
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT", "SYNTHUSDT"]
 
@@ -42,12 +42,6 @@ def database_url() -> str:
         sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
     base, name = url.rsplit("/", 1)
     return f"{base}/{name}_latency"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -170,24 +164,9 @@ def main() -> None:
     env["TRADINGAI_VAR_DIR"] = str(ROOT / "var" / "latency-benchmark")
     print("preparing: database, 4 series, quick champions ...", flush=True)
     prepare(env)
-    port = free_port()
+    daphne, url = start_daphne(env, quiet=True)
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "tradingai.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
+        daphne,
         subprocess.Popen(
             [
                 sys.executable,
@@ -219,13 +198,7 @@ def main() -> None:
     )
     try:
         assert measure.stdout.readline().startswith("READY")
-        for _ in range(300):  # daphne takes a moment to listen
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        listener = Listener(f"ws://127.0.0.1:{port}/api/realtime/signals")
+        listener = Listener(url.replace("http://", "ws://") + "/api/realtime/signals")
         listener.start()
         if not listener.ready.wait(60):
             sys.exit("could not subscribe to /api/realtime/signals")

@@ -11,13 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_embedded_smoke import ROOT, SHARED, embedded_env, free_port, manage
+from tests.servers import start_daphne
+from tests.test_embedded_smoke import ROOT, SHARED, embedded_env, manage
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -58,30 +57,7 @@ def server(tmp_path):
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    daphne = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "tradingai.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/api/system/health")
-            break
-        except OSError:
-            time.sleep(0.2)
+    daphne, url = start_daphne(env)
     yield url
     daphne.terminate()
     daphne.wait(timeout=10)
@@ -122,14 +98,17 @@ def test_log_in_replay_watch_open_acknowledge(server):
         assert rows.count() == before + 1, "no new signal arrived over the socket"
         assert page.evaluate("window.__reloaded") is False  # it came without a reload
         newest = rows.first
+        when = newest.locator(".note").inner_text().split(" ·")[0]  # "05-13 06:00"
+        row_id = newest.get_attribute("id")
         newest.click()
+        expect(page.locator("#signal-detail")).to_contain_text(when)  # its detail is in
         expect(page.locator("#price-chart canvas").first).to_be_visible()
         expect(page.locator(".drivers .bar").first).to_be_visible()
         assert page.locator(".drivers .bar").count() >= 2
         expect(page.locator("#signal-detail")).to_contain_text("TreeSHAP")
         page.click("text=Acknowledge")
         expect(page.locator("#signal-detail")).to_contain_text("Acknowledged")
-        expect(page.locator("#signal-rows .signal-row.acknowledged").first).to_be_visible()
+        expect(page.locator(f"#{row_id}.acknowledged")).to_be_visible()  # the list refreshed
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
         browser.close()

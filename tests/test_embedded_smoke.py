@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import start_daphne
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -33,12 +33,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_embedded_mode_imports_checks_and_serves(tmp_path):
     env = embedded_env(tmp_path)
@@ -50,44 +44,21 @@ def test_embedded_mode_imports_checks_and_serves(tmp_path):
     assert "11991 candles" in manage(env, "check_data")
     assert (tmp_path / "db.sqlite3").exists()
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "tradingai.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    server, url = start_daphne(env)
     try:
-        body = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health") as r:
-                    body = json.loads(r.read())
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert body is not None, "daphne did not answer"
+        with urllib.request.urlopen(f"{url}/api/system/health") as r:
+            body = json.loads(r.read())
         health = body["data"]
         assert body["success"] and health["mode"] == "embedded" and health["redis"] is None
         btc = health["data"][0]
         assert (btc["symbol"], btc["candles"], btc["verdict"]) == ("BTCUSDT", 11991, "stale")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/market/") as r:
+        with urllib.request.urlopen(f"{url}/market/") as r:
             assert r.url.endswith("/accounts/login/?next=/market/")  # pages need a sign-in
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:  # the dashboard
+        with urllib.request.urlopen(f"{url}/") as r:  # the dashboard
             assert r.url.endswith("/accounts/login/?next=/")  # asks who you are first
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as r:
+        with urllib.request.urlopen(f"{url}/admin/login/") as r:
             assert r.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/vendor/htmx.min.js") as r:
+        with urllib.request.urlopen(f"{url}/static/vendor/htmx.min.js") as r:
             assert r.status == 200
     finally:
         server.terminate()

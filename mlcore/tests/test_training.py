@@ -24,6 +24,7 @@ from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline.features import make_spec
 from mlcore.pipeline.gates import GateThresholds
 from mlcore.registry import promote
+from mlcore.tests.factories import model_version
 from mlcore.training import TrainRequest, start_run, train
 from tradingai.api import api
 
@@ -50,19 +51,9 @@ def command(name: str, *args: str) -> str:
 
 
 def fake_champion(**fields) -> ModelVersion:
-    defaults = dict(
-        symbol="BTCUSDT",
-        interval="1h",
-        version="BTCUSDT-1h-old",
-        status="champion",
-        feature_spec_hash="x",
-        train_start=datetime(2023, 1, 1, tzinfo=UTC),
-        train_end=datetime(2023, 6, 1, tzinfo=UTC),
-        embargo_bars=24,
-        data_hash="x",
-        artifact_path="/nonexistent",
+    return model_version(
+        **({"version": "BTCUSDT-1h-old", "train_end": datetime(2023, 6, 1, tzinfo=UTC)} | fields)
     )
-    return ModelVersion.objects.create(**(defaults | fields))
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from mlcore.models import ModelVersion
+from mlcore.tests.factories import model_version
 from signals.broadcast import publish
 from signals.consumers import ApiSignalsConsumer, DashboardConsumer
 from signals.models import NoSignal, Signal
@@ -109,18 +109,7 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
 
 
 def stub_signal() -> Signal:
-    model = ModelVersion.objects.create(
-        symbol="BTCUSDT",
-        interval="1h",
-        version="stub",
-        status="champion",
-        feature_spec_hash="x",
-        train_start=datetime(2023, 1, 1, tzinfo=UTC),
-        train_end=datetime(2024, 1, 1, tzinfo=UTC),
-        embargo_bars=24,
-        data_hash="x",
-        artifact_path="/nonexistent",
-    )
+    model = model_version(version="stub")
     return Signal.objects.create(
         symbol="BTCUSDT",
         interval="1h",

@@ -1,0 +1,54 @@
+"""Real servers for the tests and benchmarks that need them: daphne on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_daphne(env: dict[str, str], quiet: bool = False) -> tuple[subprocess.Popen, str]:
+    """daphne serving the project with ``env``; returns once /api/system/health answers."""
+    port = free_port()
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "tradingai.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/api/system/health", timeout=2)
+            return server, url
+        except urllib.error.HTTPError:
+            return server, url  # it answers (a 503 is an answer)
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("daphne exited before it answered") from None
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("daphne did not answer within a minute")
