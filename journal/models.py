@@ -1,0 +1,127 @@
+"""The trade journal: what the trader did with (or without) the signals, and what it made."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from analysis.intervals import interval_ms
+from analysis.models import Candle
+from journal.outcome import outcome
+from signals.models import Signal
+
+
+class Trade(models.Model):
+    class Action(models.TextChoices):
+        EXECUTED = "executed"
+        SKIPPED = "skipped", "skipped (a signal not taken)"
+        MISSED = "missed", "missed (meant to, could not)"
+
+    class Side(models.TextChoices):
+        LONG = "long"
+        SHORT = "short"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    ticker = models.CharField(max_length=20)
+    signal = models.ForeignKey(
+        Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="trades"
+    )
+    grade = models.CharField(max_length=2, blank=True, help_text="the linked signal's grade")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    side = models.CharField(max_length=5, choices=Side.choices)
+    followed_signal = models.BooleanField(
+        null=True, blank=True, help_text="same direction as the linked signal (blank: no signal)"
+    )
+    entry_time = models.DateTimeField()
+    entry_price = models.FloatField()
+    exit_time = models.DateTimeField(null=True, blank=True)
+    exit_price = models.FloatField(null=True, blank=True)
+    quantity = models.FloatField(help_text="base-asset units")
+    leverage = models.FloatField(default=1.0)
+    fees = models.FloatField(default=0.0, help_text="paid, in USDT")
+    funding = models.FloatField(default=0.0, help_text="paid (negative: received), in USDT")
+    notes = models.TextField(blank=True)
+    # Computed on save from the fields above and the stored candles; never typed in.
+    pnl = models.FloatField(null=True, blank=True, editable=False)
+    return_on_margin = models.FloatField(null=True, blank=True, editable=False)
+    mae = models.FloatField(null=True, blank=True, editable=False)
+    mfe = models.FloatField(null=True, blank=True, editable=False)
+    mae_pct = models.FloatField(null=True, blank=True, editable=False)
+    mfe_pct = models.FloatField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-entry_time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.side} {self.quantity:g} {self.ticker} @ {self.entry_price:g}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.compute()
+        super().save(*args, **kwargs)
+
+    @property
+    def direction(self) -> int:
+        return 1 if self.side == self.Side.LONG else -1
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("entry_price", "quantity", "leverage"):
+            value = getattr(self, name)
+            if value is None or not value > 0:
+                errors[name] = "must be a positive number"
+        if (self.exit_price is None) != (self.exit_time is None):
+            errors["exit_time"] = "an exit needs both its price and its time"
+        elif self.exit_time and self.entry_time and self.exit_time <= self.entry_time:
+            errors["exit_time"] = "the exit must come after the entry"
+        if self.exit_price is not None and not self.exit_price > 0:
+            errors["exit_price"] = "must be a positive number"
+        ticker = (self.ticker or "").upper()
+        if ticker and not Candle.objects.filter(symbol=ticker).exists():
+            errors["ticker"] = f"no market data stored for {ticker}: unknown ticker"
+        if self.signal_id and self.signal.symbol != ticker:
+            errors["signal"] = f"signal #{self.signal_id} is for {self.signal.symbol}, not {ticker}"
+        if errors:
+            raise ValidationError(errors)
+
+    def compute(self) -> None:
+        """Fill the linked signal's grade, followed/overrode, PnL and MAE/MFE."""
+        self.ticker = self.ticker.upper()
+        if self.signal_id:
+            self.grade = self.signal.grade
+            self.followed_signal = self.signal.direction == self.side
+        else:
+            self.grade, self.followed_signal = "", None
+        candles = Candle.objects.filter(symbol=self.ticker, interval=self._interval())
+        step = timedelta(milliseconds=interval_ms(self._interval()))
+        held = candles.filter(open_time__gt=self.entry_time - step)
+        if self.exit_time:
+            held = held.filter(open_time__lt=self.exit_time)
+        highs_lows = list(held.values_list("high", "low"))
+        highs = [h for h, _ in highs_lows]
+        lows = [lo for _, lo in highs_lows]
+        result = outcome(
+            self.direction,
+            self.entry_price,
+            self.exit_price,
+            self.quantity,
+            self.leverage,
+            self.fees,
+            self.funding,
+            np.asarray(highs),
+            np.asarray(lows),
+        )
+        self.pnl, self.return_on_margin = result.pnl, result.return_on_margin
+        self.mae, self.mfe = result.mae, result.mfe
+        self.mae_pct, self.mfe_pct = result.mae_pct, result.mfe_pct
+
+    def _interval(self) -> str:
+        # The finest stored interval of the ticker gives the closest excursions.
+        intervals = set(
+            Candle.objects.filter(symbol=self.ticker.upper())
+            .values_list("interval", flat=True)
+            .distinct()
+        )
+        return min(intervals, key=interval_ms) if intervals else "1h"

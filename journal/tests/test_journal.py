@@ -1,0 +1,175 @@
+"""The journal: PnL and excursions by hand, on stored candles, bad input refused with nothing
+stored, followed/overrode, the performance figures, the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from analysis.ingest import import_file
+from analysis.models import Candle
+from analysis.tests.binance_replay import SHARED
+from journal.models import Trade
+from journal.outcome import outcome
+from mlcore.tests.factories import model_version
+from signals.models import Signal
+
+H13 = datetime(2024, 5, 13, tzinfo=UTC)
+
+
+def test_pnl_and_excursions_by_hand():
+    highs, lows = np.array([105.0, 112.0]), np.array([98.0, 101.0])
+    long = outcome(1, 100.0, 110.0, 2.0, 5.0, fees=1.0, funding=0.5, highs=highs, lows=lows)
+    assert long.pnl == pytest.approx(20 - 1.5)
+    assert long.return_on_margin == pytest.approx(18.5 / (100 * 2 / 5))
+    assert (long.mfe, long.mae, long.mfe_pct, long.mae_pct) == (12.0, 2.0, 0.12, 0.02)
+    short = outcome(-1, 100.0, 110.0, 2.0, 1.0, fees=1.0, funding=-0.5, highs=highs, lows=lows)
+    assert short.pnl == pytest.approx(-20 - 0.5)  # funding received reduces the cost
+    assert (short.mfe, short.mae) == (2.0, 12.0)
+    still_open = outcome(1, 100.0, None, 1.0, 1.0, 0.0, 0.0, highs, lows)
+    assert still_open.pnl is None and still_open.mfe == 12.0
+
+
+@pytest.fixture
+def btc(db):
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+
+
+def journal(*args: str) -> str:
+    out = io.StringIO()
+    call_command("journal", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_add_computes_from_the_stored_candles(btc):
+    out = journal(
+        "add",
+        "--action",
+        "executed",
+        "--ticker",
+        "btcusdt",
+        "--side",
+        "long",
+        "--entry",
+        "62000",
+        "--exit",
+        "62500",
+        "--qty",
+        "0.1",
+        "--fees",
+        "6.2",
+        "--entry-time",
+        "2024-05-13T00:30",
+        "--exit-time",
+        "2024-05-13T05:30",
+    )
+    trade = Trade.objects.get()
+    assert trade.pnl == pytest.approx(50 - 6.2) and "PnL +43.80 USDT" in out
+    held = Candle.objects.filter(
+        symbol="BTCUSDT", open_time__gte=H13, open_time__lte=H13.replace(hour=5)
+    )
+    high = max(c.high for c in held)
+    low = min(c.low for c in held)
+    assert trade.mfe == pytest.approx(max(high - 62000, 0))
+    assert trade.mae == pytest.approx(max(62000 - low, 0))
+    assert trade.followed_signal is None and trade.grade == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ticker", "NOPEUSDT"], "--ticker: no market data stored for NOPEUSDT"),
+        (["--qty", "-1"], "--qty: must be a positive number"),
+        (["--exit-time", "2024-05-12T00:00"], "--exit-time: the exit must come after the entry"),
+        (["--signal", "999"], "--signal: no signal #999"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_stored(btc, args, message):
+    base = {
+        "--action": "executed",
+        "--ticker": "BTCUSDT",
+        "--side": "short",
+        "--entry": "62000",
+        "--exit": "61000",
+        "--qty": "0.1",
+        "--entry-time": "2024-05-13T00:00",
+        "--exit-time": "2024-05-13T05:00",
+    }
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    with pytest.raises(CommandError, match=message):
+        journal("add", *[x for pair in base.items() for x in pair])
+    assert not Trade.objects.exists()
+
+
+def test_followed_overrode_and_performance(btc):
+    signal = Signal.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        open_time=H13,
+        model_version=model_version(),
+        direction="long",
+        grade="B",
+        confidence=0.7,
+        p_sell=0.1,
+        p_neutral=0.2,
+        p_buy=0.7,
+        entry_price=62000.0,
+    )
+    common = {
+        "ticker": "BTCUSDT",
+        "entry_time": H13,
+        "exit_time": H13.replace(hour=5),
+        "quantity": 1.0,
+    }
+    Trade.objects.create(
+        action="executed", side="long", signal=signal, entry_price=100, exit_price=110, **common
+    )
+    Trade.objects.create(
+        action="executed", side="short", signal=signal, entry_price=100, exit_price=104, **common
+    )
+    Trade.objects.create(
+        action="skipped", side="long", signal=signal, entry_price=100, exit_price=90, **common
+    )
+    Trade.objects.create(action="executed", side="long", entry_price=100, exit_price=95, **common)
+    figures = json.loads(journal("performance"))
+    overall = figures["overall"]
+    assert (overall["trades"], overall["wins"], overall["total_pnl"]) == (3, 1, 10 - 4 - 5)
+    assert overall["profit_factor"] == pytest.approx(10 / 9)
+    assert figures["followed_vs_overrode"]["followed"]["total_pnl"] == 10
+    assert figures["followed_vs_overrode"]["overrode"]["total_pnl"] == -4
+    assert figures["by_grade"]["B"]["trades"] == 2
+    assert figures["by_action"]["skipped"]["total_pnl"] == -10
+    # The long signal was right on the first two trades' moves, wrong on the skipped one.
+    assert figures["prediction_hit_rate"]["B"] == {"trades": 3, "hit_rate": pytest.approx(2 / 3)}
+    assert [round(p, 6) for _, p in figures["equity_curve"]] == [10, 6, 1]
+
+
+def test_the_admin_exports_csv(btc):
+    Trade.objects.create(
+        action="executed",
+        side="long",
+        ticker="BTCUSDT",
+        entry_time=H13,
+        exit_time=H13.replace(hour=2),
+        entry_price=100,
+        exit_price=101,
+        quantity=2,
+    )
+    client = Client()
+    client.force_login(User.objects.create_superuser("boss", "b@x.y", "x" * 12))
+    response = client.post(
+        "/admin/journal/trade/",
+        {"action": "export_csv", "_selected_action": [Trade.objects.get().pk]},
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["id", "entry_time", "exit_time", "ticker"]
+    assert rows[1][rows[0].index("pnl")] == "2.0"
