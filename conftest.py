@@ -19,6 +19,8 @@ def _plain_http(settings) -> None:
     # Production settings redirect to HTTPS; the test client speaks plain HTTP. No
     # collectstatic runs for tests, so pages link static files by their plain names.
     settings.SECURE_SSL_REDIRECT = False
+    # API reads open and no rate limit unless a test is about them (tests/test_api_auth.py).
+    settings.API_AUTH, settings.API_RATE_LIMIT = "open", 0
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -4,16 +4,20 @@ demand. (The rest of the signals API arrives with the API issue.)"""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from signals import explanations, inference
 from signals.models import Signal
+from signals.serialize import signal_json
 from tradingai.api_errors import ApiError
+from tradingai.auth import WRITE
 
 router = Router(tags=["explanations"])
+signals_router = Router(tags=["signals"])
 
 
 class InteractionOut(Schema):
@@ -75,3 +79,68 @@ def explain_history(
         .filter(symbol=ticker.upper(), interval=interval or settings.INTERVALS[0])
     )[: max(1, min(limit, 200))]
     return [_out(s) for s in signals]
+
+
+class SignalOut(Schema):
+    id: int
+    symbol: str
+    interval: str
+    open_time: datetime
+    direction: str
+    grade: str
+    confidence: float
+    probabilities: dict[str, float]
+    confirmations: dict[str, bool]
+    regime: str
+    entry_price: float
+    stop_price: float | None
+    target_price: float | None
+    model: dict
+    explanation: dict
+    acknowledged: bool
+    created_at: datetime
+
+
+class SignalPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[SignalOut]
+
+
+@signals_router.get("/", response=SignalPage)
+def list_signals(
+    request: HttpRequest,
+    ticker: str | None = None,
+    grade: Literal["A+", "A", "B", "C"] | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    """Graded signals, newest first."""
+    signals = Signal.objects.graded().select_related("model_version")
+    if ticker:
+        signals = signals.filter(symbol=ticker.upper())
+    if grade:
+        signals = signals.filter(grade=grade)
+    items = [signal_json(s) for s in signals[offset : offset + limit]]
+    return {"count": signals.count(), "limit": limit, "offset": offset, "items": items}
+
+
+def _signal(signal_id: int) -> Signal:
+    signal = Signal.objects.select_related("model_version").filter(pk=signal_id).first()
+    if signal is None:
+        raise ApiError(404, "not_found", f"no signal #{signal_id}")
+    return signal
+
+
+@signals_router.get("/{signal_id}", response=SignalOut)
+def get_signal(request: HttpRequest, signal_id: int) -> dict:
+    return signal_json(_signal(signal_id))
+
+
+@signals_router.post("/{signal_id}/acknowledge", response=SignalOut, auth=WRITE)
+def acknowledge(request: HttpRequest, signal_id: int) -> dict:
+    """Mark the signal as seen (idempotent)."""
+    signal = _signal(signal_id)
+    signal.acknowledge()
+    return signal_json(signal)

@@ -14,6 +14,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from tradingai.api_errors import ApiError
+from tradingai.auth import READ
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ api = EnvelopedNinjaAPI(
     "envelope {success, data, error, timestamp}.",
     renderer=EnvelopeRenderer(),
     urls_namespace="api",
+    auth=READ,  # every operation reads by default; writes say auth=WRITE, health is open
 )
 
 
@@ -135,3 +137,5 @@ api.add_router("/backtests", "mlcore.api.router")
 api.add_router("/models", "mlcore.api.models_router")
 api.add_router("/training", "mlcore.api.training_router")
 api.add_router("/explain", "signals.api.router")
+api.add_router("/signals", "signals.api.signals_router")
+api.add_router("/trades", "journal.api.router")

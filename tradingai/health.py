@@ -164,7 +164,7 @@ def system_health() -> HealthOut:
     return health
 
 
-@router.get("/health", response=HealthOut)
+@router.get("/health", response=HealthOut, auth=None)  # load balancers ask without a key
 def health(request: HttpRequest) -> HealthOut:
     """Database, Redis when configured, and data freshness per symbol: healthy or degraded.
     An unreachable database answers 503 with the same report as the error's details."""

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tradingai.ratelimit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "tradingai.urls"
@@ -213,6 +214,10 @@ BEAT_SCHEDULE = {
 }
 # The in-process scheduler that fires BEAT_SCHEDULE in the embedded mode (off in tests).
 EMBEDDED_SCHEDULER = env_bool("TRADINGAI_EMBEDDED_SCHEDULER", EMBEDDED)
+
+# --- API: reads open on the embedded default (loopback), keys required in production.
+API_AUTH = env("TRADINGAI_API_AUTH", "open" if EMBEDDED else "required")
+API_RATE_LIMIT = env_int("TRADINGAI_API_RATE_LIMIT", 600)  # requests a minute per key/address
 
 # --- Market data
 SYMBOLS = env_list("TRADINGAI_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")

@@ -1,0 +1,128 @@
+"""API keys, the read setting, the rate limit, and the journal and signals endpoints' errors."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+from analysis.ingest import import_file
+from analysis.tests.binance_replay import SHARED
+from journal.models import Trade
+from mlcore.tests.factories import model_version
+from signals.models import Signal
+
+pytestmark = pytest.mark.django_db
+TRADE = {
+    "ticker": "btcusdt",
+    "action": "executed",
+    "side": "long",
+    "entry_time": "2024-05-13T00:30:00Z",
+    "entry_price": 62000,
+    "quantity": 0.1,
+    "exit_time": "2024-05-13T05:30:00Z",
+    "exit_price": 62500,
+    "fees": 6.2,
+}
+
+
+@pytest.fixture
+def key() -> str:
+    out = io.StringIO()
+    call_command("apikey", "create", "bot", stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
+
+
+@pytest.fixture
+def btc() -> None:
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+
+
+def post(client: Client, path: str, body: dict, key: str | None = None):
+    headers = {"X-API-Key": key} if key else {}
+    return client.post(path, body, content_type="application/json", headers=headers)
+
+
+def test_writes_need_a_key_and_a_revoked_key_is_refused(key, btc):
+    client = Client()
+    refused = post(client, "/api/trades/", TRADE)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "http_401"
+    created = post(client, "/api/trades/", TRADE, key)
+    assert created.status_code == 201
+    assert created.json()["data"]["pnl"] == pytest.approx(50 - 6.2)
+    call_command("apikey", "revoke", "bot", stdout=io.StringIO())
+    assert post(client, "/api/trades/", TRADE, key).status_code == 401
+    assert Trade.objects.count() == 1
+    assert post(client, "/api/trades/", TRADE, "nonsense.key").status_code == 401
+
+
+def test_invalid_payloads_name_the_field_and_store_nothing(key, btc):
+    client = Client()
+    bad = post(client, "/api/trades/", TRADE | {"quantity": -1}, key)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"] == [
+        {"loc": ["body", "quantity"], "msg": "must be a positive number"}
+    ]
+    unknown = post(client, "/api/trades/", TRADE | {"ticker": "NOPEUSDT"}, key)
+    assert unknown.status_code == 422 and "NOPEUSDT" in unknown.json()["error"]["details"][0]["msg"]
+    missing = post(client, "/api/trades/", {"ticker": "BTCUSDT"}, key)
+    assert missing.status_code == 422 and missing.json()["error"]["code"] == "invalid_request"
+    assert not Trade.objects.exists()
+    assert (
+        client.put(
+            "/api/trades/999", TRADE, content_type="application/json", headers={"X-API-Key": key}
+        ).status_code
+        == 404
+    )
+
+
+def test_reads_follow_the_setting_and_health_stays_open(key, settings):
+    client = Client()
+    assert client.get("/api/signals/").status_code == 200  # open (the embedded default)
+    settings.API_AUTH = "required"
+    assert client.get("/api/signals/").status_code == 401
+    assert client.get("/api/signals/", headers={"X-API-Key": key}).status_code == 200
+    assert client.get("/api/system/health").status_code == 200
+    trader = Client(enforce_csrf_checks=True)
+    trader.force_login(User.objects.create_user("t", password="x" * 12))
+    assert trader.get("/api/signals/").status_code == 200  # the dashboard's own session
+
+
+def test_the_rate_limit_answers_429_with_retry_after(settings, key):
+    settings.API_RATE_LIMIT = 3
+    client = Client()
+    codes = [client.get("/api/signals/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.get("/api/signals/")
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(limited["Retry-After"]) <= 60
+    # A key has its own allowance, apart from the address's.
+    assert client.get("/api/signals/", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_signals_endpoints_and_acknowledge(key):
+    s = Signal.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        open_time=datetime(2024, 5, 13, tzinfo=UTC),
+        model_version=model_version(),
+        direction="long",
+        grade="B",
+        confidence=0.7,
+        p_sell=0.1,
+        p_neutral=0.2,
+        p_buy=0.7,
+        entry_price=62000.0,
+    )
+    client = Client()
+    page = client.get("/api/signals/?ticker=btcusdt&grade=B&limit=10").json()["data"]
+    assert page["count"] == 1 and page["items"][0]["id"] == s.pk
+    assert client.get("/api/signals/?limit=0").status_code == 422
+    assert client.get(f"/api/signals/{s.pk + 1}").status_code == 404
+    assert post(client, f"/api/signals/{s.pk}/acknowledge", {}).status_code == 401
+    done = post(client, f"/api/signals/{s.pk}/acknowledge", {}, key)
+    assert done.status_code == 200 and done.json()["data"]["acknowledged"]

@@ -1,0 +1,35 @@
+"""Who may call the API.
+
+- Writes: an API key (header ``X-API-Key``), or the dashboard's own session with its CSRF token.
+- Reads: open when ``TRADINGAI_API_AUTH`` is ``open`` (the embedded default, on loopback);
+  with ``required`` (the production default) they need the same as writes.
+A missing, unknown or revoked key is a 401 in the envelope."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import APIKeyHeader, django_auth
+
+from tradingai.models import ApiKey
+
+
+class KeyAuth(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        return ApiKey.verify(key) if key else None
+
+
+class ReadAuth(KeyAuth):
+    """A key when reads require one; otherwise anyone (``"open"``)."""
+
+    def __call__(self, request: HttpRequest):
+        if settings.API_AUTH != "required":
+            return "open"
+        return super().__call__(request)
+
+
+key_auth = KeyAuth()
+WRITE = [key_auth, django_auth]
+READ = [ReadAuth(), django_auth]

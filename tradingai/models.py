@@ -1,0 +1,52 @@
+"""API keys: issued once, stored as a digest, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+
+def _digest(raw: str) -> str:
+    # A key is 256 random bits: a plain SHA-256 digest cannot be brute-forced, and unlike a
+    # password hash it costs microseconds on every request.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=12, unique=True, help_text="the key's public part")
+    digest = models.CharField(max_length=64, help_text="sha256 of the whole key")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…{', revoked' if self.revoked_at else ''})"
+
+    @classmethod
+    def issue(cls, name: str) -> tuple[ApiKey, str]:
+        """A new key; the returned secret is shown once and never stored."""
+        prefix = secrets.token_hex(4)
+        raw = f"{prefix}.{secrets.token_urlsafe(32)}"
+        return cls.objects.create(name=name, prefix=prefix, digest=_digest(raw)), raw
+
+    @classmethod
+    def verify(cls, raw: str) -> ApiKey | None:
+        prefix = raw.split(".", 1)[0]
+        key = cls.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+        if key is None or not hmac.compare_digest(key.digest, _digest(raw)):
+            return None
+        if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
+            cls.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        return key
+
+    def revoke(self) -> None:
+        self.revoked_at = self.revoked_at or timezone.now()
+        self.save(update_fields=["revoked_at"])
