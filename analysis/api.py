@@ -74,3 +74,37 @@ def indicators(request: HttpRequest, ticker: str, q: Query[SeriesQuery]) -> Indi
     except market.UnknownSeries as exc:
         raise ApiError(404, "unknown_symbol", str(exc)) from exc
     return IndicatorsOut(symbol=symbol, interval=q.interval, open_time=open_time, values=values)
+
+
+class TimeframeOut(Schema):
+    interval: str
+    open_time: datetime | None
+    regime: market.RegimeAt | None
+    indicators: dict[str, float | None]
+
+
+class SummaryOut(Schema):
+    symbol: str
+    interval: str
+    timeframes: list[TimeframeOut]
+
+
+@router.get("/", response=SummaryOut)
+def summary(request: HttpRequest, ticker: str, q: Query[SeriesQuery]) -> SummaryOut:
+    """Regime and key indicators on the stored interval, 4h and 1d, from closed candles only
+    (cached; cleared when a new signal lands)."""
+    symbol = _checked(ticker, q.interval)
+    try:
+        views = market.cached_multi_timeframe(symbol, q.interval)
+    except market.UnknownSeries as exc:
+        raise ApiError(404, "unknown_symbol", str(exc)) from None
+    return SummaryOut(
+        symbol=symbol,
+        interval=q.interval,
+        timeframes=[
+            TimeframeOut(
+                interval=v.interval, open_time=v.open_time, regime=v.regime, indicators=v.indicators
+            )
+            for v in views
+        ],
+    )

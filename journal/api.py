@@ -3,21 +3,24 @@ an invalid payload is a 422 naming the field, and nothing is stored."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpRequest
 from ninja import Router, Schema
 
 from journal.models import Trade
 from journal.performance import performance
-from signals.models import Signal
+from mlcore.models import ModelVersion
+from signals.models import NoSignal, Signal
 from tradingai.api_errors import ApiError
 from tradingai.auth import WRITE
 
 router = Router(tags=["trades"])
+performance_router = Router(tags=["performance"])
 
 
 class TradeIn(Schema):
@@ -110,3 +113,45 @@ def trades_performance(request: HttpRequest) -> dict:
     """Win rate, PnL and profit factor overall, by grade, action and followed/overrode; the
     linked signals' hit rate per grade; the equity curve of executed trades."""
     return performance(Trade.objects.select_related("signal"))
+
+
+@performance_router.get("/summary", response=dict)
+def daily_summary(request: HttpRequest, day: date | None = None) -> dict:
+    """The report a trader saves at the end of the day (``day``, default today, UTC): the
+    signals of the day by grade, how many were acknowledged, the day's trades and their PnL,
+    the journal overall, the serving models and any bars the live path refused."""
+    day = day or datetime.now(UTC).date()
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    signals = Signal.objects.graded().filter(open_time__gte=start, open_time__lt=end)
+    by_grade = {g["grade"]: g["n"] for g in signals.values("grade").annotate(n=Count("id"))}
+    trades = Trade.objects.select_related("signal")
+    today = [t for t in trades if start <= t.entry_time < end]
+    return {
+        "day": day.isoformat(),
+        "signals": {
+            "total": signals.count(),
+            "by_grade": by_grade,
+            "acknowledged": signals.filter(acknowledged_at__isnull=False).count(),
+        },
+        "trades_today": {
+            "count": len(today),
+            "by_action": {a: sum(t.action == a for t in today) for a in Trade.Action.values},
+            "pnl": sum(t.pnl for t in today if t.pnl is not None),
+        },
+        "journal": performance(trades),
+        "models": [
+            {
+                "symbol": m.symbol,
+                "interval": m.interval,
+                "version": m.version,
+                "forced": m.forced,
+                "quick": m.quick,
+            }
+            for m in ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
+        ],
+        "refusals": [
+            {"symbol": r.symbol, "interval": r.interval, "reason": r.reason}
+            for r in NoSignal.objects.all()
+        ],
+    }

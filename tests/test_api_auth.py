@@ -126,3 +126,27 @@ def test_signals_endpoints_and_acknowledge(key):
     assert post(client, f"/api/signals/{s.pk}/acknowledge", {}).status_code == 401
     done = post(client, f"/api/signals/{s.pk}/acknowledge", {}, key)
     assert done.status_code == 200 and done.json()["data"]["acknowledged"]
+
+
+def test_the_daily_summary(key, btc):
+    Signal.objects.create(
+        symbol="BTCUSDT",
+        interval="1h",
+        open_time=datetime(2024, 5, 13, 3, tzinfo=UTC),
+        model_version=model_version(),
+        direction="short",
+        grade="C",
+        confidence=0.5,
+        p_sell=0.5,
+        p_neutral=0.2,
+        p_buy=0.3,
+        entry_price=62000.0,
+    )
+    post(Client(), "/api/trades/", TRADE, key)
+    report = Client().get("/api/performance/summary?day=2024-05-13").json()["data"]
+    assert report["signals"] == {"total": 1, "by_grade": {"C": 1}, "acknowledged": 0}
+    assert report["trades_today"]["count"] == 1
+    assert report["trades_today"]["pnl"] == pytest.approx(43.8)
+    assert report["journal"]["overall"]["trades"] == 1
+    assert report["models"][0]["version"] == "BTCUSDT-1h-stub"
+    assert Client().get("/api/performance/summary?day=yesterday").status_code == 422

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from analysis.freshness import series_freshness
-from mlcore.models import ModelVersion
+from mlcore.models import GradingConfig, ModelVersion
 from signals.models import NoSignal
 from tradingai.api_errors import ApiError
 
@@ -172,3 +172,40 @@ def health(request: HttpRequest) -> HealthOut:
     if report.status == "unhealthy":
         raise ApiError(503, "unhealthy", "The database is unreachable.", report.dict())
     return report
+
+
+class ConfigOut(Schema):
+    mode: Literal["embedded", "production"]
+    symbols: list[str]
+    intervals: list[str]
+    binance_base_url: str
+    binance_keys_configured: bool  # never the keys themselves
+    api_auth: str
+    api_rate_limit: int
+    beat_schedule: dict[str, str]
+    grading: dict
+    gates: dict
+    drift: dict
+    training: dict
+    mlflow_tracking: bool
+
+
+@router.get("/config", response=ConfigOut)
+def config(request: HttpRequest) -> ConfigOut:
+    """The settings the product runs with: what it watches, how it grades and gates. Secrets
+    (keys, passwords, the secret key, URLs with credentials) are never included."""
+    return ConfigOut(
+        mode="embedded" if settings.EMBEDDED else "production",
+        symbols=settings.SYMBOLS,
+        intervals=settings.INTERVALS,
+        binance_base_url=settings.BINANCE_BASE_URL,
+        binance_keys_configured=bool(settings.BINANCE_API_KEY and settings.BINANCE_API_SECRET),
+        api_auth=settings.API_AUTH,
+        api_rate_limit=settings.API_RATE_LIMIT,
+        beat_schedule={name: entry["cron"] for name, entry in settings.BEAT_SCHEDULE.items()},
+        grading=GradingConfig.current().rules().to_dict(),
+        gates=settings.GATE_THRESHOLDS,
+        drift=settings.DRIFT,
+        training=settings.TRAINING,
+        mlflow_tracking=bool(settings.MLFLOW_TRACKING_URI),
+    )

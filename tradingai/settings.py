@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "ninja",  # its bundled Swagger UI: /api/docs works offline (no CDN)
     "django_celery_beat",
     "tradingai",  # glue only: it hosts the operations commands (healthcheck)
     "analysis",

@@ -54,3 +54,15 @@ def test_unknown_symbol_and_interval_are_clear_errors(client, btc):
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_interval"
     too_many = client.get("/analysis/BTCUSDT/regime?bars=5000")
     assert too_many.status_code == 422 and too_many.json()["success"] is False
+
+
+def test_multi_timeframe_summary(db):
+    from analysis.ingest import import_file
+    from analysis.tests.binance_replay import SHARED
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    body = TestClient(api).get("/analysis/?ticker=btcusdt").json()["data"]
+    assert [t["interval"] for t in body["timeframes"]] == ["1h", "4h", "1d"]
+    assert body["timeframes"][2]["regime"]["regime"] in {"TRENDING", "RANGING", "CHOPPY"}
+    assert TestClient(api).get("/analysis/?ticker=NOPEUSDT").status_code == 404
+    assert TestClient(api).get("/analysis/").status_code == 422  # ticker is required

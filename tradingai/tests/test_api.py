@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,9 +126,25 @@ def test_unknown_api_paths_answer_with_the_envelope(db, settings):
 def test_openapi_docs_describe_the_envelope(db):
     from django.test import Client
 
-    assert Client().get("/api/docs").status_code == 200
+    docs = Client().get("/api/docs")
+    assert docs.status_code == 200
+    page = docs.content.decode()
+    # Offline: django-ninja's own bundled Swagger UI, never a CDN.
+    assert "/static/ninja/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
     schema = Client().get("/api/openapi.json").json()
     health = schema["paths"]["/api/system/health"]["get"]["responses"]["200"]
     wrapped = health["content"]["application/json"]["schema"]
     assert set(wrapped["required"]) == {"success", "data", "error", "timestamp"}
     assert "$ref" in wrapped["properties"]["data"]
+
+
+def test_config_shows_settings_and_never_a_secret(db, settings):
+    from django.test import Client
+
+    settings.BINANCE_API_SECRET = "s3cr3t-value"
+    settings.BINANCE_API_KEY = "k3y-value"
+    body = Client().get("/api/system/config").content.decode()
+    data = json.loads(body)["data"]
+    assert data["symbols"] == settings.SYMBOLS and data["binance_keys_configured"] is True
+    assert "s3cr3t-value" not in body and "k3y-value" not in body
+    assert settings.SECRET_KEY not in body
