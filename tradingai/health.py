@@ -64,6 +64,8 @@ class HealthOut(Schema):
     mode: Literal["embedded", "production"]
     database: CheckOut
     redis: CheckOut | None
+    workers: CheckOut | None  # Celery workers answering a ping (production only)
+    compute_device: str  # what a training worker would use here, as torch sees it
     data: list[SeriesOut]
     champions: list[ChampionOut]
     refusals: list[RefusalOut]
@@ -126,9 +128,33 @@ def champions(now: datetime) -> list[ChampionOut]:
     return out
 
 
-def system_health() -> HealthOut:
+def check_workers() -> CheckOut | None:
+    """Celery workers that answer a ping within a second (none to ask in the embedded mode,
+    where tasks run in process)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+        return None
+
+    def probe() -> str:
+        from tradingai.celery import app
+
+        replies = app.control.ping(timeout=1.0)
+        if not replies:
+            raise RuntimeError("no Celery worker answered")
+        return ", ".join(sorted(name for reply in replies for name in reply))
+
+    return _timed(probe)
+
+
+def compute_device() -> str:
+    from mlcore.pipeline.device import compute_device as device
+
+    return device()
+
+
+def system_health(with_workers: bool = True) -> HealthOut:
     database = check_database()
     redis_check = check_redis()
+    workers = check_workers() if with_workers else None
     now = datetime.now(UTC)
     series = series_freshness(now) if database.ok else []
     data = [SeriesOut(**vars(s), fresh=s.fresh) for s in series]
@@ -157,6 +183,8 @@ def system_health() -> HealthOut:
         mode="embedded" if settings.EMBEDDED else "production",
         database=database,
         redis=redis_check,
+        workers=workers,
+        compute_device=compute_device(),
         data=data,
         champions=models,
         refusals=refusals,

@@ -208,6 +208,10 @@ BEAT_SCHEDULE = {
         "task": "mlcore.tasks.check_drift",
         "cron": env("TRADINGAI_SCHEDULE_CHECK_DRIFT", "20 0 * * *"),
     },
+    "healthcheck": {
+        "task": "tradingai.tasks.healthcheck",
+        "cron": env("TRADINGAI_SCHEDULE_HEALTHCHECK", "5 6 * * *"),
+    },
     "retrain-universe": {
         "task": "mlcore.tasks.retrain_universe",
         "cron": env("TRADINGAI_SCHEDULE_RETRAIN_UNIVERSE", "40 1 * * 0"),
@@ -290,11 +294,22 @@ DRIFT = {
 # Same-turnover random runs behind each graded backtest (gate 5 and evaluate).
 RANDOM_RUNS = env_int("TRADINGAI_RANDOM_RUNS", 200)
 
+LOG_FORMAT = env("LOG_FORMAT", "plain")  # "json": one JSON object a line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "tradingai.logs.JsonFormatter"},
+    },
+    "filters": {"redact": {"()": "tradingai.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -148,3 +148,18 @@ def test_config_shows_settings_and_never_a_secret(db, settings):
     assert data["symbols"] == settings.SYMBOLS and data["binance_keys_configured"] is True
     assert "s3cr3t-value" not in body and "k3y-value" not in body
     assert settings.SECRET_KEY not in body
+
+
+def test_health_names_the_compute_device_and_the_daily_check_logs(db, caplog):
+    import logging
+
+    from django.test import Client
+
+    from tradingai.tasks import healthcheck
+
+    body = json.loads(Client().get("/api/system/health").content)["data"]
+    assert body["compute_device"] in {"cpu", "cuda"}
+    with caplog.at_level(logging.INFO, logger="tradingai.tasks"):
+        status = healthcheck()
+    assert status in {"healthy", "degraded", "unhealthy"}
+    assert f"health: {status}" in caplog.text

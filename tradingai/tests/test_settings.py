@@ -100,3 +100,18 @@ def test_env_example_lists_every_variable_settings_read():
     )
     documented = set(re.findall(r"^([A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
     assert read - documented == set(), "settings read variables .env.example does not list"
+
+
+def test_json_logs_mask_secrets(settings):
+    import json
+    import logging
+
+    from tradingai.logs import JsonFormatter, RedactSecrets
+
+    settings.BINANCE_API_SECRET = "very-secret-binance-value"
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "signed with %s", ("very-secret-binance-value",), None
+    )
+    assert RedactSecrets().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "signed with ***" and line["level"] == "WARNING"

@@ -25,6 +25,10 @@ class Command(BaseCommand):
         )
         if report.redis:
             self.stdout.write(f"redis: {'ok' if report.redis.ok else 'DOWN'} {report.redis.detail}")
+        if report.workers:
+            state = "ok" if report.workers.ok else "DOWN"
+            self.stdout.write(f"celery workers: {state} {report.workers.detail}")
+        self.stdout.write(f"compute device for training: {report.compute_device}")
         for s in report.data:
             self.stdout.write(f"data {s.symbol} {s.interval}: {s.verdict}, {s.candles} candles")
         for c in report.champions:
