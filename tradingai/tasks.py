@@ -16,7 +16,7 @@ def healthcheck() -> str:
     """The checks behind /api/system/health, logged at a level that matches the verdict."""
     report = system_health()
     level = {"healthy": logging.INFO, "degraded": logging.WARNING}.get(report.status, logging.ERROR)
-    problems = [s.symbol + " " + s.verdict for s in report.data if not s.fresh]
+    problems = [f"{s.symbol} {s.interval} {s.verdict}" for s in report.data if not s.fresh]
     problems += [
         f"{c.version} drift: {', '.join(c.drift_triggers)}"
         for c in report.champions
