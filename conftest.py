@@ -48,6 +48,7 @@ def binance(_replay_server: ReplayServer, settings) -> Iterator[ReplayServer]:
     _replay_server.reset()
     _replay_server.now_ms = int(REPLAY_NOW.timestamp() * 1000)
     settings.BINANCE_BASE_URL = _replay_server.url
+    settings.BINANCE_SPOT_BASE_URL = _replay_server.url
     settings.BINANCE_MAX_RETRIES = 2
     settings.BINANCE_TIMEOUT = 2
     yield _replay_server

@@ -41,6 +41,8 @@ READ_ONLY_ENDPOINTS: frozenset[str] = frozenset(
         "/fapi/v3/balance",
         "/fapi/v2/account",
         "/fapi/v3/positionRisk",
+        # The key's own permissions (Binance serves them on the spot API's host).
+        "/sapi/v1/account/apiRestrictions",
     }
 )
 KLINES_PAGE = 1500  # Binance's maximum per /fapi/v1/klines request
@@ -87,6 +89,7 @@ class Exchange:
         self,
         base_url: str = "https://fapi.binance.com",
         *,
+        spot_base_url: str = "https://api.binance.com",
         api_key: str = "",
         api_secret: str = "",
         timeout: float = 10.0,
@@ -107,8 +110,11 @@ class Exchange:
         )
         client.FUTURES_URL = f"{self.base_url}/fapi"
         client.FUTURES_DATA_URL = f"{self.base_url}/futures/data"
-        base_path = urlsplit(self.base_url).path
-        guard = _ReadOnlyAdapter(frozenset(base_path + p for p in READ_ONLY_ENDPOINTS))
+        client.MARGIN_API_URL = f"{spot_base_url.rstrip('/')}/sapi"
+        base_paths = {urlsplit(self.base_url).path, urlsplit(spot_base_url).path.rstrip("/")}
+        guard = _ReadOnlyAdapter(
+            frozenset(base + p for base in base_paths for p in READ_ONLY_ENDPOINTS)
+        )
         client.session.mount("https://", guard)
         client.session.mount("http://", guard)
         self.__client = client
@@ -185,6 +191,10 @@ class Exchange:
     def positions(self) -> list[dict[str, Any]]:
         return self._call("positions", self.__client.futures_position_information, signed=True)
 
+    def api_permissions(self) -> dict[str, Any]:
+        """What the configured key is allowed to do (reading, trading, withdrawing...)."""
+        return self._call("key permissions", self.__client.get_account_api_permissions, signed=True)
+
     # --- the one place requests are made ------------------------------------------------
     def _call(self, what: str, method: Callable[..., Any], *, signed: bool = False, **params: Any):
         if signed and not self._has_keys:
@@ -231,6 +241,7 @@ def get_exchange(**overrides: Any) -> Exchange:
     from django.conf import settings
 
     options: dict[str, Any] = {
+        "spot_base_url": settings.BINANCE_SPOT_BASE_URL,
         "api_key": settings.BINANCE_API_KEY,
         "api_secret": settings.BINANCE_API_SECRET,
         "timeout": settings.BINANCE_TIMEOUT,

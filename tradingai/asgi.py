@@ -25,6 +25,16 @@ application = ProtocolTypeRouter(
     }
 )
 
+if settings.BINANCE_API_KEY:
+    # Refuse to serve with a key that can trade or withdraw (the reason is in the error).
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portfolio.checks import binance_key_is_read_only
+
+    errors = [c for c in binance_key_is_read_only() if c.level >= 40]
+    if errors:
+        raise ImproperlyConfigured(errors[0].msg)
+
 if settings.EMBEDDED_SCHEDULER:
     from tradingai.scheduler import start_embedded_scheduler
 

@@ -228,8 +228,19 @@ API_RATE_LIMIT = env_int("TRADINGAI_API_RATE_LIMIT", 600)  # requests a minute p
 SYMBOLS = env_list("TRADINGAI_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")
 INTERVALS = env_list("TRADINGAI_INTERVALS", "1h")
 BINANCE_BASE_URL = env("BINANCE_BASE_URL", "https://fapi.binance.com")
-BINANCE_API_KEY = env("BINANCE_API_KEY")
-BINANCE_API_SECRET = env("BINANCE_API_SECRET")
+BINANCE_SPOT_BASE_URL = env("BINANCE_SPOT_BASE_URL", "https://api.binance.com")
+
+
+def env_secret(name: str) -> str:
+    """``NAME`` from env, or the contents of the file ``NAME_FILE`` names (Docker secrets)."""
+    path = env(f"{name}_FILE")
+    return Path(path).read_text().strip() if path else env(name)
+
+
+BINANCE_API_KEY = env_secret("BINANCE_API_KEY")
+BINANCE_API_SECRET = env_secret("BINANCE_API_SECRET")
+# A key that can trade, transfer or withdraw is refused unless this says otherwise.
+ALLOW_TRADE_ENABLED_KEY = env_bool("TRADINGAI_ALLOW_TRADE_ENABLED_KEY", False)
 BINANCE_TIMEOUT = float(env("BINANCE_TIMEOUT", "10"))
 BINANCE_MAX_RETRIES = env_int("BINANCE_MAX_RETRIES", 5)
 # How far back a first fetch reaches when no candle is stored yet and no --since is given.

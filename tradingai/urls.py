@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
     path("", include("signals.urls")),
+    path("", include("portfolio.urls")),
     path("", include("mlcore.urls")),
     path("", include("analysis.urls")),
 ]

@@ -45,6 +45,7 @@ class Scripted:
 class ReplayServer:
     def __init__(self, klines: dict, funding: dict, now_ms: int) -> None:
         self.klines, self.funding, self.now_ms = klines, funding, now_ms
+        self.overrides: dict[str, object] = {}  # path -> a JSON body to serve instead
         self.fail_next: list[Scripted] = []
         self.fail_always: Scripted | None = None
         self.fail_after: int | None = None  # serve this many kline pages, then fail_always
@@ -73,6 +74,7 @@ class ReplayServer:
         self.fail_after = None
         self.delay = 0.0
         self.requests.clear()
+        self.overrides.clear()
 
     # --- routes ---------------------------------------------------------------------------
     def route(self, method: str, path: str, query: dict[str, str]) -> Scripted:
@@ -96,7 +98,13 @@ class ReplayServer:
             "/fapi/v1/premiumIndex": "fapi_v1_premiumIndex.json",
             "/fapi/v1/openInterest": "fapi_v1_openInterest.json",
             "/futures/data/openInterestHist": "futures_data_openInterestHist.json",
+            "/fapi/v2/account": "fapi_v2_account.json",
+            "/fapi/v3/balance": "fapi_v3_balance.json",
+            "/fapi/v3/positionRisk": "fapi_v3_positionRisk.json",
+            "/sapi/v1/account/apiRestrictions": "sapi_v1_account_apiRestrictions.json",
         }
+        if path in self.overrides:
+            return Scripted(200, self.overrides[path])
         if path in recorded:
             return Scripted(200, json.loads((RECORDED / recorded[path]).read_text()))
         return Scripted(404, {"code": -1, "msg": f"no replay for {path}"})

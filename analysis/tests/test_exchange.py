@@ -29,6 +29,7 @@ EXPECTED_SURFACE = {
     "account_balance",
     "account",
     "positions",
+    "api_permissions",  # the key's own permissions: read to refuse a key that can trade
 }
 FORBIDDEN = ("order", "cancel", "leverage", "margin", "transfer", "withdraw", "deposit")
 
