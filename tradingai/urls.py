@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/<path:rest>", api_not_found),
     path("", include("signals.urls")),
     path("", include("portfolio.urls")),
+    path("", include("journal.urls")),
     path("", include("mlcore.urls")),
     path("", include("analysis.urls")),
 ]

@@ -173,3 +173,28 @@ def test_the_admin_exports_csv(btc):
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0][:4] == ["id", "entry_time", "exit_time", "ticker"]
     assert rows[1][rows[0].index("pnl")] == "2.0"
+
+
+def test_the_journal_page_records_and_shows(btc):
+    client = Client()
+    assert client.get("/journal/").status_code == 302  # sign in first
+    client.force_login(User.objects.create_user("t", password="x" * 12))
+    form = {
+        "ticker": "BTCUSDT",
+        "action": "executed",
+        "side": "long",
+        "entry_time": "2024-05-13T00:30",
+        "entry_price": "62000",
+        "exit_time": "2024-05-13T05:30",
+        "exit_price": "62500",
+        "quantity": "0.1",
+        "leverage": "1",
+        "fees": "0",
+        "funding": "0",
+        "notes": "",
+    }
+    assert client.post("/journal/", form).status_code == 302
+    page = client.get("/journal/").content.decode()
+    assert "Recorded #" in page and "PnL +50.00 USDT" in page and "journal-equity" in page
+    bad = client.post("/journal/", form | {"quantity": "-1"}).content.decode()
+    assert "must be a positive number" in bad and Trade.objects.count() == 1
