@@ -237,3 +237,12 @@ def config(request: HttpRequest) -> ConfigOut:
         training=settings.TRAINING,
         mlflow_tracking=bool(settings.MLFLOW_TRACKING_URI),
     )
+
+
+@router.get("/metrics", auth=None, include_in_schema=True)
+def metrics(request: HttpRequest):
+    """Prometheus text format (not the JSON envelope): requests, signals by grade, refusals,
+    data lag, inference stage durations, training durations."""
+    from tradingai.metrics import metrics_response
+
+    return metrics_response()

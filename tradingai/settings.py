@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tradingai.ratelimit.RateLimitMiddleware",
+    "tradingai.metrics.MetricsMiddleware",
 ]
 
 ROOT_URLCONF = "tradingai.urls"

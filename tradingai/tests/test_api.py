@@ -163,3 +163,20 @@ def test_health_names_the_compute_device_and_the_daily_check_logs(db, caplog):
         status = healthcheck()
     assert status in {"healthy", "degraded", "unhealthy"}
     assert f"health: {status}" in caplog.text
+
+
+def test_metrics_in_prometheus_format(db):
+    from django.test import Client
+
+    from analysis.ingest import import_file
+    from analysis.tests.binance_replay import SHARED
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    client = Client()
+    client.get("/api/signals/")
+    response = client.get("/api/system/metrics")
+    text = response.content.decode()
+    assert response["Content-Type"].startswith("text/plain")
+    assert 'tradingai_http_requests_total{method="GET",route="api/signals/",status="200"}' in text
+    assert "tradingai_http_request_seconds_bucket" in text
+    assert 'tradingai_data_lag_seconds{interval="1h",symbol="BTCUSDT"}' in text
