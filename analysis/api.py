@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -11,13 +12,17 @@ from pydantic import Field
 
 from analysis import market
 from analysis.intervals import INTERVAL_MS
-from tradingai.api_errors import ApiError
+from tradingai.api_errors import ApiError, symbol_or_404
 
 router = Router(tags=["analysis"])
 
 
+# The schema names the intervals that exist, so a client (and a fuzzer) knows them.
+IntervalName = Literal[tuple(INTERVAL_MS)]  # type: ignore[valid-type]
+
+
 class SeriesQuery(Schema):
-    interval: str = Field(default_factory=lambda: settings.INTERVALS[0])
+    interval: IntervalName = Field(default_factory=lambda: settings.INTERVALS[0])
 
 
 class RegimeQuery(SeriesQuery):
@@ -42,7 +47,7 @@ class IndicatorsOut(Schema):
 def _checked(ticker: str, interval: str) -> str:
     if interval not in INTERVAL_MS:
         raise ApiError(422, "invalid_interval", f"unknown interval {interval!r}")
-    return ticker.upper()
+    return symbol_or_404(ticker)
 
 
 @router.get("/{ticker}/regime", response=RegimeOut)

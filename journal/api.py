@@ -3,14 +3,16 @@ an invalid payload is a 422 naming the field, and nothing is stored."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import BeforeValidator
 
 from journal.models import Trade
 from journal.performance import performance
@@ -19,6 +21,15 @@ from signals.models import NoSignal, Signal
 from tradingai.api_errors import ApiError
 from tradingai.auth import WRITE
 
+
+def _iso_only(value: object) -> object:
+    # pydantic reads "0" as 1970-01-01; a day is written YYYY-MM-DD or it is refused.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
 router = Router(tags=["trades"])
 performance_router = Router(tags=["performance"])
 
@@ -100,7 +111,7 @@ def create_trade(request: HttpRequest, payload: TradeIn) -> tuple[int, Trade]:
     return 201, _save(Trade(), payload)
 
 
-@router.put("/{trade_id}", response=TradeOut, auth=WRITE)
+@router.put("/{int:trade_id}", response=TradeOut, auth=WRITE)  # "performance" is not an id
 def update_trade(request: HttpRequest, trade_id: int, payload: TradeIn) -> Trade:
     trade = Trade.objects.filter(pk=trade_id).first()
     if trade is None:
@@ -116,7 +127,7 @@ def trades_performance(request: HttpRequest) -> dict:
 
 
 @performance_router.get("/summary", response=dict)
-def daily_summary(request: HttpRequest, day: date | None = None) -> dict:
+def daily_summary(request: HttpRequest, day: IsoDate | None = None) -> dict:
     """The report a trader saves at the end of the day (``day``, default today, UTC): the
     signals of the day by grade, how many were acknowledged, the day's trades and their PnL,
     the journal overall, the serving models and any bars the live path refused."""

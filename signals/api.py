@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema
 from signals import explanations, inference
 from signals.models import Signal
 from signals.serialize import signal_json
-from tradingai.api_errors import ApiError
+from tradingai.api_errors import ApiError, symbol_or_404
 from tradingai.auth import WRITE
 
 router = Router(tags=["explanations"])
@@ -63,7 +63,7 @@ def explain_latest(
 ) -> ExplanationOut:
     """The newest graded signal's explanation; ``interactions=true`` adds the TreeSHAP
     interaction values among its top drivers (computed now, ~30 ms)."""
-    signal = inference.latest(ticker.upper(), interval or settings.INTERVALS[0])
+    signal = inference.latest(symbol_or_404(ticker), interval or settings.INTERVALS[0])
     if signal is None:
         raise _unknown(ticker)
     return _out(signal, explanations.interactions_for(signal) if interactions else None)
@@ -76,7 +76,7 @@ def explain_history(
     signals = (
         Signal.objects.graded()
         .select_related("model_version")
-        .filter(symbol=ticker.upper(), interval=interval or settings.INTERVALS[0])
+        .filter(symbol=symbol_or_404(ticker), interval=interval or settings.INTERVALS[0])
     )[: max(1, min(limit, 200))]
     return [_out(s) for s in signals]
 
@@ -119,7 +119,7 @@ def list_signals(
     """Graded signals, newest first."""
     signals = Signal.objects.graded().select_related("model_version")
     if ticker:
-        signals = signals.filter(symbol=ticker.upper())
+        signals = signals.filter(symbol=symbol_or_404(ticker))
     if grade:
         signals = signals.filter(grade=grade)
     items = [signal_json(s) for s in signals[offset : offset + limit]]

@@ -150,3 +150,6 @@ def test_the_daily_summary(key, btc):
     assert report["journal"]["overall"]["trades"] == 1
     assert report["models"][0]["version"] == "BTCUSDT-1h-stub"
     assert Client().get("/api/performance/summary?day=yesterday").status_code == 422
+    assert Client().get("/api/performance/summary?day=0").status_code == 422  # not 1970-01-01
+    performance = Client().get("/api/trades/performance").json()["data"]  # not the PUT route
+    assert performance["overall"]["trades"] == 1

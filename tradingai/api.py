@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.renderers import JSONRenderer
@@ -53,10 +54,19 @@ class EnvelopedNinjaAPI(NinjaAPI):
         schema = super().get_openapi_schema(*args, **kwargs)
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                for status, response in operation.get("responses", {}).items():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
                     content = response.get("content", {}).get("application/json")
                     if content and "schema" in content:
                         content["schema"] = _enveloped(content["schema"], int(status) < 400)
+                # Every error (401, 404, 422, 429, 503, ...) is the envelope with its error.
+                responses.setdefault(
+                    "default",
+                    {
+                        "description": "An error: the envelope, with success false and the error",
+                        "content": {"application/json": {"schema": _enveloped({}, False)}},
+                    },
+                )
         return schema
 
 
@@ -125,6 +135,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(request, body, status=500)
 
 
+@csrf_exempt  # it changes nothing; without this a POST to a wrong path got Django's HTML 403
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Unknown paths under /api/ answer with the envelope too, not Django's HTML page."""
     body = envelope(error=error_body("not_found", f"No API endpoint at /api/{rest}."))

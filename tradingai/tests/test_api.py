@@ -180,3 +180,12 @@ def test_metrics_in_prometheus_format(db):
     assert 'tradingai_http_requests_total{method="GET",route="api/signals/",status="200"}' in text
     assert "tradingai_http_request_seconds_bucket" in text
     assert 'tradingai_data_lag_seconds{interval="1h",symbol="BTCUSDT"}' in text
+
+
+def test_a_write_to_an_unknown_path_is_an_enveloped_404(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).put(
+        "/api/trades/not-an-id", "{}", content_type="application/json"
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
