@@ -5,10 +5,13 @@ Both join the ``signals`` group; each has one handler for the one event type."""
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from signals.broadcast import GROUP
+from tradingai.auth import valid_key
 
 
 class _SignalStream(AsyncWebsocketConsumer):
@@ -39,8 +42,24 @@ class DashboardConsumer(_SignalStream):
 
 
 class ApiSignalsConsumer(_SignalStream):
-    """``/api/realtime/signals``: one JSON object per new signal. Open like the API's reads
-    are in this version; API keys arrive with the API issue."""
+    """``/api/realtime/signals``: one JSON object per new signal, with the same auth as the API's
+    reads: open when TRADINGAI_API_AUTH is open; otherwise an ``X-API-Key`` header (or ``?key=``
+    for clients that cannot set headers) that is not revoked, or the dashboard's session."""
+
+    async def allowed(self) -> bool:
+        from django.conf import settings
+
+        if settings.API_AUTH != "required":
+            return True
+        user = self.scope.get("user")
+        if user and user.is_authenticated:
+            return True
+        headers = dict(self.scope.get("headers", []))
+        key = headers.get(b"x-api-key", b"").decode()
+        if not key:
+            query = parse_qs(self.scope.get("query_string", b"").decode())
+            key = (query.get("key") or [""])[0]
+        return await database_sync_to_async(valid_key)(key)
 
     async def signal_new(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event["data"]))

@@ -33,3 +33,8 @@ class ReadAuth(KeyAuth):
 key_auth = KeyAuth()
 WRITE = [key_auth, django_auth]
 READ = [ReadAuth(), django_auth]
+
+
+def valid_key(raw: str) -> bool:
+    """Whether ``raw`` is a live API key (for the WebSocket streams, which are not ninja)."""
+    return bool(raw) and ApiKey.verify(raw) is not None

@@ -191,3 +191,23 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
     bad = staff.post("/settings/", fields | {"b_confidence": 0.95}).content.decode()
     assert "confidences must fall from A+ to A to B" in bad
     assert GradingConfig.current().b_confidence == 0.7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_stream_follows_the_read_setting(settings):
+    from tradingai.models import ApiKey
+
+    settings.API_AUTH = "required"
+    _, raw = ApiKey.issue("stream")
+
+    async def connect(path: str, headers=None):
+        socket = WebsocketCommunicator(ApiSignalsConsumer.as_asgi(), path, headers=headers or [])
+        connected, code = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected, code
+
+    assert async_to_sync(connect)("/api/realtime/signals") == (False, 4401)
+    assert async_to_sync(connect)("/api/realtime/signals", [(b"x-api-key", raw.encode())])[0]
+    assert async_to_sync(connect)(f"/api/realtime/signals?key={raw}")[0]
+    assert async_to_sync(connect)("/api/realtime/signals?key=bad.key") == (False, 4401)
