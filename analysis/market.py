@@ -77,6 +77,18 @@ class RegimeAt:
     ema_slope_atr: float
     noise: float
 
+    @classmethod
+    def at(cls, series: RegimeSeries, i: int, open_time_ms: int) -> RegimeAt:
+        return cls(
+            ms_to_datetime(open_time_ms),
+            str(series.regime[i]),
+            float(series.confidence[i]),
+            float(series.adx[i]),
+            float(series.er[i]),
+            float(series.ema_slope[i]),
+            float(series.noise[i]),
+        )
+
 
 def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], RegimeThresholds]:
     """The regime of the newest ``bars`` closed candles."""
@@ -87,15 +99,7 @@ def regimes(symbol: str, interval: str, bars: int = 1) -> tuple[list[RegimeAt], 
     )
     times = frame["open_time"].to_numpy()
     out = [
-        RegimeAt(
-            ms_to_datetime(int(times[i])),
-            str(series.regime[i]),
-            float(series.confidence[i]),
-            float(series.adx[i]),
-            float(series.er[i]),
-            float(series.ema_slope[i]),
-            float(series.noise[i]),
-        )
+        RegimeAt.at(series, i, int(times[i]))
         for i in range(max(len(frame) - bars, 0), len(frame))
         if series.regime[i] is not None
     ]
@@ -192,15 +196,7 @@ def multi_timeframe(
         series = classify(h, low, c, RegimeThresholds())
         regime = None
         if series.regime[-1] is not None:
-            regime = RegimeAt(
-                ms_to_datetime(int(frame["open_time"].iloc[-1])),
-                str(series.regime[-1]),
-                float(series.confidence[-1]),
-                float(series.adx[-1]),
-                float(series.er[-1]),
-                float(series.ema_slope[-1]),
-                float(series.noise[-1]),
-            )
+            regime = RegimeAt.at(series, -1, int(frame["open_time"].iloc[-1]))
         views.append(
             TimeframeView(
                 tf, ms_to_datetime(int(frame["open_time"].iloc[-1])), regime, indicators_of(frame)

@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import start_daphne  # noqa: E402
+from tests.servers import start_daphne, start_worker  # noqa: E402
 
 BARS = 200
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT", "SYNTHUSDT"]
@@ -167,26 +167,7 @@ def main() -> None:
     daphne, url = start_daphne(env, quiet=True)
     procs = [
         daphne,
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tradingai",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
+        start_worker(env, "--concurrency", "2", "--loglevel", "WARNING", quiet=True),
     ]
     measure = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-v0", "-c", MEASURE % (SYMBOLS, BARS)],

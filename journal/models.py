@@ -94,8 +94,9 @@ class Trade(models.Model):
             self.followed_signal = self.signal.direction == self.side
         else:
             self.grade, self.followed_signal = "", None
-        candles = Candle.objects.filter(symbol=self.ticker, interval=self._interval())
-        step = timedelta(milliseconds=interval_ms(self._interval()))
+        interval = self._interval()
+        candles = Candle.objects.filter(symbol=self.ticker, interval=interval)
+        step = timedelta(milliseconds=interval_ms(interval))
         held = candles.filter(open_time__gt=self.entry_time - step)
         if self.exit_time:
             held = held.filter(open_time__lt=self.exit_time)

@@ -6,14 +6,10 @@ champions for one series impossible even if two promotions race."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.db import transaction
 from django.utils import timezone
 
-from mlcore import artifacts
 from mlcore.models import ModelVersion
-from mlcore.pipeline.predict import Bundle
 
 
 class NoChampion(LookupError):
@@ -49,7 +45,3 @@ def promote(version: ModelVersion) -> ModelVersion:
         version.promoted_at = now
         version.save(update_fields=["status", "promoted_at"])
     return version
-
-
-def load(version: ModelVersion, device: str = "cpu") -> Bundle:
-    return artifacts.load_bundle(Path(version.artifact_path), device=device)

@@ -59,6 +59,7 @@ from mlcore.pipeline.walkforward import (
     EnsembleOOF,
     MemberOOF,
     TrainConfig,
+    class_prior,
     ensemble_walk_forward,
     final_ensemble,
     fit_final,
@@ -507,7 +508,7 @@ class Trainer:
                     "folds": [fold_dict(f) for f in lstm_oof.folds],
                 },
                 "ensemble": figures.as_dict(),
-                "class_prior": class_prior_of(p.data.y).tolist(),
+                "class_prior": class_prior(p.data.y).tolist(),
                 "ensemble_weights": {str(k): v for k, v in oof.weights.items()},
             },
             gates=self.run.gates,
@@ -542,12 +543,6 @@ def fold_dict(f) -> dict:
         "seconds": f.fit.seconds,
         "epoch_seconds": f.fit.epoch_seconds,
     }
-
-
-def class_prior_of(y: np.ndarray) -> np.ndarray:
-    from mlcore.pipeline.walkforward import class_prior
-
-    return class_prior(y)
 
 
 def funding_within(funding: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFrame:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from analysis.intervals import interval_ms
-from analysis.market import candles_frame, funding_frame
 from mlcore.models import Evaluation
 from mlcore.pipeline.explain import Interaction, interactions
 from mlcore.pipeline.predict import predict
-from signals.inference import bundle_for
+from signals.inference import bundle_for, window
 from signals.models import Signal
 
 CLASS_INDEX = {"sell": 0, "neutral": 1, "buy": 2}
@@ -44,22 +40,10 @@ def standing(signal: Signal) -> dict:
 def interactions_for(signal: Signal, top: int = 10) -> list[Interaction]:
     """Recompute the bar's features with the signal's model and return the interaction values
     among its top drivers (TreeSHAP interactions cost ~30 ms: on demand, not stored)."""
-    model = signal.model_version
-    bundle = bundle_for(model)
-    step = timedelta(milliseconds=interval_ms(signal.interval))
-    candles = candles_frame(
-        signal.symbol,
-        signal.interval,
-        since=signal.open_time - (bundle.history_needed - 1) * step,
-        until=signal.open_time + step,
-    )
-    funding = funding_frame(signal.symbol)
-    preds = predict(
-        bundle,
-        candles,
-        funding if not funding.empty else None,
-        since=int(signal.open_time.timestamp() * 1000),
-    )
+    bundle = bundle_for(signal.model_version)
+    bar_ms = int(signal.open_time.timestamp() * 1000)
+    candles, funding = window(signal.model_version, bundle, bar_ms)
+    preds = predict(bundle, candles, funding if not funding.empty else None, since=bar_ms)
     e = signal.explanation
     names = [d["feature"] for d in (*e.get("drivers_for", []), *e.get("drivers_against", []))]
     predicted = CLASS_INDEX[e.get("predicted_class", "buy")]

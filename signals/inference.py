@@ -135,13 +135,27 @@ def funding_problem(times_ms: np.ndarray, bar_close_ms: int) -> str | None:
     return None
 
 
-def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
+def window(model: ModelVersion, bundle: Bundle, bar_ms: int):
+    """The candles the model looks back on up to the bar, and the funding settled among them."""
     step = interval_ms(model.interval)
-    need = bundle.history_needed
     until = ms_to_datetime(bar_ms + step)
     candles = candles_frame(
-        model.symbol, model.interval, until=until, since=ms_to_datetime(bar_ms - (need - 1) * step)
+        model.symbol,
+        model.interval,
+        until=until,
+        since=ms_to_datetime(bar_ms - (bundle.history_needed - 1) * step),
     )
+    # The features' funding look-back (a week of settlements) from the window's first bar on;
+    # the candles' look-back is far longer, so this covers them.
+    first = ms_to_datetime(int(candles["open_time"].iloc[0])) if len(candles) else until
+    return candles, funding_frame(model.symbol, since=first, until=until)
+
+
+def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
+    """The bar's window, refused when it is not fit to predict from."""
+    step = interval_ms(model.interval)
+    need = bundle.history_needed
+    candles, funding = window(model, bundle, bar_ms)
     if len(candles) < need or int(candles["open_time"].iloc[-1]) != bar_ms:
         gaps = find_gaps(candles["open_time"].to_numpy(), step)
         where = f": {gaps[0]}" if gaps else ""
@@ -149,11 +163,6 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
             f"candles are missing before the bar ({len(candles)} of the {need} the model "
             f"looks back on are stored{where}); run `manage.py check_data --repair`"
         )
-    # The features' funding look-back (a week of settlements) from the window's first bar on;
-    # the candles' look-back is far longer, so this covers them.
-    funding = funding_frame(
-        model.symbol, since=ms_to_datetime(int(candles["open_time"].iloc[0])), until=until
-    )
     if any(f.startswith(("funding", "hours_to_funding")) for f in bundle.spec.features):
         problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
         if problem:
@@ -161,9 +170,7 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
     return candles, funding
 
 
-def _levels(
-    model: ModelVersion, bundle: Bundle, candles, direction: int
-) -> tuple[float | None, float | None]:
+def _levels(bundle: Bundle, candles, direction: int) -> tuple[float | None, float | None]:
     """Stop and target at the label's barriers for this bar (ATR-based, fee-aware)."""
     if direction == 0:
         return None, None
@@ -227,7 +234,7 @@ def _store(
     tick = time.perf_counter()
     explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
     timings["shap"] = time.perf_counter() - tick
-    stop, target = _levels(model, bundle, candles, direction)
+    stop, target = _levels(bundle, candles, direction)
     p = preds.calibrated[-1]
     try:
         with transaction.atomic():

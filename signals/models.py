@@ -14,9 +14,6 @@ class SignalQuerySet(models.QuerySet):
         record (every bar's prediction is auditable) but are not signals."""
         return self.exclude(direction=Signal.Direction.NEUTRAL)
 
-    def latest_for(self, symbol: str, interval: str) -> Signal | None:
-        return self.filter(symbol=symbol, interval=interval).order_by("-open_time").first()
-
 
 class Signal(models.Model):
     class Direction(models.TextChoices):

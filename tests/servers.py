@@ -52,3 +52,16 @@ def start_daphne(env: dict[str, str], quiet: bool = False) -> tuple[subprocess.P
             time.sleep(0.2)
     server.terminate()
     raise RuntimeError("daphne did not answer within a minute")
+
+
+def start_worker(env: dict[str, str], *options: str, quiet: bool = False) -> subprocess.Popen:
+    """A Celery worker on both queues with ``env`` and extra ``options`` (pool, name, ...)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tradingai", "worker", "-Q", "cpu,gpu", *options],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

@@ -13,8 +13,7 @@ from django.test import Client
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
 from journal.models import Trade
-from mlcore.tests.factories import model_version
-from signals.models import Signal
+from signals.tests.factories import signal_row
 
 pytestmark = pytest.mark.django_db
 TRADE = {
@@ -105,19 +104,7 @@ def test_the_rate_limit_answers_429_with_retry_after(settings, key):
 
 
 def test_signals_endpoints_and_acknowledge(key):
-    s = Signal.objects.create(
-        symbol="BTCUSDT",
-        interval="1h",
-        open_time=datetime(2024, 5, 13, tzinfo=UTC),
-        model_version=model_version(),
-        direction="long",
-        grade="B",
-        confidence=0.7,
-        p_sell=0.1,
-        p_neutral=0.2,
-        p_buy=0.7,
-        entry_price=62000.0,
-    )
+    s = signal_row()
     client = Client()
     page = client.get("/api/signals/?ticker=btcusdt&grade=B&limit=10").json()["data"]
     assert page["count"] == 1 and page["items"][0]["id"] == s.pk
@@ -129,18 +116,14 @@ def test_signals_endpoints_and_acknowledge(key):
 
 
 def test_the_daily_summary(key, btc):
-    Signal.objects.create(
-        symbol="BTCUSDT",
-        interval="1h",
+    signal_row(
         open_time=datetime(2024, 5, 13, 3, tzinfo=UTC),
-        model_version=model_version(),
         direction="short",
         grade="C",
         confidence=0.5,
         p_sell=0.5,
         p_neutral=0.2,
         p_buy=0.3,
-        entry_price=62000.0,
     )
     post(Client(), "/api/trades/", TRADE, key)
     report = Client().get("/api/performance/summary?day=2024-05-13").json()["data"]

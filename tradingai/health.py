@@ -16,6 +16,7 @@ from ninja import Router, Schema
 
 from analysis.freshness import series_freshness
 from mlcore.models import GradingConfig, ModelVersion
+from mlcore.pipeline.device import compute_device
 from signals.models import NoSignal
 from tradingai.api_errors import ApiError
 
@@ -143,12 +144,6 @@ def check_workers() -> CheckOut | None:
         return ", ".join(sorted(name for reply in replies for name in reply))
 
     return _timed(probe)
-
-
-def compute_device() -> str:
-    from mlcore.pipeline.device import compute_device as device
-
-    return device()
 
 
 def system_health(with_workers: bool = True) -> HealthOut:

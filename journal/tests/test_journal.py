@@ -20,8 +20,7 @@ from analysis.models import Candle
 from analysis.tests.binance_replay import SHARED
 from journal.models import Trade
 from journal.outcome import outcome
-from mlcore.tests.factories import model_version
-from signals.models import Signal
+from signals.tests.factories import signal_row
 
 H13 = datetime(2024, 5, 13, tzinfo=UTC)
 
@@ -111,19 +110,7 @@ def test_bad_input_is_refused_and_nothing_stored(btc, args, message):
 
 
 def test_followed_overrode_and_performance(btc):
-    signal = Signal.objects.create(
-        symbol="BTCUSDT",
-        interval="1h",
-        open_time=H13,
-        model_version=model_version(),
-        direction="long",
-        grade="B",
-        confidence=0.7,
-        p_sell=0.1,
-        p_neutral=0.2,
-        p_buy=0.7,
-        entry_price=62000.0,
-    )
+    signal = signal_row(open_time=H13)
     common = {
         "ticker": "BTCUSDT",
         "entry_time": H13,

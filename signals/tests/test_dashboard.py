@@ -19,6 +19,7 @@ from mlcore.tests.factories import model_version
 from signals.broadcast import publish
 from signals.consumers import ApiSignalsConsumer, DashboardConsumer
 from signals.models import NoSignal, Signal
+from signals.tests.factories import signal_row
 
 WEEK = ("--from", "2024-05-10", "--to", "2024-05-14T08:00")
 
@@ -109,14 +110,9 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
 
 
 def stub_signal() -> Signal:
-    model = model_version(version="stub")
-    return Signal.objects.create(
-        symbol="BTCUSDT",
-        interval="1h",
+    return signal_row(
+        model_version=model_version(version="stub"),
         open_time=datetime(2024, 5, 14, 7, tzinfo=UTC),
-        model_version=model,
-        direction="long",
-        grade="B",
         confidence=0.68,
         p_sell=0.2,
         p_neutral=0.12,

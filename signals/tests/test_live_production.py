@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from signals import replay
 from signals.consumers import ApiSignalsConsumer
 from signals.models import Signal
 from signals.tests.conftest import quick_champion
+from tests.servers import start_worker as start_celery
 from tradingai.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,28 +50,8 @@ def start_worker(models_dir: Path) -> subprocess.Popen:
         "TRADINGAI_EMBEDDED_SCHEDULER": "0",
     }
     app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tradingai",
-            "worker",
-            "-Q",
-            "cpu,gpu",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"e2e-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    worker = start_celery(
+        env, "--pool", "solo", "--loglevel", "INFO", "-n", f"e2e-{os.getpid()}@%h"
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
