@@ -27,6 +27,16 @@ def _plain_http(settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signal_pages() -> None:
+    # The cached API pages outlive a test's rolled-back rows (Redis is shared by the session).
+    from django.core.cache import cache
+
+    from signals.listing import GENERATION
+
+    cache.delete(GENERATION)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> object:
     if not SHARED.is_dir():

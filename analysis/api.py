@@ -94,7 +94,8 @@ class SummaryOut(Schema):
     timeframes: list[TimeframeOut]
 
 
-@router.get("/", response=SummaryOut)
+@router.get("", response=SummaryOut)
+@router.get("/", response=SummaryOut, include_in_schema=False)
 def summary(request: HttpRequest, ticker: str, q: Query[SeriesQuery]) -> SummaryOut:
     """Regime and key indicators on the stored interval, 4h and 1d, from closed candles only
     (cached; cleared when a new signal lands)."""

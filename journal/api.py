@@ -97,7 +97,8 @@ def _save(trade: Trade, payload: TradeIn) -> Trade:
     return trade
 
 
-@router.get("/", response=list[TradeOut])
+@router.get("", response=list[TradeOut])
+@router.get("/", response=list[TradeOut], include_in_schema=False)
 def list_trades(request: HttpRequest, ticker: str | None = None, limit: int = 100) -> list[Trade]:
     trades = Trade.objects.all()
     if ticker:
@@ -105,7 +106,8 @@ def list_trades(request: HttpRequest, ticker: str | None = None, limit: int = 10
     return list(trades[: max(1, min(limit, 1000))])
 
 
-@router.post("/", response={201: TradeOut}, auth=WRITE)
+@router.post("", response={201: TradeOut}, auth=WRITE)
+@router.post("/", response={201: TradeOut}, auth=WRITE, include_in_schema=False)
 def create_trade(request: HttpRequest, payload: TradeIn) -> tuple[int, Trade]:
     """Record a trade; PnL and MAE/MFE are computed, never sent."""
     return 201, _save(Trade(), payload)

@@ -36,7 +36,8 @@ class BacktestOut(BacktestSummaryOut):
     trades: list
 
 
-@router.get("/", response=list[BacktestSummaryOut])
+@router.get("", response=list[BacktestSummaryOut])
+@router.get("/", response=list[BacktestSummaryOut], include_in_schema=False)
 def list_backtests(request: HttpRequest, limit: int = 50) -> list[BacktestRun]:
     """The newest runs, without their curves and trades."""
     return list(BacktestRun.objects.defer("curve", "trades")[: max(1, min(limit, 500))])
@@ -142,7 +143,8 @@ def _model(model_id: int) -> ModelVersion:
         raise ApiError(404, "not_found", f"no model version #{model_id}") from None
 
 
-@models_router.get("/", response=list[ModelOut])
+@models_router.get("", response=list[ModelOut])
+@models_router.get("/", response=list[ModelOut], include_in_schema=False)
 def list_models(
     request: HttpRequest,
     symbol: str | None = None,
@@ -212,7 +214,8 @@ def get_drift(request: HttpRequest, model_id: int, limit: int = 10) -> list[Drif
     return list(model.drift_reports.select_related("model_version")[: max(1, min(limit, 100))])
 
 
-@training_router.get("/", response=list[TrainingOut])
+@training_router.get("", response=list[TrainingOut])
+@training_router.get("/", response=list[TrainingOut], include_in_schema=False)
 def list_training(request: HttpRequest, limit: int = 50) -> list[TrainingRun]:
     return list(TrainingRun.objects.select_related("model_version")[: max(1, min(limit, 500))])
 

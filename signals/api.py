@@ -1,5 +1,5 @@
-"""/api/explain: the stored TreeSHAP explanation of a ticker's signals, and interactions on
-demand. (The rest of the signals API arrives with the API issue.)"""
+"""/api/signals (the list, served from cached pages; one signal; acknowledge) and /api/explain
+(the stored TreeSHAP explanation of a ticker's signals, and interactions on demand)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
-from signals import explanations, inference
+from signals import explanations, inference, listing
 from signals.models import Signal
 from signals.serialize import signal_json
 from tradingai.api_errors import ApiError, symbol_or_404
 from tradingai.auth import WRITE
+from tradingai.envelope import envelope
 
 router = Router(tags=["explanations"])
 signals_router = Router(tags=["signals"])
@@ -108,22 +109,22 @@ class SignalPage(Schema):
     items: list[SignalOut]
 
 
-@signals_router.get("/", response=SignalPage)
+@signals_router.get("", response=SignalPage)
+@signals_router.get("/", response=SignalPage, include_in_schema=False)
 def list_signals(
     request: HttpRequest,
     ticker: str | None = None,
     grade: Literal["A+", "A", "B", "C"] | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-) -> dict:
+) -> HttpResponse:
     """Graded signals, newest first."""
-    signals = Signal.objects.graded().select_related("model_version")
-    if ticker:
-        signals = signals.filter(symbol=symbol_or_404(ticker))
-    if grade:
-        signals = signals.filter(grade=grade)
-    items = [signal_json(s) for s in signals[offset : offset + limit]]
-    return {"count": signals.count(), "limit": limit, "offset": offset, "items": items}
+    symbol = symbol_or_404(ticker) if ticker else None
+    data = listing.page_json(symbol, grade, limit, offset, SignalPage)
+    # The cached page is already checked against SignalPage: wrap it as the renderer would.
+    timestamp = envelope()["timestamp"]
+    body = f'{{"success": true, "data": {data}, "error": null, "timestamp": "{timestamp}"}}'
+    return HttpResponse(body, content_type="application/json")
 
 
 def _signal(signal_id: int) -> Signal:

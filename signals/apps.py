@@ -19,6 +19,14 @@ class SignalsConfig(AppConfig):
 
         candles_stored.connect(enqueue_inference, weak=False, dispatch_uid="signals.infer")
 
+        from django.db.models.signals import post_delete, post_save
+
+        from signals import listing
+        from signals.models import Signal
+
+        post_save.connect(listing.bump, sender=Signal, dispatch_uid="signals.listing.save")
+        post_delete.connect(listing.bump, sender=Signal, dispatch_uid="signals.listing.delete")
+
         from mlcore import backtests
         from signals.history import signal_history
 

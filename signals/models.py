@@ -55,7 +55,16 @@ class Signal(models.Model):
                 name="one_signal_per_bar_and_model",
             )
         ]
-        indexes = [models.Index(fields=["symbol", "interval", "-open_time"])]
+        indexes = [
+            models.Index(fields=["symbol", "interval", "-open_time"]),
+            # The signal list (newest graded first) reads this instead of sorting the table;
+            # neutral predictions, most of the rows, stay out of it.
+            models.Index(
+                fields=["-open_time", "-id"],
+                condition=~models.Q(direction="neutral"),
+                name="graded_newest_first",
+            ),
+        ]
 
     def __str__(self) -> str:
         when = f"{self.open_time:%Y-%m-%d %H:%M}"

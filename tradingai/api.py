@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,21 +15,9 @@ from ninja.renderers import JSONRenderer
 
 from tradingai.api_errors import ApiError
 from tradingai.auth import READ
+from tradingai.envelope import envelope, error_body
 
 log = logging.getLogger(__name__)
-
-
-def envelope(data: Any = None, error: dict | None = None) -> dict[str, Any]:
-    return {
-        "success": error is None,
-        "data": data if error is None else None,
-        "error": error,
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details}
 
 
 class EnvelopeRenderer(JSONRenderer):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
-from tradingai.api import envelope, error_body
+from tradingai.envelope import envelope, error_body
 
 WINDOW = 60
 

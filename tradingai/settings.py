@@ -124,7 +124,14 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    # A pool per process instead of persistent connections: under daphne each request's sync
+    # code runs on a thread of its own, and a connection kept per thread outlives its thread,
+    # so 50 concurrent requests exhausted PostgreSQL's connections (found by the API load
+    # benchmark). The pool bounds them and still saves a connect per request.
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": env_int("TRADINGAI_DB_POOL_SIZE", 10), "timeout": 10}
+    }
 else:
     DATABASES = {
         "default": {
@@ -141,7 +148,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "tradingai.redis_cache.ReusedClientRedisCache",
+            "LOCATION": REDIS_URL,
+        }
     }
     CHANNEL_LAYERS = {
         "default": {

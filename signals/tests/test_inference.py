@@ -38,7 +38,8 @@ def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbac
     assert e["predicted_class"] in {"sell", "neutral", "buy"} and e["text"]
     assert 0 < len(e["drivers_for"]) <= 5 and len(e["drivers_against"]) <= 5
     assert set(s.confirmations) == {"regime", "htf_trend", "volume", "members"}
-    assert len(pushes) == 2  # the push and the cache invalidation, both after commit
+    # The push, the cache invalidation and the API list's new generation, all after commit.
+    assert len(pushes) == 3
     again = inference.infer("BTCUSDT", "1h", BAR)
     assert not again.created and again.signal == s and Signal.objects.count() == 1
     # An earlier bar is its own signal.

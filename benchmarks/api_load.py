@@ -1,0 +1,195 @@
+"""API load: ``GET /api/signals?limit=50`` served by daphne from PostgreSQL with 10,000 signals.
+
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python benchmarks/api_load.py
+
+1. A database of its own (``<name>_apiload``): 10,000 stored signals over 4 symbols, each with
+   a full explanation (10 drivers, base value, paragraph) as inference stores them, and a read
+   key. Reads require the key (the production default) and the rate limit is on but set high,
+   so both are part of every request's cost.
+2. daphne started as production runs it (one process), on loopback.
+3. A bounded closed-loop run: 50 connections, each sending its next request when the last one
+   answered, ``REQUESTS`` in all after a warm-up; then the same at 1 connection (the time one
+   request costs the server, without queueing). A new signal is stored every second during the
+   run, so the cached page is invalidated as it is in production.
+4. Prints requests/s and p50/p99 for both, and checks every answer was a 200 with 50 items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import start_daphne  # noqa: E402
+
+ROWS = 10_000
+CONCURRENCY = 50
+REQUESTS = 5_000
+PATH = "/api/signals/?limit=50"
+
+SEED = """  # run by manage.py shell: the signals, a champion row and a read key
+from datetime import UTC, datetime, timedelta
+import random
+from mlcore.models import ModelVersion
+from signals.models import Signal
+from tradingai.models import ApiKey
+rng = random.Random(7)
+symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
+models = {
+    s: ModelVersion.objects.create(
+        symbol=s, interval="1h", version=f"{s}-1h-bench", status="champion",
+        feature_spec_hash="x", train_start=datetime(2022, 1, 1, tzinfo=UTC),
+        train_end=datetime(2023, 1, 1, tzinfo=UTC), embargo_bars=24, data_hash="x",
+        artifact_path="/nonexistent", forced=True, quick=True,
+    )
+    for s in symbols
+}
+names = ["rsi_14", "macd_hist", "atr_14_pct", "adx_14", "ema_slope_50", "funding_rate",
+         "obv_slope", "bb_width", "er_20", "ret_24", "rsi_14_4h", "natr_14_1d"]
+def driver():
+    return {"feature": rng.choice(names), "value": rng.gauss(0, 1),
+            "contribution": rng.gauss(0, 0.1)}
+rows = []
+start = datetime(2024, 1, 1, tzinfo=UTC)
+for i in range(%d):
+    symbol = symbols[i %% 4]
+    p = [rng.random() for _ in range(3)]
+    p = [x / sum(p) for x in p]
+    direction = "long" if p[2] > p[0] else "short"
+    rows.append(Signal(
+        symbol=symbol, interval="1h", open_time=start + timedelta(hours=i // 4),
+        model_version=models[symbol], direction=direction,
+        grade=rng.choice(["A+", "A", "B", "C", "C", "C"]), confidence=max(p[0], p[2]),
+        p_sell=p[0], p_neutral=p[1], p_buy=p[2],
+        confirmations={"regime": True, "trend_4h": False, "volume": True}, regime="trending",
+        entry_price=60000.0 + i, stop_price=59000.0 + i, target_price=62000.0 + i,
+        explanation={"predicted_class": "buy" if direction == "long" else "sell",
+                     "base_value": -1.1, "score": -0.6, "probability": max(p),
+                     "drivers_for": [driver() for _ in range(5)],
+                     "drivers_against": [driver() for _ in range(5)],
+                     "text": "The XGBoost member leans this way mostly because of " * 4},
+        timings={"inputs": 0.004, "features": 0.01, "models": 0.01, "shap": 0.003},
+    ))
+Signal.objects.bulk_create(rows, batch_size=1000)
+print("KEY", ApiKey.issue("api-load-benchmark")[1])
+"""
+
+WRITER = """  # run by manage.py shell: one new signal a second, as live inference lands them
+import sys, time
+from datetime import timedelta
+from signals.broadcast import publish
+from signals.models import Signal
+last = Signal.objects.order_by("-open_time").first()
+for i in range(1, 10_000):
+    last.pk, last.open_time = None, last.open_time + timedelta(hours=1)
+    last.save()
+    publish(last.pk)
+    time.sleep(1)
+"""
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url or not os.environ.get("REDIS_URL"):
+        sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
+    base, name = url.rsplit("/", 1)
+    return f"{base}/{name}_apiload"
+
+
+def prepare(env: dict[str, str]) -> str:
+    """Fresh database with the signals; returns the read key."""
+    import psycopg
+
+    base, name = env["DATABASE_URL"].rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [*manage, "shell", "-v0", "-c", SEED % ROWS],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return next(line for line in seeded.stdout.splitlines() if line.startswith("KEY ")).split()[1]
+
+
+async def load(url: str, key: str, concurrency: int, requests: int) -> tuple[np.ndarray, float]:
+    """``requests`` GETs over ``concurrency`` kept-alive connections: latencies (s), wall time."""
+    import aiohttp
+
+    latencies: list[float] = []
+    remaining = requests
+    connector = aiohttp.TCPConnector(limit=concurrency)
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            async with session.get(url + PATH, headers={"X-API-Key": key}) as response:
+                body = await response.json()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200 or len(body["data"]["items"]) != 50:
+                raise RuntimeError(f"{response.status}: {str(body)[:200]}")
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return np.asarray(latencies), wall
+
+
+def report(label: str, latencies: np.ndarray, wall: float) -> None:
+    ms = latencies * 1000
+    print(
+        f"{label:<16} {len(ms) / wall:7.0f} req/s   p50 {np.percentile(ms, 50):6.1f} ms   "
+        f"p99 {np.percentile(ms, 99):6.1f} ms   ({len(ms)} requests, all 200 with 50 items)"
+    )
+
+
+def main() -> None:
+    env = dict(os.environ) | {
+        "DATABASE_URL": database_url(),
+        "MLFLOW_TRACKING_URI": "",
+        "TRADINGAI_EMBEDDED_SCHEDULER": "0",
+        "TRADINGAI_HTTPS": "0",
+        "TRADINGAI_API_AUTH": "required",
+        "TRADINGAI_API_RATE_LIMIT": "1000000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    env["TRADINGAI_VAR_DIR"] = str(ROOT / "var" / "api-load-benchmark")
+    print(f"preparing: database with {ROWS:,} signals, a read key ...", flush=True)
+    key = prepare(env)
+    daphne, url = start_daphne(env, quiet=True)
+    writer = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", WRITER], cwd=ROOT, env=env
+    )
+    try:
+        asyncio.run(load(url, key, CONCURRENCY, 500))  # warm-up: imports, connections, plans
+        print(f"GET {PATH}, daphne (1 process) + PostgreSQL + Redis on loopback:")
+        report(f"{CONCURRENCY} connections", *asyncio.run(load(url, key, CONCURRENCY, REQUESTS)))
+        report("1 connection", *asyncio.run(load(url, key, 1, REQUESTS // 5)))
+        print("target: p99 < 50 ms at 50 connections")
+    finally:
+        for proc in (writer, daphne):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Pages of the signal list for ``GET /api/signals``, served from Django's cache.
+
+Every client polls the same few pages (newest 50, per ticker, per grade), and they change only
+when a signal is stored or acknowledged. So a page is built once per change: queried, checked
+against the API schema, rendered to JSON and cached under the list's current *generation*.
+Any save or delete of a signal bumps the generation when its transaction commits, which
+retires every cached page at once (Django's cache cannot delete by pattern; a new generation
+needs not).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from django.db import transaction
+
+from signals.models import Signal
+from signals.serialize import signal_json
+
+GENERATION = "signals:list:generation"
+TTL = 3600  # a page nobody asks for again goes; a bumped generation makes it unreachable anyway
+
+
+def generation() -> int:
+    # A missing generation (never set, evicted, flushed) starts from the clock, so it can never
+    # meet the pages an earlier one cached.
+    value = cache.get(GENERATION)
+    if value is None:
+        cache.add(GENERATION, time.time_ns(), None)
+        value = cache.get(GENERATION) or time.time_ns()
+    return value
+
+
+def _advance() -> None:
+    try:
+        cache.incr(GENERATION)
+    except ValueError:
+        generation()
+
+
+def bump(**kwargs) -> None:
+    """Connected to ``post_save``/``post_delete`` of ``Signal`` (``SignalsConfig.ready``). Now and
+    again once the save commits: a page built in between, without the new row, is retired."""
+    _advance()
+    transaction.on_commit(_advance)
+
+
+def page(symbol: str | None, grade: str | None, limit: int, offset: int) -> dict:
+    """One page of graded signals, newest first, with the total count."""
+    signals = Signal.objects.graded().select_related("model_version")
+    if symbol:
+        signals = signals.filter(symbol=symbol)
+    if grade:
+        signals = signals.filter(grade=grade)
+    items = [signal_json(s) for s in signals[offset : offset + limit]]
+    return {"count": signals.count(), "limit": limit, "offset": offset, "items": items}
+
+
+def page_json(symbol: str | None, grade: str | None, limit: int, offset: int, schema) -> str:
+    """The page as JSON checked against ``schema``, built once per generation."""
+    key = f"signals:list:{generation()}:{symbol or '*'}:{grade or '*'}:{limit}:{offset}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = schema.model_validate(page(symbol, grade, limit, offset)).model_dump_json()
+        cache.set(key, cached, TTL)
+    return cached

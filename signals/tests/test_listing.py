@@ -1,0 +1,59 @@
+"""GET /api/signals serves cached pages, and a stored or acknowledged signal retires them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+
+from signals.tests.factories import signal_row
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client: Client, query: str = "") -> dict:
+    response = client.get(f"/api/signals?limit=50{query}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True and body["error"] is None and body["timestamp"]
+    return body["data"]
+
+
+def test_a_page_is_read_once_and_retired_by_a_new_or_acknowledged_signal(
+    django_assert_num_queries,
+):
+    first = signal_row()
+    client = Client()
+    assert [s["id"] for s in page(client)["items"]] == [first.pk]
+    with django_assert_num_queries(0):  # the same page again: from the cache
+        assert page(client)["count"] == 1
+    second = signal_row(
+        open_time=datetime(2024, 5, 13, 1, tzinfo=UTC), grade="A", model_version=first.model_version
+    )
+    listed = page(client)
+    assert listed["count"] == 2 and [s["id"] for s in listed["items"]] == [second.pk, first.pk]
+    assert page(client, "&grade=A")["count"] == 1
+    first.acknowledge()
+    assert [s["acknowledged"] for s in page(client)["items"]] == [False, True]
+
+
+def test_pages_keep_the_spec_path_and_the_trailing_slash():
+    signal_row()
+    client = Client()
+    assert page(client) == client.get("/api/signals/?limit=50").json()["data"]
+    assert client.get("/api/signals?ticker=BTC-USD").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_generation_advances_on_save_and_again_on_commit():
+    from django.db import transaction
+
+    from signals.listing import generation
+
+    before = generation()
+    with transaction.atomic():
+        signal_row()
+        # Pages built now (other connections do not see the row yet) are retired on commit.
+        assert generation() == before + 1
+    assert generation() == before + 2
