@@ -1,11 +1,11 @@
-"""Read-only admin: market data is written by ingest only, never edited by hand."""
+"""Market data is read-only here (ingest writes it, never a hand); the universe is edited here."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from analysis.models import Candle, FundingRate
+from analysis.models import Candle, FundingRate, Universe
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,3 +37,26 @@ class FundingRateAdmin(ReadOnlyAdmin):
     date_hierarchy = "funding_time"
     ordering = ["symbol", "-funding_time"]
     show_full_result_count = False
+
+
+@admin.register(Universe)
+class UniverseAdmin(admin.ModelAdmin):
+    """One row: the symbols and intervals every fetch, training, drift check and page uses.
+    Deleting it returns to the environment's TRADINGAI_SYMBOLS / TRADINGAI_INTERVALS."""
+
+    list_display = ["symbols", "intervals", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not Universe.objects.exists()
+
+    def save_model(self, request: HttpRequest, obj: Universe, form, change: bool) -> None:
+        obj.pk = 1  # the one live row
+        super().save_model(request, obj, form, change)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        from analysis import universe
+
+        return {
+            "symbols": ",".join(universe.symbols()),
+            "intervals": ",".join(universe.intervals()),
+        }

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from analysis import market
+from analysis import market, universe
 from analysis.intervals import INTERVAL_MS
 from tradingai.api_errors import ApiError, symbol_or_404
 
@@ -22,7 +21,7 @@ IntervalName = Literal[tuple(INTERVAL_MS)]  # type: ignore[valid-type]
 
 
 class SeriesQuery(Schema):
-    interval: IntervalName = Field(default_factory=lambda: settings.INTERVALS[0])
+    interval: IntervalName = Field(default_factory=lambda: universe.intervals()[0])
 
 
 class RegimeQuery(SeriesQuery):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from analysis import universe
 from analysis.intervals import interval_ms
 from analysis.models import Candle
 
@@ -33,8 +34,8 @@ def series_freshness(now: datetime) -> list[SeriesFreshness]:
     A series is fresh while its last closed candle is at most FRESHNESS_INTERVALS intervals
     old; history imported from dump files is honestly stale."""
     rows = {(row["symbol"], row["interval"]): row for row in Candle.objects.coverage()}
-    for symbol in settings.SYMBOLS:
-        for interval in settings.INTERVALS:
+    for symbol in universe.symbols():
+        for interval in universe.intervals():
             rows.setdefault((symbol, interval), {"candles": 0, "first": None, "last": None})
     result = []
     for (symbol, interval), row in sorted(rows.items()):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
+from analysis import universe
 from analysis.dumps import BINANCE_KLINE_COLUMNS, KLINE_COLUMNS, FundingDump, read_dump
 from analysis.events import candles_stored
 from analysis.exchange import Exchange, ExchangeError, get_exchange
@@ -179,9 +180,9 @@ def fetch_latest(
     exchange = exchange or get_exchange()
     results: list[FetchResult] = []
     errors: list[str] = []
-    for symbol in symbols or settings.SYMBOLS:
+    for symbol in symbols or universe.symbols():
         fresh: list[str] = []
-        for interval in [*(intervals or settings.INTERVALS), None]:
+        for interval in [*(intervals or universe.intervals()), None]:
             try:
                 if interval is None:
                     results.append(fetch_funding(symbol, exchange=exchange))

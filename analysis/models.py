@@ -8,13 +8,18 @@ and floats keep bulk import close to raw COPY speed.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Max, Min
 
+from analysis.intervals import INTERVAL_MS
+
+SYMBOL = re.compile(r"[A-Z0-9]{2,20}")  # BTCUSDT, 1000PEPEUSDT
 FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
 
@@ -100,3 +105,36 @@ class FundingRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} funding {self.funding_time:%Y-%m-%d %H:%M}"
+
+
+class Universe(models.Model):
+    """The symbols and intervals the product fetches, trains, serves and checks; edited in the
+    admin or on /settings. One row (pk=1) when saved; until then the environment's
+    ``TRADINGAI_SYMBOLS`` and ``TRADINGAI_INTERVALS`` (read through ``analysis.universe``)."""
+
+    updated_at = models.DateTimeField(auto_now=True)
+    symbols = models.TextField(help_text="Binance USD-M symbols, comma-separated: BTCUSDT,ETHUSDT")
+    intervals = models.CharField(max_length=100, default="1h", help_text="comma-separated: 1h,4h")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "universe"
+
+    def __str__(self) -> str:
+        return f"{self.symbols} · {self.intervals}"
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+
+    def clean(self) -> None:
+        symbols = [s.upper() for s in self.split(self.symbols)]
+        bad = [s for s in symbols if not SYMBOL.fullmatch(s)]
+        if not symbols or bad:
+            problem = f"not a Binance symbol: {', '.join(bad)}" if bad else "name at least one"
+            raise ValidationError({"symbols": problem})
+        intervals = [i.lower() for i in self.split(self.intervals)]
+        unknown = [i for i in intervals if i not in INTERVAL_MS]
+        if not intervals or unknown:
+            problem = f"unknown: {', '.join(unknown)}" if unknown else "name at least one"
+            raise ValidationError({"intervals": f"{problem}; one of {', '.join(INTERVAL_MS)}"})
+        self.symbols, self.intervals = ",".join(symbols), ",".join(intervals)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from analysis import universe
 from analysis.freshness import series_freshness
 from analysis.market import UnknownSeries, cached_multi_timeframe
 
@@ -35,7 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, ticker: str) -> HttpResponse:
     """Regime and key indicators on the stored interval, 4h and 1d (closed candles only)."""
     symbol = ticker.upper()
-    interval = request.GET.get("interval") or settings.INTERVALS[0]
+    interval = request.GET.get("interval") or universe.intervals()[0]
     try:
         views = cached_multi_timeframe(symbol, interval)
     except (UnknownSeries, ValueError) as exc:

@@ -33,7 +33,7 @@ from tests.servers import start_daphne  # noqa: E402
 ROWS = 10_000
 CONCURRENCY = 50
 REQUESTS = 5_000
-PATH = "/api/signals/?limit=50"
+PATH = "/api/signals?limit=50"
 
 SEED = """  # run by manage.py shell: the signals, a champion row and a read key
 from datetime import UTC, datetime, timedelta

@@ -22,6 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from analysis import universe
 from analysis.market import candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import ms_to_datetime
@@ -123,8 +124,8 @@ def retrain_universe() -> list[str]:
     """The weekly retraining: one run per symbol of the universe that has data (the champion
     stays unless the challenger beats it out of sample)."""
     actions = []
-    for symbol in settings.SYMBOLS:
-        for interval in settings.INTERVALS:
+    for symbol in universe.symbols():
+        for interval in universe.intervals():
             if not Candle.objects.filter(symbol=symbol, interval=interval).exists():
                 actions.append(f"{symbol} {interval}: no data")
                 continue

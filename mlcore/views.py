@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from analysis import universe
 from mlcore.models import BacktestRun, ModelVersion, TrainingRun
 
 TRADES_PER_PAGE = 50
@@ -56,7 +56,7 @@ def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
 def models_list(request: HttpRequest) -> HttpResponse:
     """Per symbol: the champion (or a plain statement that none has passed) and challengers."""
     versions = list(ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED))
-    symbols = sorted({*settings.SYMBOLS, *(v.symbol for v in versions)})
+    symbols = sorted({*universe.symbols(), *(v.symbol for v in versions)})
     series = []
     for symbol in symbols:
         mine = [v for v in versions if v.symbol == symbol]

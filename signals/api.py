@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
+from analysis import universe
 from signals import explanations, inference, listing
 from signals.models import Signal
 from signals.serialize import signal_json
@@ -64,7 +64,7 @@ def explain_latest(
 ) -> ExplanationOut:
     """The newest graded signal's explanation; ``interactions=true`` adds the TreeSHAP
     interaction values among its top drivers (computed now, ~30 ms)."""
-    signal = inference.latest(symbol_or_404(ticker), interval or settings.INTERVALS[0])
+    signal = inference.latest(symbol_or_404(ticker), interval or universe.intervals()[0])
     if signal is None:
         raise _unknown(ticker)
     return _out(signal, explanations.interactions_for(signal) if interactions else None)
@@ -77,7 +77,7 @@ def explain_history(
     signals = (
         Signal.objects.graded()
         .select_related("model_version")
-        .filter(symbol=symbol_or_404(ticker), interval=interval or settings.INTERVALS[0])
+        .filter(symbol=symbol_or_404(ticker), interval=interval or universe.intervals()[0])
     )[: max(1, min(limit, 200))]
     return [_out(s) for s in signals]
 

@@ -1,15 +1,17 @@
 """/settings: what the product watches and how it grades, beside the admin that edits the same
-``GradingConfig`` row (staff may edit here too; the model's own validation guards both)."""
+``Universe`` and ``GradingConfig`` rows (staff may edit here too; the models' own validation
+guards both places)."""
 
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from analysis import universe
+from analysis.models import Universe
 from mlcore.models import GradingConfig
 
 
@@ -26,26 +28,43 @@ class GradingForm(forms.ModelForm):
         ]
 
 
+class UniverseForm(forms.ModelForm):
+    class Meta:
+        model = Universe
+        fields = ["symbols", "intervals"]
+        widgets = {"symbols": forms.TextInput(attrs={"size": 60})}
+
+
 @login_required
 def settings_page(request: HttpRequest) -> HttpResponse:
     config = GradingConfig.current()
-    form = GradingForm(request.POST or None, instance=config)
-    if request.method == "POST":
+    posted = request.POST.get("form") if request.method == "POST" else None
+    current = Universe(
+        pk=1, symbols=",".join(universe.symbols()), intervals=",".join(universe.intervals())
+    )
+    universe_form = UniverseForm(request.POST if posted == "universe" else None, instance=current)
+    form = GradingForm(request.POST if posted == "grades" else None, instance=config)
+    if posted:
         if not request.user.is_staff:
-            messages.error(request, "Only staff may change the grade thresholds.")
+            messages.error(request, "Only staff may change the settings.")
             return redirect("signals:settings")
-        if form.is_valid():
-            form.save()
-            messages.success(request, "Grade thresholds saved; new signals use them.")
+        edited = universe_form if posted == "universe" else form
+        if edited.is_valid():
+            edited.save()
+            saved = "Universe saved; the next fetch, training and check use it."
+            messages.success(request, saved if posted == "universe" else GRADES_SAVED)
             return redirect("signals:settings")
     return render(
         request,
         "signals/settings.html",
         {
             "form": form,
+            "universe_form": universe_form,
             "config": config,
-            "symbols": settings.SYMBOLS,
-            "intervals": settings.INTERVALS,
+            "from_environment": not universe.edited(),
             "editable": request.user.is_staff,
         },
     )
+
+
+GRADES_SAVED = "Grade thresholds saved; new signals use them."

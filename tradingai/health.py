@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from analysis import universe
 from analysis.freshness import series_freshness
 from mlcore.models import GradingConfig, ModelVersion
 from mlcore.pipeline.device import compute_device
@@ -219,8 +220,8 @@ def config(request: HttpRequest) -> ConfigOut:
     (keys, passwords, the secret key, URLs with credentials) are never included."""
     return ConfigOut(
         mode="embedded" if settings.EMBEDDED else "production",
-        symbols=settings.SYMBOLS,
-        intervals=settings.INTERVALS,
+        symbols=universe.symbols(),
+        intervals=universe.intervals(),
         binance_base_url=settings.BINANCE_BASE_URL,
         binance_keys_configured=bool(settings.BINANCE_API_KEY and settings.BINANCE_API_SECRET),
         api_auth=settings.API_AUTH,

@@ -169,12 +169,13 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
     viewer = Client()
     viewer.force_login(User.objects.create_user("viewer", password="x" * 12))
     page = viewer.get("/settings/").content.decode()
-    assert "BTCUSDT, ETHUSDT" in page and "Read only" in page
-    viewer.post("/settings/", {"a_plus_confidence": 0.5})
+    assert 'value="BTCUSDT,ETHUSDT"' in page and "Read only" in page
+    viewer.post("/settings/", {"form": "grades", "a_plus_confidence": 0.5})
     assert GradingConfig.current().a_plus_confidence == 0.85  # not staff: unchanged
     staff = Client()
     staff.force_login(User.objects.create_user("boss", password="x" * 12, is_staff=True))
     fields = {
+        "form": "grades",
         "a_plus_confidence": 0.9,
         "a_plus_confirmations": 3,
         "a_confidence": 0.8,
@@ -187,6 +188,41 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
     bad = staff.post("/settings/", fields | {"b_confidence": 0.95}).content.decode()
     assert "confidences must fall from A+ to A to B" in bad
     assert GradingConfig.current().b_confidence == 0.7
+
+
+@pytest.mark.django_db
+def test_the_universe_is_edited_on_settings_and_in_the_admin(settings):
+    from django.utils import timezone
+
+    from analysis import universe
+    from analysis.freshness import series_freshness
+    from analysis.models import Universe
+
+    settings.SYMBOLS, settings.INTERVALS = ["BTCUSDT"], ["1h"]
+    staff = Client()
+    staff.force_login(User.objects.create_user("boss", password="x" * 12, is_staff=True))
+    viewer = Client()
+    viewer.force_login(User.objects.create_user("viewer", password="x" * 12))
+    viewer.post("/settings/", {"form": "universe", "symbols": "ETHUSDT", "intervals": "1h"})
+    assert universe.symbols() == ["BTCUSDT"] and not universe.edited()  # not staff
+    bad = staff.post("/settings/", {"form": "universe", "symbols": "BTC-USD", "intervals": "1x"})
+    assert "not a Binance symbol: BTC-USD" in bad.content.decode() and not universe.edited()
+    ok = {"form": "universe", "symbols": "btcusdt, solusdt,BTCUSDT", "intervals": "1H,4h"}
+    assert staff.post("/settings/", ok).status_code == 302
+    assert universe.symbols() == ["BTCUSDT", "SOLUSDT"] and universe.intervals() == ["1h", "4h"]
+    # Everything that walks the universe walks the edited one.
+    assert {(f.symbol, f.interval) for f in series_freshness(timezone.now())} == {
+        (s, i) for s in ("BTCUSDT", "SOLUSDT") for i in ("1h", "4h")
+    }
+    # The admin edits the same one row and adds no second.
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", password="x" * 12))
+    assert admin.get("/admin/analysis/universe/add/").status_code == 403
+    change = {"symbols": "ETHUSDT", "intervals": "1h"}
+    assert admin.post("/admin/analysis/universe/1/change/", change).status_code == 302
+    assert Universe.objects.count() == 1 and universe.symbols() == ["ETHUSDT"]
+    Universe.objects.all().delete()
+    assert universe.symbols() == ["BTCUSDT"]  # back to the environment
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,9 +7,9 @@ Each page is stored atomically; an interrupted run keeps what it stored and resu
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from analysis.exchange import ExchangeError, get_exchange
 from analysis.ingest import fetch_funding, fetch_klines
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-funding", action="store_true", help="klines only")
 
     def handle(self, *args, symbols, interval, since, until, no_funding, **options):
-        intervals = [interval] if interval else settings.INTERVALS
+        intervals = [interval] if interval else universe.intervals()
         for name in intervals:
             try:
                 interval_ms(name)
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         exchange = get_exchange()
         failed = []
-        for symbol in symbols or settings.SYMBOLS:
+        for symbol in symbols or universe.symbols():
             for name in intervals:
                 try:
                     with progress_bar(f"{symbol} {name}", "candles") as progress:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.backtest.engine import Costs, Margin
 from mlcore.backtests import (
@@ -77,7 +77,7 @@ class Command(BaseCommand):
         for symbol, grades in ((s, g) for s in o["symbols"] for g in grade_sets):
             request = BacktestRequest(
                 symbol=symbol,
-                interval=o["interval"] or settings.INTERVALS[0],
+                interval=o["interval"] or universe.intervals()[0],
                 start=o["start"],
                 end=o["end"],
                 strategy=strategy,

@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.artifacts import ArtifactError
 from mlcore.evaluation import EvaluateRequest, EvaluationError, run_evaluation
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         for symbol in o["symbols"]:
             request = EvaluateRequest(
                 symbol,
-                o["interval"] or settings.INTERVALS[0],
+                o["interval"] or universe.intervals()[0],
                 o["start"],
                 o["end"],
                 version=o["model"],

@@ -14,10 +14,10 @@ import logging
 import signal
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from analysis import universe
 from analysis.cli import parse_when, symbol_list
 from mlcore.models import TrainingRun
 from mlcore.training import TrainingError, TrainRequest, start_run, train
@@ -56,13 +56,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
-        interval = o["interval"] or settings.INTERVALS[0]
+        interval = o["interval"] or universe.intervals()[0]
         errors = []
         # SIGTERM (a stopped container) ends the run as an error instead of leaving it running.
         signal.signal(signal.SIGTERM, _interrupt)
         # The bar shows progress and each verdict is printed below; the run's log has the rest.
         logging.getLogger("mlcore.training").setLevel(logging.WARNING)
-        for symbol in o["symbols"] or settings.SYMBOLS:
+        for symbol in o["symbols"] or universe.symbols():
             request = TrainRequest(
                 symbol, interval, until=o["until"], quick=o["quick"], force=o["force"]
             )

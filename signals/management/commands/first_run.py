@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from analysis import universe
 from analysis.models import Candle
 from mlcore.models import ModelVersion
 from signals.models import Signal
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         series = [
             (row["symbol"], row["interval"])
             for row in Candle.objects.coverage()
-            if row["interval"] in settings.INTERVALS and row["candles"] >= MIN_CANDLES
+            if row["interval"] in universe.intervals() and row["candles"] >= MIN_CANDLES
         ]
         if not series:
             self.stdout.write("No series with enough candles: load market data first.")

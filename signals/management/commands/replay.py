@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from signals.models import NoSignal, Signal
 from signals.replay import replay
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         if o["end"] <= o["start"]:
             raise CommandError("--to must come after --from")
-        interval = o["interval"] or settings.INTERVALS[0]
+        interval = o["interval"] or universe.intervals()[0]
         before = Signal.objects.count()
         with progress_bar("replaying", "bars") as progress:
             sent = replay(

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, SystemCheckError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from analysis import universe
 from mlcore.models import ModelVersion
 from tradingai.celery import build_beat_schedule
 from tradingai.health import check_redis, check_workers
@@ -34,8 +35,8 @@ def migrations() -> Check:
 def champions() -> Check:
     missing = [
         f"{s} {i}"
-        for s in settings.SYMBOLS
-        for i in settings.INTERVALS
+        for s in universe.symbols()
+        for i in universe.intervals()
         if not ModelVersion.objects.champion(s, i)
     ]
     if missing:
@@ -50,7 +51,7 @@ def champions() -> Check:
         )
     )
     note = f"; forced past a gate: {', '.join(forced)}" if forced else ""
-    return True, f"{len(settings.SYMBOLS) * len(settings.INTERVALS)} series served{note}", ""
+    return True, f"{len(universe.symbols()) * len(universe.intervals())} series served{note}", ""
 
 
 def binance_key() -> Check:
