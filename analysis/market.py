@@ -11,7 +11,7 @@ import talib
 
 from analysis.indicators import kaufman_efficiency_ratio, supertrend
 from analysis.intervals import interval_ms
-from analysis.models import Candle, FundingRate
+from analysis.models import Candle, FundingRate, ms_frame
 from analysis.quality import ms_to_datetime
 from analysis.regime import RegimeSeries, RegimeThresholds, classify
 
@@ -58,13 +58,7 @@ def funding_frame(
         rows = rows.filter(funding_time__gte=since)
     if until:
         rows = rows.filter(funding_time__lt=until)
-    frame = pd.DataFrame.from_records(
-        list(rows.values_list("funding_time", "rate", "mark_price")),
-        columns=["funding_time", "rate", "mark_price"],
-    )
-    if not frame.empty:
-        frame["funding_time"] = pd.DatetimeIndex(frame["funding_time"]).as_unit("ms").asi8
-    return frame
+    return ms_frame(rows, ["funding_time", "rate", "mark_price"], ("funding_time",))
 
 
 @dataclass(frozen=True)

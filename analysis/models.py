@@ -14,8 +14,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Max, Min
+from django.db.models.functions import Cast, Extract
 
 from analysis.intervals import INTERVAL_MS
 
@@ -25,6 +26,25 @@ FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
 def datetimes_to_ms(values: list[datetime]) -> np.ndarray:
     return pd.DatetimeIndex(values).as_unit("ms").asi8 if values else np.empty(0, np.int64)
+
+
+def ms_frame(rows: models.QuerySet, columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` of ``rows`` as a frame, the ``times`` among them as epoch milliseconds.
+    PostgreSQL computes those as integers: parsing the timestamps in Python was most of the
+    time a live inference spent reading its window (1,600 bars: 9 of 15 ms)."""
+    times = tuple(c for c in columns if c in times)
+    if connection.vendor == "postgresql" and times:
+        epoch = {
+            f"{c}_ms": Cast(Extract(c, "epoch") * 1000, models.BigIntegerField()) for c in times
+        }
+        names = [f"{c}_ms" if c in times else c for c in columns]
+        return pd.DataFrame.from_records(
+            list(rows.annotate(**epoch).values_list(*names)), columns=columns
+        )
+    frame = pd.DataFrame.from_records(list(rows.values_list(*columns)), columns=columns)
+    for column in times:
+        frame[column] = datetimes_to_ms(list(frame[column]))
+    return frame
 
 
 class CandleQuerySet(models.QuerySet):
@@ -38,12 +58,7 @@ class CandleQuerySet(models.QuerySet):
 
     def to_frame(self, columns: list[str] = FRAME_COLUMNS) -> pd.DataFrame:
         """The rows as a frame in open-time order; datetimes become epoch milliseconds."""
-        rows = list(self.order_by("open_time").values_list(*columns))
-        frame = pd.DataFrame.from_records(rows, columns=columns)
-        for column in ("open_time", "close_time"):
-            if column in frame:
-                frame[column] = datetimes_to_ms(list(frame[column]))
-        return frame
+        return ms_frame(self.order_by("open_time"), columns, ("open_time", "close_time"))
 
     def coverage(self) -> list[dict]:
         """One row per stored (symbol, interval): candle count, first and last open time."""

@@ -91,7 +91,7 @@ last = Signal.objects.order_by("-open_time").first()
 for i in range(1, 10_000):
     last.pk, last.open_time = None, last.open_time + timedelta(hours=1)
     last.save()
-    publish(last.pk)
+    publish(last)
     time.sleep(1)
 """
 

@@ -44,8 +44,9 @@ def database_url() -> str:
     return f"{base}/{name}_latency"
 
 
-def prepare(env: dict[str, str]) -> None:
-    """Fresh database, data, champions (in a subprocess: the settings read env at import)."""
+def prepare(env: dict[str, str]) -> str:
+    """Fresh database, data, champions (in a subprocess: the settings read env at import);
+    returns a read key for the stream (reads need one in production)."""
     import psycopg
 
     url = env["DATABASE_URL"]
@@ -75,6 +76,8 @@ def prepare(env: dict[str, str]) -> None:
         f"for symbol in {SYMBOLS!r}:\n"
         "    train(TrainRequest(symbol, '1h', until=datetime(2024, 4, 1, tzinfo=UTC),"
         " quick=True, force=True))\n"
+        "from tradingai.models import ApiKey\n"
+        "print('KEY', ApiKey.issue('latency-benchmark')[1])\n"
     )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
@@ -87,9 +90,15 @@ def prepare(env: dict[str, str]) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v0", "-c", script], cwd=ROOT, env=env, check=True
+    trained = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
+    return next(line for line in trained.stdout.splitlines() if line.startswith("KEY ")).split()[1]
 
 
 MEASURE = """  # run by manage.py shell: commits the bars, one at a time when told
@@ -163,7 +172,7 @@ def main() -> None:
     }
     env["TRADINGAI_VAR_DIR"] = str(ROOT / "var" / "latency-benchmark")
     print("preparing: database, 4 series, quick champions ...", flush=True)
-    prepare(env)
+    key = prepare(env)
     daphne, url = start_daphne(env, quiet=True)
     procs = [
         daphne,
@@ -179,7 +188,8 @@ def main() -> None:
     )
     try:
         assert measure.stdout.readline().startswith("READY")
-        listener = Listener(url.replace("http://", "ws://") + "/api/realtime/signals")
+        stream = url.replace("http://", "ws://") + f"/api/realtime/signals?key={key}"
+        listener = Listener(stream)
         listener.start()
         if not listener.ready.wait(60):
             sys.exit("could not subscribe to /api/realtime/signals")

@@ -8,10 +8,13 @@ in-memory layer serves the embedded mode; Redis carries it from a Celery worker 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 from django.template.loader import render_to_string
 
@@ -23,18 +26,39 @@ GROUP = "signals"
 
 
 def on_commit(signal: Signal) -> None:
-    transaction.on_commit(lambda: publish(signal.pk))
+    transaction.on_commit(lambda: publish(signal))
 
 
-def publish(signal_id: int) -> None:
-    signal = Signal.objects.select_related("model_version").get(pk=signal_id)
+def publish(signal: Signal | int) -> None:
+    """Send ``signal`` (the stored row, or its id) to the ``signals`` group."""
+    if not isinstance(signal, Signal):
+        signal = Signal.objects.select_related("model_version").get(pk=signal)
     # Every prediction goes to API clients; the dashboard lists graded (directional) ones only.
     graded = signal.direction != Signal.Direction.NEUTRAL
     html = render_to_string("signals/_row.html", {"signal": signal, "oob": True}) if graded else ""
-    layer = get_channel_layer()
+    message = {"type": "signal.new", "html": html, "data": signal_json(signal)}
     try:
-        async_to_sync(layer.group_send)(
-            GROUP, {"type": "signal.new", "html": html, "data": signal_json(signal)}
-        )
+        _send(get_channel_layer(), message)
     except Exception:  # a dead Redis must not undo a stored signal; the page still lists it
-        log.exception("could not push signal #%s", signal_id)
+        log.exception("could not push signal #%s", signal.pk)
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _send(layer: BaseChannelLayer, message: dict) -> None:
+    if not isinstance(layer, RedisChannelLayer):
+        # The in-memory layer's queues belong to the server's own loop, which async_to_sync
+        # finds from a view's thread.
+        async_to_sync(layer.group_send)(GROUP, message)
+        return
+    # channels_redis keeps its connections per event loop, and async_to_sync from a worker's
+    # plain thread makes a new loop per call: a new Redis connection for every signal
+    # (2-3 ms). One loop on a daemon thread, made after the fork, lives as long as the process.
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="signal-push", daemon=True).start()
+    asyncio.run_coroutine_threadsafe(layer.group_send(GROUP, message), _loop).result(timeout=10)
