@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from signals import inference
 
@@ -18,3 +19,8 @@ def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
         "created": outcome.created,
         "reason": outcome.reason,
     }
+
+
+@worker_process_init.connect
+def _load_champions(**_) -> None:
+    inference.load_champions()

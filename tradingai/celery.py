@@ -9,7 +9,7 @@ from itertools import pairwise
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingai.settings")
@@ -86,3 +86,13 @@ def _load_urls(**_) -> None:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _return_connections(**_) -> None:
+    # What Django does around a request: a connection past its age (with the pool, every one)
+    # or broken goes back to the pool, which checks it before the next task gets it.
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -124,13 +124,19 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    # Health checks: a connection is checked as it leaves the pool (a round trip, ~0.1 ms), so
+    # one that a PostgreSQL restart broke is replaced instead of failing a request or a task.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
     # A pool per process instead of persistent connections: under daphne each request's sync
     # code runs on a thread of its own, and a connection kept per thread outlives its thread,
     # so 50 concurrent requests exhausted PostgreSQL's connections (found by the API load
     # benchmark). The pool bounds them and still saves a connect per request.
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": env_int("TRADINGAI_DB_POOL_SIZE", 10), "timeout": 10}
+        "pool": {
+            "min_size": 1,
+            "max_size": env_int("TRADINGAI_DB_POOL_SIZE", 10),
+            "timeout": 10,
+        }
     }
 else:
     DATABASES = {
@@ -203,6 +209,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database around every task unless told to reuse it, and in a
+# prefork worker with a pool it closes the whole pool: a new PostgreSQL connection per task.
+# Reuse it; tradingai.celery hands the connection back to the pool after each task instead.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
