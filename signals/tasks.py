@@ -23,4 +23,10 @@ def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
 
 @worker_process_init.connect
 def _load_champions(**_) -> None:
+    from django.db import connections
+
     inference.load_champions()
+    # Hand the connection back before Celery's Django fixup, which closes the socket under any
+    # connection it finds open at this point (it assumes one inherited from the parent); a
+    # pooled connection closed that way would be handed out again, its fd reused elsewhere.
+    connections.close_all()
