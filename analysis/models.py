@@ -8,7 +8,6 @@ and floats keep bulk import close to raw COPY speed.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 import numpy as np
@@ -20,8 +19,8 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import Cast, Extract
 
 from analysis.intervals import INTERVAL_MS
+from tradingai.api_errors import SYMBOL
 
-SYMBOL = re.compile(r"[A-Z0-9]{2,20}")  # BTCUSDT, 1000PEPEUSDT
 FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
 
