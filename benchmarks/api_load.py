@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import start_daphne  # noqa: E402
+from tests.servers import fresh_database, production_env, start_daphne, stop  # noqa: E402
 
 ROWS = 10_000
 CONCURRENCY = 50
@@ -99,24 +98,10 @@ for i in range(1, 10_000):
 """
 
 
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url or not os.environ.get("REDIS_URL"):
-        sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
-    base, name = url.rsplit("/", 1)
-    return f"{base}/{name}_apiload"
-
-
 def prepare(env: dict[str, str]) -> str:
     """Fresh database with the signals; returns the read key."""
-    import psycopg
-
-    base, name = env["DATABASE_URL"].rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    fresh_database(env)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     seeded = subprocess.run(
         [*manage, "shell", "-v0", "-c", SEED % ROWS],
         cwd=ROOT,
@@ -167,16 +152,9 @@ def report(label: str, latencies: np.ndarray, wall: float) -> None:
 
 
 def main() -> None:
-    env = dict(os.environ) | {
-        "DATABASE_URL": database_url(),
-        "MLFLOW_TRACKING_URI": "",
-        "TRADINGAI_EMBEDDED_SCHEDULER": "0",
-        "TRADINGAI_HTTPS": "0",
-        "TRADINGAI_API_AUTH": "required",
-        "TRADINGAI_API_RATE_LIMIT": "1000000000",
-        "LOG_LEVEL": "WARNING",
-    }
-    env["TRADINGAI_VAR_DIR"] = str(ROOT / "var" / "api-load-benchmark")
+    env = production_env(
+        "apiload", TRADINGAI_API_AUTH="required", TRADINGAI_API_RATE_LIMIT="1000000000"
+    )
     print(f"preparing: database with {ROWS:,} signals, a read key ...", flush=True)
     key = prepare(env)
     daphne, url = start_daphne(env, quiet=True)
@@ -197,12 +175,7 @@ def main() -> None:
         report("1 connection", *asyncio.run(load(url, "", 1, REQUESTS // 5, FLOOR)))
         print("target: p99 < 50 ms at 50 connections")
     finally:
-        for proc in (writer, daphne):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(writer, daphne)
 
 
 if __name__ == "__main__":

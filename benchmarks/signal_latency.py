@@ -30,30 +30,22 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import start_daphne, start_worker  # noqa: E402
+from tests.servers import (  # noqa: E402
+    fresh_database,
+    production_env,
+    start_daphne,
+    start_worker,
+    stop,
+)
 
 BARS = 200
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT", "SYNTHUSDT"]
 
 
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url or not os.environ.get("REDIS_URL"):
-        sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
-    base, name = url.rsplit("/", 1)
-    return f"{base}/{name}_latency"
-
-
 def prepare(env: dict[str, str]) -> str:
     """Fresh database, data, champions (in a subprocess: the settings read env at import);
     returns a read key for the stream (reads need one in production)."""
-    import psycopg
-
-    url = env["DATABASE_URL"]
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    fresh_database(env)
     synthetic = Path(env["TRADINGAI_VAR_DIR"]) / "synthetic"
     synthetic.mkdir(parents=True, exist_ok=True)
     shared = ROOT.parent / "shared" / "data"
@@ -78,9 +70,6 @@ def prepare(env: dict[str, str]) -> str:
         " quick=True, force=True))\n"
         "from tradingai.models import ApiKey\n"
         "print('KEY', ApiKey.issue('latency-benchmark')[1])\n"
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
     subprocess.run(
         [sys.executable, "manage.py", "import_klines", *files],
@@ -162,15 +151,7 @@ class Listener(threading.Thread):
 
 
 def main() -> None:
-    env = dict(os.environ) | {
-        "DATABASE_URL": database_url(),
-        "MLFLOW_TRACKING_URI": "",
-        "TRADINGAI_EMBEDDED_SCHEDULER": "0",
-        "TRADINGAI_HTTPS": "0",
-        "TRADINGAI_RANDOM_RUNS": "20",
-        "LOG_LEVEL": "WARNING",
-    }
-    env["TRADINGAI_VAR_DIR"] = str(ROOT / "var" / "latency-benchmark")
+    env = production_env("latency", TRADINGAI_RANDOM_RUNS="20")
     print("preparing: database, 4 series, quick champions ...", flush=True)
     key = prepare(env)
     daphne, url = start_daphne(env, quiet=True)
@@ -208,8 +189,7 @@ def main() -> None:
         measure.stdin.flush()
         commits = json.loads(measure.stdout.readline().removeprefix("COMMITS "))
     finally:
-        for proc in (*procs, measure):
-            proc.terminate()
+        stop(*procs, measure)
     report(env, commits, listener.arrivals)
 
 

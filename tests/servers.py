@@ -65,3 +65,48 @@ def start_worker(env: dict[str, str], *options: str, quiet: bool = False) -> sub
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def production_env(name: str, **overrides: str) -> dict[str, str]:
+    """The environment a benchmark runs the production mode with: ``DATABASE_URL`` and
+    ``REDIS_URL`` from the caller (or exit saying so), a database ``<database>_<name>`` of its
+    own, no MLflow, no embedded scheduler, plain HTTP, quiet logs, a ``var/<name>`` folder."""
+    import os
+
+    url = os.environ.get("DATABASE_URL")
+    if not url or not os.environ.get("REDIS_URL"):
+        sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
+    return (
+        dict(os.environ)
+        | {
+            "DATABASE_URL": f"{url}_{name}",
+            "MLFLOW_TRACKING_URI": "",
+            "TRADINGAI_EMBEDDED_SCHEDULER": "0",
+            "TRADINGAI_HTTPS": "0",
+            "LOG_LEVEL": "WARNING",
+            "TRADINGAI_VAR_DIR": str(ROOT / "var" / name),
+        }
+        | overrides
+    )
+
+
+def fresh_database(env: dict[str, str]) -> None:
+    """Drop and create ``env``'s database, then migrate it."""
+    import psycopg
+
+    base, name = env["DATABASE_URL"].rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
