@@ -32,7 +32,7 @@ class UniverseForm(forms.ModelForm):
     class Meta:
         model = Universe
         fields = ["symbols", "intervals"]
-        widgets = {"symbols": forms.TextInput(attrs={"size": 60})}
+        widgets = {"symbols": forms.Textarea(attrs={"rows": 3})}
 
 
 @login_required
