@@ -19,7 +19,9 @@ from signals.models import Signal
 from signals.serialize import signal_json
 
 GENERATION = "signals:list:generation"
-TTL = 3600  # a page nobody asks for again goes; a bumped generation makes it unreachable anyway
+# A page lives a minute at most: it absorbs the bursts of polls between two signals, and a
+# generation advance lost to a Redis blink cannot keep a stale page for longer.
+TTL = 60
 
 
 def generation() -> int:

@@ -72,6 +72,29 @@ def test_a_dead_redis_degrades_health_with_a_reason(client, settings):
     assert health["redis"]["ok"] is False and "Connection" in health["redis"]["detail"]
 
 
+def test_with_redis_dead_the_api_still_answers_from_the_database(settings):
+    from django.test import Client
+
+    from signals.tests.factories import signal_row
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "tradingai.redis_cache.ReusedClientRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
+        }
+    }
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    settings.API_RATE_LIMIT = 2  # fails open: counts cannot be kept
+    signal = signal_row()
+    client = Client()
+    for _ in range(3):
+        page = client.get("/api/signals?ticker=BTCUSDT")
+        assert page.status_code == 200 and page.json()["data"]["items"][0]["id"] == signal.pk
+    explained = client.get("/api/explain/BTCUSDT")
+    assert explained.status_code == 200 and explained.json()["data"]["signal_id"] == signal.pk
+    assert client.get("/api/system/health").json()["data"]["redis"]["ok"] is False
+
+
 probe = Router()
 
 
