@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
 from analysis.models import Candle, FundingRate, Universe
 
@@ -52,6 +53,14 @@ class UniverseAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Universe, form, change: bool) -> None:
         obj.pk = 1  # the one live row
         super().save_model(request, obj, form, change)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # One row: a list of it says nothing. Its form, or the form to save the environment's
+        # universe as the first row.
+        row = Universe.objects.first()
+        if row:
+            return redirect("admin:analysis_universe_change", row.pk)
+        return redirect("admin:analysis_universe_add")
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         from analysis import universe

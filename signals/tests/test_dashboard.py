@@ -217,12 +217,17 @@ def test_the_universe_is_edited_on_settings_and_in_the_admin(settings):
     # The admin edits the same one row and adds no second.
     admin = Client()
     admin.force_login(User.objects.create_superuser("root", password="x" * 12))
+    assert (
+        admin.get("/admin/analysis/universe/")["Location"] == "/admin/analysis/universe/1/change/"
+    )
     assert admin.get("/admin/analysis/universe/add/").status_code == 403
     change = {"symbols": "ETHUSDT", "intervals": "1h"}
     assert admin.post("/admin/analysis/universe/1/change/", change).status_code == 302
     assert Universe.objects.count() == 1 and universe.symbols() == ["ETHUSDT"]
     Universe.objects.all().delete()
     assert universe.symbols() == ["BTCUSDT"]  # back to the environment
+    assert admin.get("/admin/analysis/universe/")["Location"] == "/admin/analysis/universe/add/"
+    assert "BTCUSDT</textarea>" in admin.get("/admin/analysis/universe/add/").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
