@@ -42,7 +42,8 @@ def ms_frame(rows: models.QuerySet, columns: list[str], times: tuple[str, ...]) 
         names = [f"{c}_ms" if c in times else c for c in columns]
         sql, params = rows.annotate(**epoch).values_list(*names).query.sql_with_params()
         connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
+        # Django's exception types, and its transaction state, as for any query of its own.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
             return pd.DataFrame(cursor.fetchall(), columns=columns)
     frame = pd.DataFrame.from_records(list(rows.values_list(*columns)), columns=columns)
