@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 
 from asgiref.sync import async_to_sync
@@ -44,6 +45,7 @@ def publish(signal: Signal | int) -> None:
 
 
 _loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
 _loop_lock = threading.Lock()
 
 
@@ -56,9 +58,10 @@ def _send(layer: BaseChannelLayer, message: dict) -> None:
     # channels_redis keeps its connections per event loop, and async_to_sync from a worker's
     # plain thread makes a new loop per call: a new Redis connection for every signal
     # (2-3 ms). One loop on a daemon thread, made after the fork, lives as long as the process.
-    global _loop
+    # (A loop inherited through a fork has no thread left to run it: the pid tells.)
+    global _loop, _loop_pid
     with _loop_lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
+        if _loop is None or _loop_pid != os.getpid():
+            _loop, _loop_pid = asyncio.new_event_loop(), os.getpid()
             threading.Thread(target=_loop.run_forever, name="signal-push", daemon=True).start()
     asyncio.run_coroutine_threadsafe(layer.group_send(GROUP, message), _loop).result(timeout=10)
