@@ -65,7 +65,5 @@ class UniverseAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         from analysis import universe
 
-        return {
-            "symbols": ",".join(universe.symbols()),
-            "intervals": ",".join(universe.intervals()),
-        }
+        symbols, intervals = universe.current()
+        return {"symbols": ",".join(symbols), "intervals": ",".join(intervals)}

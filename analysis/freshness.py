@@ -34,9 +34,8 @@ def series_freshness(now: datetime) -> list[SeriesFreshness]:
     A series is fresh while its last closed candle is at most FRESHNESS_INTERVALS intervals
     old; history imported from dump files is honestly stale."""
     rows = {(row["symbol"], row["interval"]): row for row in Candle.objects.coverage()}
-    for symbol in universe.symbols():
-        for interval in universe.intervals():
-            rows.setdefault((symbol, interval), {"candles": 0, "first": None, "last": None})
+    for key in universe.series():
+        rows.setdefault(key, {"candles": 0, "first": None, "last": None})
     result = []
     for (symbol, interval), row in sorted(rows.items()):
         step = timedelta(milliseconds=interval_ms(interval))

@@ -180,9 +180,10 @@ def fetch_latest(
     exchange = exchange or get_exchange()
     results: list[FetchResult] = []
     errors: list[str] = []
-    for symbol in symbols or universe.symbols():
+    configured_symbols, configured_intervals = universe.current()
+    for symbol in symbols or configured_symbols:
         fresh: list[str] = []
-        for interval in [*(intervals or universe.intervals()), None]:
+        for interval in [*(intervals or configured_intervals), None]:
             try:
                 if interval is None:
                     results.append(fetch_funding(symbol, exchange=exchange))

@@ -16,14 +16,26 @@ def _row() -> Universe | None:
     return Universe.objects.filter(pk=1).first()
 
 
-def symbols() -> list[str]:
+def current() -> tuple[list[str], list[str]]:
+    """The symbols and the intervals, from one read."""
     row = _row()
-    return Universe.split(row.symbols) if row else list(settings.SYMBOLS)
+    if row is None:
+        return list(settings.SYMBOLS), list(settings.INTERVALS)
+    return Universe.split(row.symbols), Universe.split(row.intervals)
+
+
+def symbols() -> list[str]:
+    return current()[0]
 
 
 def intervals() -> list[str]:
-    row = _row()
-    return Universe.split(row.intervals) if row else list(settings.INTERVALS)
+    return current()[1]
+
+
+def series() -> list[tuple[str, str]]:
+    """Every (symbol, interval) of the universe."""
+    symbols, intervals = current()
+    return [(s, i) for s in symbols for i in intervals]
 
 
 def edited() -> bool:

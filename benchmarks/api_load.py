@@ -29,7 +29,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import fresh_database, production_env, start_daphne, stop  # noqa: E402
+from tests.servers import (  # noqa: E402
+    fresh_database,
+    production_env,
+    shell_key,
+    start_daphne,
+    stop,
+)
 
 ROWS = 10_000
 CONCURRENCY = 50
@@ -101,16 +107,7 @@ for i in range(1, 10_000):
 def prepare(env: dict[str, str]) -> str:
     """Fresh database with the signals; returns the read key."""
     fresh_database(env)
-    manage = [sys.executable, "manage.py"]
-    seeded = subprocess.run(
-        [*manage, "shell", "-v0", "-c", SEED % ROWS],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return next(line for line in seeded.stdout.splitlines() if line.startswith("KEY ")).split()[1]
+    return shell_key(env, SEED % ROWS)
 
 
 async def load(

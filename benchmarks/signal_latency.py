@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import (  # noqa: E402
     fresh_database,
     production_env,
+    shell_key,
     start_daphne,
     start_worker,
     stop,
@@ -79,15 +80,7 @@ def prepare(env: dict[str, str]) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    trained = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v0", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return next(line for line in trained.stdout.splitlines() if line.startswith("KEY ")).split()[1]
+    return shell_key(env, script)
 
 
 MEASURE = """  # run by manage.py shell: commits the bars, one at a time when told

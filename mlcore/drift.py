@@ -124,17 +124,16 @@ def retrain_universe() -> list[str]:
     """The weekly retraining: one run per symbol of the universe that has data (the champion
     stays unless the challenger beats it out of sample)."""
     actions = []
-    for symbol in universe.symbols():
-        for interval in universe.intervals():
-            if not Candle.objects.filter(symbol=symbol, interval=interval).exists():
-                actions.append(f"{symbol} {interval}: no data")
-                continue
-            champion = ModelVersion.objects.champion(symbol, interval)
-            if champion and not newer_data(champion):
-                actions.append(f"{symbol} {interval}: no data newer than {champion.version}")
-                continue
-            _, action = enqueue_training(symbol, interval, "weekly retraining")
-            actions.append(f"{symbol} {interval}: {action}")
+    for symbol, interval in universe.series():
+        if not Candle.objects.filter(symbol=symbol, interval=interval).exists():
+            actions.append(f"{symbol} {interval}: no data")
+            continue
+        champion = ModelVersion.objects.champion(symbol, interval)
+        if champion and not newer_data(champion):
+            actions.append(f"{symbol} {interval}: no data newer than {champion.version}")
+            continue
+        _, action = enqueue_training(symbol, interval, "weekly retraining")
+        actions.append(f"{symbol} {interval}: {action}")
     return actions
 
 

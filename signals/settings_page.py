@@ -35,13 +35,18 @@ class UniverseForm(forms.ModelForm):
         widgets = {"symbols": forms.Textarea(attrs={"rows": 3})}
 
 
+SAVED = {
+    "universe": "Universe saved; the next fetch, training and check use it.",
+    "grades": "Grade thresholds saved; new signals use them.",
+}
+
+
 @login_required
 def settings_page(request: HttpRequest) -> HttpResponse:
     config = GradingConfig.current()
     posted = request.POST.get("form") if request.method == "POST" else None
-    current = Universe(
-        pk=1, symbols=",".join(universe.symbols()), intervals=",".join(universe.intervals())
-    )
+    symbols, intervals = universe.current()
+    current = Universe(pk=1, symbols=",".join(symbols), intervals=",".join(intervals))
     universe_form = UniverseForm(request.POST if posted == "universe" else None, instance=current)
     form = GradingForm(request.POST if posted == "grades" else None, instance=config)
     if posted:
@@ -51,8 +56,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         edited = universe_form if posted == "universe" else form
         if edited.is_valid():
             edited.save()
-            saved = "Universe saved; the next fetch, training and check use it."
-            messages.success(request, saved if posted == "universe" else GRADES_SAVED)
+            messages.success(request, SAVED[posted])
             return redirect("signals:settings")
     return render(
         request,
@@ -65,6 +69,3 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "editable": request.user.is_staff,
         },
     )
-
-
-GRADES_SAVED = "Grade thresholds saved; new signals use them."

@@ -103,6 +103,19 @@ def fresh_database(env: dict[str, str]) -> None:
     )
 
 
+def shell_key(env: dict[str, str], script: str) -> str:
+    """Run ``script`` with ``manage.py shell`` in ``env``; the API key it printed as ``KEY …``."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return next(line for line in done.stdout.splitlines() if line.startswith("KEY ")).split()[1]
+
+
 def stop(*processes: subprocess.Popen) -> None:
     for process in processes:
         process.terminate()

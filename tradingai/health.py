@@ -218,10 +218,11 @@ class ConfigOut(Schema):
 def config(request: HttpRequest) -> ConfigOut:
     """The settings the product runs with: what it watches, how it grades and gates. Secrets
     (keys, passwords, the secret key, URLs with credentials) are never included."""
+    symbols, intervals = universe.current()
     return ConfigOut(
         mode="embedded" if settings.EMBEDDED else "production",
-        symbols=universe.symbols(),
-        intervals=universe.intervals(),
+        symbols=symbols,
+        intervals=intervals,
         binance_base_url=settings.BINANCE_BASE_URL,
         binance_keys_configured=bool(settings.BINANCE_API_KEY and settings.BINANCE_API_SECRET),
         api_auth=settings.API_AUTH,

@@ -30,10 +30,11 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=14)
 
     def handle(self, *args, **o):
+        intervals = universe.intervals()
         series = [
             (row["symbol"], row["interval"])
             for row in Candle.objects.coverage()
-            if row["interval"] in universe.intervals() and row["candles"] >= MIN_CANDLES
+            if row["interval"] in intervals and row["candles"] >= MIN_CANDLES
         ]
         if not series:
             self.stdout.write("No series with enough candles: load market data first.")
