@@ -3,9 +3,10 @@
 One call is one transaction: all rows land or none do. A row that is already stored with the
 same values is left untouched, so running an import or a fetch twice changes nothing.
 
-PostgreSQL takes the rows through ``COPY`` into a temporary staging table and merges them with
+PostgreSQL takes a bulk batch through ``COPY`` into a temporary staging table and merges it with
 one ``INSERT .. SELECT .. ON CONFLICT``: that keeps bulk imports near raw ``COPY`` speed (see
-benchmarks/ingest.py). The CSV for COPY is rendered by pyarrow, four times faster than pandas
+benchmarks/ingest.py). A small one (a live fetch's newest bars) goes into the same merge as a
+parameterised ``VALUES`` list. The CSV for COPY is rendered by pyarrow, four times faster than pandas
 and exact (shortest round-trip floats, empty fields for NULL). SQLite takes the same upsert
 through ``executemany``.
 """
@@ -102,20 +103,24 @@ def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> Upse
     return UpsertResult(len(rows), inserted, updated)
 
 
+# Up to this many rows (a live fetch stores one or two) travel as one parameterised VALUES list:
+# a staging table and COPY cost ~3 ms of fixed overhead, which a bulk import earns back.
+SMALL_BATCH = 500
+
+
 def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame) -> tuple[int, int]:
     staged_columns = list(rows.columns)
     columns = [*fixed, *staged_columns]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    staged = [
-        f'"{c}" {"bigint" if c in TIME_COLUMNS else target.db_type(c)}' for c in staged_columns
-    ]
-    # Times travel as epoch-ms integers and become timestamptz in SQL, exactly.
+    types = {c: "bigint" if c in TIME_COLUMNS else target.db_type(c) for c in staged_columns}
+    # Times travel as epoch-ms integers and become timestamptz in SQL, exactly. The casts give
+    # a VALUES column its type even when every row of it is NULL.
     select = ", ".join(
         ["%s"] * len(fixed)
         + [
-            f"""'epoch'::timestamptz + "{c}" * interval '1 millisecond'"""
+            f"""'epoch'::timestamptz + "{c}"::bigint * interval '1 millisecond'"""
             if c in TIME_COLUMNS
-            else f'"{c}"'
+            else f'"{c}"::{types[c]}'
             for c in staged_columns
         ]
     )
@@ -123,28 +128,38 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
     current = ", ".join(f't."{c}"' for c in target.values)
     incoming = ", ".join(f'excluded."{c}"' for c in target.values)
     keys = ", ".join(f'"{c}"' for c in target.keys)
-    sink = pa.BufferOutputStream()
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-    pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), sink, options)
+    staged_list = ", ".join(f'"{c}"' for c in staged_columns)
+    merge = f"""
+        WITH written AS (
+            INSERT INTO "{target.table}" AS t ({column_list})
+            SELECT {select} FROM {{source}}
+            ON CONFLICT ({keys}) DO UPDATE SET {updates}
+            WHERE ({current}) IS DISTINCT FROM ({incoming})
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+        FROM written
+        """
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE _stage ({', '.join(staged)}) ON COMMIT DROP")
-        staged_list = ", ".join(f'"{c}"' for c in staged_columns)
+        if len(rows) <= SMALL_BATCH:
+            # None for NaN/NA, so the row holds NULL; plain Python numbers for the driver.
+            records = rows.astype(object).where(rows.notna(), None).itertuples(index=False)
+            values = ", ".join(["(" + ", ".join(["%s"] * len(staged_columns)) + ")"] * len(rows))
+            source = f"(VALUES {values}) AS v ({staged_list})"
+            cursor.execute(
+                merge.format(source=source),
+                [*fixed.values(), *(value for record in records for value in record)],
+            )
+            inserted, updated = cursor.fetchone()
+            return int(inserted), int(updated)
+        sink = pa.BufferOutputStream()
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), sink, options)
+        staged = ", ".join(f'"{c}" {types[c]}' for c in staged_columns)
+        cursor.execute(f"CREATE TEMPORARY TABLE _stage ({staged}) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY _stage ({staged_list}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(sink.getvalue())
-        cursor.execute(
-            f"""
-            WITH written AS (
-                INSERT INTO "{target.table}" AS t ({column_list})
-                SELECT {select} FROM _stage
-                ON CONFLICT ({keys}) DO UPDATE SET {updates}
-                WHERE ({current}) IS DISTINCT FROM ({incoming})
-                RETURNING (xmax = 0) AS inserted
-            )
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-            FROM written
-            """,
-            list(fixed.values()),
-        )
+        cursor.execute(merge.format(source="_stage"), list(fixed.values()))
         inserted, updated = cursor.fetchone()
         # Dropped now, not only at commit: a caller may run several upserts in one transaction.
         cursor.execute("DROP TABLE _stage")

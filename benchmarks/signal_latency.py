@@ -130,13 +130,17 @@ class Listener(threading.Thread):
         self.url, self.arrivals, self.ready = url, {}, threading.Event()
 
     def run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
         origin = self.url.replace("ws://", "http://").split("/api/")[0]
         with connect(self.url, open_timeout=30, origin=origin) as ws:
             self.ready.set()
             while True:
-                message = json.loads(ws.recv())
+                try:
+                    message = json.loads(ws.recv())
+                except ConnectionClosed:  # the server stops at the end of the run
+                    return
                 self.arrivals[(message["symbol"], message["open_time"])] = (
                     time.time(),
                     message["id"],
@@ -196,7 +200,7 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
 
     stages = {k: [] for k in ("queue", "inputs", "features", "models", "shap", "database", "push")}
     latency: dict[str, list[float]] = {s: [] for s in SYMBOLS}
-    missing = 0
+    missing, raw = 0, []
     for symbol, open_time, committed in commits:
         arrival = arrivals.get((symbol, open_time))
         if arrival is None:
@@ -213,6 +217,16 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
             stages[key].append(t[key])
         stages["database"].append(max(stored - t["started_at"] - computed, 0.0))
         stages["push"].append(received - stored)
+        raw.append(
+            {
+                "symbol": symbol,
+                "open_time": open_time,
+                "committed": committed,
+                "received": received,
+                "stored": stored,
+                **t,
+            }
+        )
     print(
         f"\n{BARS} bars x {len(SYMBOLS)} series, production mode (PostgreSQL, Redis, "
         f"Celery worker x2, daphne); {missing} messages missing"
@@ -224,6 +238,9 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
             f"{symbol:<13} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   ({len(ms)} signals; "
             "target p99 < 50 ms)"
         )
+    saved = Path(env["TRADINGAI_VAR_DIR"]) / "signal_latency.json"
+    saved.write_text(json.dumps(raw))
+    print(f"(every bar's times: {saved.relative_to(ROOT)})")
     total = sum(np.mean(v) for v in stages.values())
     print("share of the mean latency per stage:")
     for name, values in stages.items():
