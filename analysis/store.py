@@ -6,8 +6,8 @@ same values is left untouched, so running an import or a fetch twice changes not
 PostgreSQL takes a bulk batch through ``COPY`` into a temporary staging table and merges it with
 one ``INSERT .. SELECT .. ON CONFLICT``: that keeps bulk imports near raw ``COPY`` speed (see
 benchmarks/ingest.py). A small one (a live fetch's newest bars) goes into the same merge as a
-parameterised ``VALUES`` list. The CSV for COPY is rendered by pyarrow, four times faster than pandas
-and exact (shortest round-trip floats, empty fields for NULL). SQLite takes the same upsert
+parameterised ``VALUES`` list. The CSV for COPY is rendered by pyarrow, four times faster than
+pandas and exact (shortest round-trip floats, empty fields for NULL). SQLite takes the same upsert
 through ``executemany``.
 """
 
