@@ -142,14 +142,12 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
         """
     with connection.cursor() as cursor:
         if len(rows) <= SMALL_BATCH:
-            # None for NaN/NA, so the row holds NULL; plain Python numbers for the driver.
-            records = rows.astype(object).where(rows.notna(), None).itertuples(index=False)
+            # Row by row, plain Python numbers for the driver, None (NULL) for NaN/NA.
+            cells = rows.to_numpy(dtype=object)
+            cells[rows.isna().to_numpy()] = None
             values = ", ".join(["(" + ", ".join(["%s"] * len(staged_columns)) + ")"] * len(rows))
             source = f"(VALUES {values}) AS v ({staged_list})"
-            cursor.execute(
-                merge.format(source=source),
-                [*fixed.values(), *(value for record in records for value in record)],
-            )
+            cursor.execute(merge.format(source=source), [*fixed.values(), *cells.ravel().tolist()])
             inserted, updated = cursor.fetchone()
             return int(inserted), int(updated)
         sink = pa.BufferOutputStream()

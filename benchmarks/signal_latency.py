@@ -99,19 +99,19 @@ for symbol in symbols:
     end = min(last, last.replace(hour=0) )
     start = end - timedelta(hours=bars - 1)
     frame = candles_frame(symbol, "1h", since=start, until=end + timedelta(hours=1))
-    held[symbol] = frame
+    frame["close_time"] = frame["open_time"] + 3_600_000 - 1
+    for column in ("quote_volume", "trades", "taker_buy_base", "taker_buy_quote"):
+        frame[column] = float("nan")
+    # One frame per bar, as a fetch hands them over, made before the clock runs.
+    held[symbol] = [frame.iloc[i : i + 1] for i in range(bars)]
     Candle.objects.filter(symbol=symbol, interval="1h", open_time__gte=start).delete()
 print("READY", flush=True)
 sys.stdin.readline()
 commits = []
 for i in range(bars):
     for symbol in symbols:
-        row = held[symbol].iloc[i : i + 1].copy()
-        row["close_time"] = row["open_time"] + 3_600_000 - 1
-        for column in ("quote_volume", "trades", "taker_buy_base", "taker_buy_quote"):
-            row[column] = float("nan")
         with transaction.atomic():
-            upsert_candles(symbol, "1h", row)
+            upsert_candles(symbol, "1h", held[symbol][i])
             when = Candle.objects.last_open_time(symbol, "1h")
             candles_stored.send(sender="benchmark", symbol=symbol, interval="1h", open_time=when)
             started = time.time()
@@ -120,6 +120,33 @@ for i in range(bars):
     sys.stdin.readline()  # the next bar once this one's messages arrived
 print("COMMITS " + json.dumps(commits), flush=True)
 """
+
+
+ROLES = {"celery": "worker", "daphne": "daphne", "manage.py": "committer", "postgres": "postgres"}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) used so far by each role's processes, from /proc: the machine's
+    two cores are shared by all of them, so this is what one bar costs the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(stat.parent.name) == os.getpid():
+            role = "benchmark client"
+        else:
+            role = next((r for word, r in ROLES.items() if word in command), None)
+            if role == "worker":  # the main process takes tasks off Redis for its pool
+                role = "worker: main" if int(fields[1]) == os.getpid() else "worker: pool"
+            if role is None and "redis-server" in command:
+                role = "redis"
+        if role:
+            used[role] = used.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
 class Listener(threading.Thread):
@@ -172,6 +199,7 @@ def main() -> None:
         if not listener.ready.wait(60):
             sys.exit("could not subscribe to /api/realtime/signals")
         time.sleep(20)  # let the worker load its models before the clock runs
+        cpu_before = cpu_seconds()
         for i in range(BARS):
             measure.stdin.write("\n")
             measure.stdin.flush()
@@ -182,12 +210,16 @@ def main() -> None:
                 time.sleep(0.002)
             if i % 50 == 49:
                 print(f"  {i + 1} bars", flush=True)
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
         measure.stdin.write("\n")
         measure.stdin.flush()
         commits = json.loads(measure.stdout.readline().removeprefix("COMMITS "))
     finally:
         stop(*procs, measure)
     report(env, commits, listener.arrivals)
+    print("CPU per bar, by process (all on the same 2 cores):")
+    for role, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        print(f"  {role:<17} {seconds / (BARS * len(SYMBOLS)) * 1000:6.2f} ms")
 
 
 def report(env: dict[str, str], commits: list, arrivals: dict) -> None:

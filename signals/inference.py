@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 
 from analysis.intervals import interval_ms
 from analysis.market import analysis_cache_key, candles_frame, funding_frame
@@ -206,14 +207,20 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     bar = bar or Candle.objects.last_open_time(symbol, interval)
     if bar is None:
         return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
-    model = ModelVersion.objects.champion(symbol, interval)
+    # The champion, and whether it has this bar's signal already, in one query.
+    stored = Signal.objects.filter(
+        symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
+    )
+    model = (
+        ModelVersion.objects.series(symbol, interval)
+        .filter(status=ModelVersion.Status.CHAMPION)
+        .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
+        .first()
+    )
     if model is None:
         return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
-    existing = Signal.objects.filter(
-        symbol=symbol, interval=interval, open_time=bar, model_version=model
-    ).first()
-    if existing:
-        return Outcome(existing, False)
+    if model.stored_signal:
+        return Outcome(Signal.objects.get(pk=model.stored_signal), False)
     bar_ms = int(bar.timestamp() * 1000)
     try:
         bundle = bundle_for(model)

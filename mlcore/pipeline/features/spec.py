@@ -95,7 +95,9 @@ class FeatureSpec:
 
     def require_same(self, other: FeatureSpec) -> None:
         """Raise FeatureSpecMismatch unless ``other`` (what we would compute now) is this."""
-        if other.version == self.version:
+        # Equal fields mean an equal version; comparing them first spares hashing both specs
+        # on every live bar (0.5 ms).
+        if other == self or other.version == self.version:
             return
         missing = [f for f in self.features if f not in other.features]
         extra = [f for f in other.features if f not in self.features]
