@@ -9,6 +9,18 @@ from analysis.models import Candle
 from signals.models import Signal
 
 BARS_BEFORE, BARS_AFTER = 120, 24
+MAX_DECIMALS = 10
+
+
+def price_decimals(prices: list[float]) -> int:
+    """The decimals the exchange quotes this symbol in, read off its prices (stored floats give
+    back the exchange's digits): 1 for BTCUSDT, 7 for 1000PEPEUSDT. At least 2, so a chart of a
+    coarse tick still reads as money."""
+    decimals = 2
+    for price in prices:
+        digits = f"{price:.{MAX_DECIMALS}f}".rstrip("0").partition(".")[2]
+        decimals = max(decimals, len(digits))
+    return decimals
 
 
 def signal_chart(signal: Signal) -> dict:
@@ -34,8 +46,12 @@ def signal_chart(signal: Signal) -> dict:
         )
         .values_list("id", "open_time", "direction", "grade")
     )
+    rows = list(candles)
     return {
-        "candles": [[int(t.timestamp()), o, h, lo, c] for t, o, h, lo, c in candles],
+        "candles": [[int(t.timestamp()), o, h, lo, c] for t, o, h, lo, c in rows],
+        # The price axis and the lines at the symbol's own precision (the chart's default of
+        # two decimals read 0.01 for every level of a 0.0106 price).
+        "decimals": price_decimals([p for row in rows for p in row[1:]]),
         "markers": [
             {"time": int(t.timestamp()), "direction": d, "grade": g, "selected": i == signal.pk}
             for i, t, d, g in markers

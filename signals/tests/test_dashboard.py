@@ -248,3 +248,39 @@ def test_the_api_stream_follows_the_read_setting(settings):
     assert async_to_sync(connect)("/api/realtime/signals", [(b"x-api-key", raw.encode())])[0]
     assert async_to_sync(connect)(f"/api/realtime/signals?key={raw}")[0]
     assert async_to_sync(connect)("/api/realtime/signals?key=bad.key") == (False, 4401)
+
+
+@pytest.mark.django_db
+def test_prices_read_at_the_symbols_own_decimals(trader):
+    """A 0.0106 price is quoted to 7 decimals: the chart's axis and lines and the levels on the
+    page keep them (two decimals read 0.01 for entry, stop and target alike)."""
+    from datetime import timedelta
+
+    from analysis.models import Candle
+    from signals.charts import price_decimals
+
+    bar = datetime(2024, 5, 13, tzinfo=UTC)
+    for i, close in enumerate([0.0105913, 0.0106072, 0.010598]):
+        Candle.objects.create(
+            symbol="1000PEPEUSDT",
+            interval="1h",
+            open_time=bar - timedelta(hours=2 - i),
+            close_time=bar - timedelta(hours=2 - i) + timedelta(minutes=59),
+            open=close,
+            high=close,
+            low=close,
+            close=close,
+            volume=1.0,
+        )
+    signal = signal_row(
+        symbol="1000PEPEUSDT",
+        open_time=bar,
+        entry_price=0.010598,
+        stop_price=0.0098760143,
+        target_price=0.011338386,
+    )
+    page = trader.get(f"/signals/{signal.pk}/").content.decode()
+    assert "0.0098760 / 0.0113384" in page and "0.0105980" in page
+    chart = json.loads(page.split('id="chart-data" type="application/json">')[1].split("<")[0])
+    assert chart["decimals"] == 7
+    assert price_decimals([61772.1, 62035.0]) == 2 and price_decimals([2913.14]) == 2

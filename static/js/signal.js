@@ -17,6 +17,7 @@
     });
     const series = chart.addSeries(LC.CandlestickSeries, {
       upColor: "#3fb950", downColor: "#f85149", wickUpColor: "#3fb950", wickDownColor: "#f85149", borderVisible: false,
+      priceFormat: { type: "price", precision: data.decimals, minMove: 10 ** -data.decimals },
     });
     series.setData(data.candles.map(([time, open, high, low, close]) => ({ time, open, high, low, close })));
     // The selected signal, and the other signals graded above C (C is most bars: clutter).
