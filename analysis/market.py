@@ -19,6 +19,20 @@ from analysis.regime import RegimeSeries, RegimeThresholds, classify
 LOOKBACK = 3000
 
 
+MAX_DECIMALS = 10
+
+
+def price_decimals(prices: list[float]) -> int:
+    """The decimals the exchange quotes a symbol in, read off its prices (stored floats give
+    back the exchange's digits): 1 for BTCUSDT, 7 for 1000PEPEUSDT. At least 2, so a coarse
+    tick still reads as money."""
+    decimals = 2
+    for price in prices:
+        digits = f"{price:.{MAX_DECIMALS}f}".rstrip("0").partition(".")[2]
+        decimals = max(decimals, len(digits))
+    return decimals
+
+
 class UnknownSeries(LookupError):
     pass
 

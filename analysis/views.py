@@ -8,21 +8,45 @@ from django.shortcuts import render
 
 from analysis import universe
 from analysis.freshness import series_freshness
-from analysis.market import UnknownSeries, cached_multi_timeframe
+from analysis.market import (
+    TimeframeView,
+    UnknownSeries,
+    cached_multi_timeframe,
+    price_decimals,
+)
 
-KEY_ROWS = [
-    ("close", "Close"),
-    ("rsi_14", "RSI 14"),
-    ("macd_hist", "MACD histogram"),
-    ("adx_14", "ADX 14"),
-    ("natr_14", "NATR 14 (%)"),
-    ("ema_50", "EMA 50"),
-    ("ema_200", "EMA 200"),
-    ("supertrend_dir", "Supertrend direction"),
-    ("efficiency_ratio_20", "Efficiency ratio 20"),
-    ("bb_upper", "Bollinger upper"),
-    ("bb_lower", "Bollinger lower"),
+# (indicator, label, how it reads): "price" at the symbol's decimals, a number of decimals, or
+# "direction" for a +1/-1 state.
+KEY_ROWS: list[tuple[str, str, str | int]] = [
+    ("close", "Close", "price"),
+    ("rsi_14", "RSI 14", 2),
+    ("macd_hist", "MACD histogram", "price"),
+    ("adx_14", "ADX 14", 2),
+    ("natr_14", "NATR 14 (%)", 2),
+    ("ema_50", "EMA 50", "price"),
+    ("ema_200", "EMA 200", "price"),
+    ("supertrend_dir", "Supertrend direction", "direction"),
+    ("efficiency_ratio_20", "Efficiency ratio 20", 3),
+    ("bb_upper", "Bollinger upper", "price"),
+    ("bb_lower", "Bollinger lower", "price"),
 ]
+
+
+def indicator_rows(views: list[TimeframeView]) -> list[tuple[str, list[str]]]:
+    """Each key indicator as a label and its value per timeframe, as a trader reads them."""
+    decimals = price_decimals([v.indicators["close"] for v in views if v.indicators.get("close")])
+
+    def shown(value: float | None, kind: str | int) -> str:
+        if value is None:
+            return "\u2013"  # an en dash, as the other pages show a missing value
+        if kind == "direction":
+            return "up" if value > 0 else "down"
+        return f"{value:.{decimals if kind == 'price' else kind}f}"
+
+    return [
+        (label, [shown(v.indicators.get(key), kind) for v in views])
+        for key, label, kind in KEY_ROWS
+    ]
 
 
 @login_required
@@ -43,5 +67,5 @@ def detail(request: HttpRequest, ticker: str) -> HttpResponse:
     return render(
         request,
         "analysis/detail.html",
-        {"symbol": symbol, "interval": interval, "views": views, "keys": KEY_ROWS},
+        {"symbol": symbol, "interval": interval, "views": views, "rows": indicator_rows(views)},
     )

@@ -5,22 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from analysis.intervals import interval_ms
+from analysis.market import price_decimals
 from analysis.models import Candle
 from signals.models import Signal
 
 BARS_BEFORE, BARS_AFTER = 120, 24
-MAX_DECIMALS = 10
-
-
-def price_decimals(prices: list[float]) -> int:
-    """The decimals the exchange quotes this symbol in, read off its prices (stored floats give
-    back the exchange's digits): 1 for BTCUSDT, 7 for 1000PEPEUSDT. At least 2, so a chart of a
-    coarse tick still reads as money."""
-    decimals = 2
-    for price in prices:
-        digits = f"{price:.{MAX_DECIMALS}f}".rstrip("0").partition(".")[2]
-        decimals = max(decimals, len(digits))
-    return decimals
 
 
 def signal_chart(signal: Signal) -> dict:

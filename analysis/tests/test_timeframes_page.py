@@ -43,6 +43,11 @@ def test_the_analysis_page_and_the_universe_without_data(settings):
     client.force_login(User.objects.create_user("t", password="x" * 12))
     page = client.get("/analysis/BTCUSDT/").content.decode()
     assert "RANGING" in page or "TRENDING" in page or "CHOPPY" in page
+    # Prices at the symbol's decimals (at least 2), indicators at fixed ones, states as words.
+    close, rsi = views[0].indicators["close"], views[0].indicators["rsi_14"]
+    assert f">{close:.2f}<" in page and f">{rsi:.2f}<" in page
+    trend = page.split("Supertrend direction")[1].split("</tr>")[0]
+    assert trend.count(">up<") + trend.count(">down<") == 3
     assert client.get("/analysis/NOPEUSDT/").status_code == 404
     market = client.get("/market/").content.decode()
     assert "fetch_klines --symbols SOLUSDT" in market and 'href="/analysis/BTCUSDT/' in market
