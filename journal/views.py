@@ -39,6 +39,8 @@ class TradeForm(forms.ModelForm):
             "signal": forms.NumberInput(),
             "notes": forms.TextInput(),
         }
+        # The browser's date picker sends no zone; the server reads UTC, as every page shows.
+        labels = {"entry_time": "Entry time (UTC)", "exit_time": "Exit time (UTC)"}
 
 
 @login_required

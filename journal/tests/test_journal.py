@@ -183,5 +183,7 @@ def test_the_journal_page_records_and_shows(btc):
     assert client.post("/journal/", form).status_code == 302
     page = client.get("/journal/").content.decode()
     assert "Recorded #" in page and "PnL +50.00 USDT" in page and "journal-equity" in page
+    assert "Entry time (UTC)" in page  # the date picker sends no zone: the form says which
+    assert Trade.objects.get().entry_time.isoformat() == "2024-05-13T00:30:00+00:00"
     bad = client.post("/journal/", form | {"quantity": "-1"}).content.decode()
     assert "must be a positive number" in bad and Trade.objects.count() == 1
