@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -103,6 +104,13 @@ def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> Upse
     return UpsertResult(len(rows), inserted, updated)
 
 
+def _cells(rows: pd.DataFrame) -> np.ndarray:
+    """The rows' values for the driver: plain Python numbers, None (NULL) for NaN/NA."""
+    cells = rows.to_numpy(dtype=object)
+    cells[rows.isna().to_numpy()] = None
+    return cells
+
+
 # Up to this many rows (a live fetch stores one or two) travel as one parameterised VALUES list:
 # a staging table and COPY cost ~3 ms of fixed overhead, which a bulk import earns back.
 SMALL_BATCH = 500
@@ -142,9 +150,7 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
         """
     with connection.cursor() as cursor:
         if len(rows) <= SMALL_BATCH:
-            # Row by row, plain Python numbers for the driver, None (NULL) for NaN/NA.
-            cells = rows.to_numpy(dtype=object)
-            cells[rows.isna().to_numpy()] = None
+            cells = _cells(rows)
             values = ", ".join(["(" + ", ".join(["%s"] * len(staged_columns)) + ")"] * len(rows))
             source = f"(VALUES {values}) AS v ({staged_list})"
             cursor.execute(merge.format(source=source), [*fixed.values(), *cells.ravel().tolist()])
@@ -181,8 +187,7 @@ def _upsert_sqlite(target: _Target, rows: pd.DataFrame) -> tuple[int, int]:
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in target.values)
     differs = " OR ".join(f'"{target.table}"."{c}" IS NOT excluded."{c}"' for c in target.values)
     keys = ", ".join(f'"{c}"' for c in target.keys)
-    # None for NaN/NA so SQLite stores NULL; plain Python numbers for the driver.
-    records = rows.astype(object).where(rows.notna(), None).itertuples(index=False, name=None)
+    records = _cells(rows).tolist()
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{target.table}"')
         before = cursor.fetchone()[0]
@@ -192,7 +197,7 @@ def _upsert_sqlite(target: _Target, rows: pd.DataFrame) -> tuple[int, int]:
             f"""INSERT INTO "{target.table}" ({column_list})
             SELECT {select} FROM (SELECT {params}) WHERE true
             ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {differs}""",
-            list(records),
+            records,
         )
         written = raw.total_changes - changes_before
         cursor.execute(f'SELECT count(*) FROM "{target.table}"')

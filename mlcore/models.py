@@ -43,8 +43,12 @@ class ModelVersionQuerySet(models.QuerySet):
     def series(self, symbol: str, interval: str) -> ModelVersionQuerySet:
         return self.filter(symbol=symbol, interval=interval)
 
+    def champions(self, symbol: str, interval: str) -> ModelVersionQuerySet:
+        """The series' champion as a queryset (at most one row), for callers that annotate it."""
+        return self.series(symbol, interval).filter(status=ModelVersion.Status.CHAMPION)
+
     def champion(self, symbol: str, interval: str) -> ModelVersion | None:
-        return self.series(symbol, interval).filter(status=ModelVersion.Status.CHAMPION).first()
+        return self.champions(symbol, interval).first()
 
 
 class ModelVersion(models.Model):

@@ -212,8 +212,7 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
         symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
     )
     model = (
-        ModelVersion.objects.series(symbol, interval)
-        .filter(status=ModelVersion.Status.CHAMPION)
+        ModelVersion.objects.champions(symbol, interval)
         .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
         .first()
     )
