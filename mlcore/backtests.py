@@ -94,6 +94,11 @@ def funding_gap(times: np.ndarray, first: int, last: int) -> str | None:
 
     if not len(times):
         return "none stored in it"
+    # Only the settlements around [first, last] matter: a hole years earlier is no reason to
+    # refuse this window (the last settlement before it through the first after it).
+    lo = max(int(np.searchsorted(times, first, "right")) - 1, 0)
+    hi = min(int(np.searchsorted(times, last, "left")) + 1, len(times))
+    times = times[lo:hi]
     if times[0] - first > FUNDING_SLACK_MS:
         return f"none before {at(int(times[0]))}, the window starts {at(first)}"
     if last - times[-1] > FUNDING_SLACK_MS:

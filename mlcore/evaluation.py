@@ -120,7 +120,9 @@ def run_evaluation(
     funding = funding_frame(request.symbol)
     window = candles[inside]
     first, last = int(window["open_time"].iloc[0]), int(window["open_time"].iloc[-1])
-    problem = funding_gap(funding["funding_time"].to_numpy(), first, last)
+    # The window needs funding to charge it; the look-back too when the model reads funding.
+    since = int(candles["open_time"].iloc[0]) if bundle.spec.uses_funding else first
+    problem = funding_gap(funding["funding_time"].to_numpy(), since, last)
     if problem:
         raise EvaluationError(
             f"funding rates for {request.symbol} do not cover the window: {problem}"

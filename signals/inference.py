@@ -178,7 +178,7 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
             f"candles are missing before the bar ({len(candles)} of the {need} the model "
             f"looks back on are stored{where}); run `manage.py check_data --repair`"
         )
-    if any(f.startswith(("funding", "hours_to_funding")) for f in bundle.spec.features):
+    if bundle.spec.uses_funding:
         problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
         if problem:
             raise Refused(problem)

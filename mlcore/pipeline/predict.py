@@ -72,6 +72,8 @@ def predict(
 ) -> Predictions:
     """Predict every warmed-up bar of ``candles`` opening at or after ``since`` (epoch ms)."""
     started = time.perf_counter()
+    if not bundle.spec.uses_funding:  # trained without funding (none, or holes in it)
+        funding = None
     now = make_spec(
         bundle.interval, columns=candles.columns, funding=funding, params=bundle.spec.params
     )

@@ -6,6 +6,8 @@
    its champion untouched, unless --force.
 3. Bad input (unknown symbol, too little data) is reported per symbol; the command exits
    non-zero if any symbol could not be trained at all.
+With --pooled: one universe walk-forward over all the symbols instead (mlcore.universe_training),
+per-symbol members on the same folds beside it; the report says which wins per symbol.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from analysis import universe
 from analysis.cli import parse_when, symbol_list
 from mlcore.models import TrainingRun
 from mlcore.training import TrainingError, TrainRequest, start_run, train
+from mlcore.universe_training import UniverseError, UniverseRequest, run_universe
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -54,6 +57,12 @@ class Command(BaseCommand):
             action="store_true",
             help="run every stage and promote even past a failed gate (recorded)",
         )
+        parser.add_argument(
+            "--pooled",
+            action="store_true",
+            help="one universe model over all the symbols (walk-forward report; the universe "
+            "is the default set)",
+        )
 
     def handle(self, *args, **o):
         interval = o["interval"] or universe.intervals()[0]
@@ -62,6 +71,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         # The bar shows progress and each verdict is printed below; the run's log has the rest.
         logging.getLogger("mlcore.training").setLevel(logging.WARNING)
+        if o["pooled"]:
+            return self.pooled(o["symbols"] or universe.symbols(), interval, o)
         for symbol in o["symbols"] or universe.symbols():
             request = TrainRequest(
                 symbol, interval, until=o["until"], quick=o["quick"], force=o["force"]
@@ -101,3 +112,55 @@ class Command(BaseCommand):
             mark = "pass" if g["passed"] else "FAIL"
             self.stdout.write(f"  gate {g['number']} {mark}: {g['reason']}")
         self.stdout.write(f"  {run.message}")
+
+    def pooled(self, symbols: list[str], interval: str, o: dict) -> None:
+        request = UniverseRequest(tuple(symbols), interval, until=o["until"], quick=o["quick"])
+        bar = tqdm(total=1, desc="universe walk-forward", file=sys.stderr, unit="fit")
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            rep, path = run_universe(request, progress)
+        except UniverseError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.close()
+        self.stdout.write(universe_summary(rep))
+        self.stdout.write(f"report: {path}")
+
+
+def _ic(figure: dict | None) -> str:
+    if not figure or figure.get("ic") is None:
+        return "   n/a"
+    p = figure.get("p_value")
+    return f"{figure['ic']:+.4f}" + (f" (p {p:.1g})" if p is not None else "")
+
+
+def universe_summary(rep: dict) -> str:
+    lines = [
+        f"universe {rep['interval']}: {len(rep['symbols'])} symbols, {rep['rows']} out-of-fold "
+        f"rows, horizons chosen per fold {rep['horizons_chosen']}",
+        f"  IC {_ic(rep['ic'])}; best rule {_ic(rep['best_rule']['ic_same_rows'])} "
+        f"(chosen per fold: {rep['best_rule']['chosen']}); positive on "
+        f"{rep['positive_symbols']} of {len(rep['symbols'])} symbols",
+    ]
+    for s in rep["per_symbol"]:
+        lines.append(
+            f"  {s['symbol']:<14} universe {_ic(s['universe'])}  own {_ic(s['per_symbol'])}"
+            f"  -> {s['winner']}"
+        )
+    calls = rep["calls"]
+    ece = calls["ece"]
+    lines.append(
+        f"  calls {calls['scored_calls']}, hit rate net of costs {calls['hit_base_rate']:.1%}"
+        + (f", ECE {ece:.3f}" if ece is not None else "")
+    )
+    for g in calls["grades"]:
+        lines.append(f"    {g['grade']:<2} {g['count']:>7} calls: {g['reason']}")
+    for name, why in rep["left_out"].items():
+        lines.append(f"  left out {name}: {why}")
+    gate = rep["gate"]
+    lines.append(f"  gate 3 {'pass' if gate['passed'] else 'FAIL'}: {gate['reason']}")
+    return "\n".join(lines)

@@ -14,6 +14,8 @@ import numpy as np
 
 from mlcore.pipeline.features.bars import Bars
 
+FUNDING_PREFIXES = ("funding", "hours_to_funding")
+
 
 @dataclass(frozen=True)
 class FeatureParams:
@@ -32,6 +34,9 @@ class FeatureParams:
     volume_windows: tuple[int, ...] = (24, 168)
     obv_windows: tuple[int, ...] = (12, 24)
     funding_z_events: int = 30
+    # A settlement older than this is not the current rate: funding inputs are NaN then (a
+    # symbol whose funding history has holes, like BCHUSDT's, never sees a year-old rate).
+    funding_max_age_hours: int = 24
     higher_timeframes: tuple[str, ...] = ("4h", "1d")
 
 
@@ -66,6 +71,10 @@ class FeatureSpec:
     params: FeatureParams
     features: tuple[str, ...]
     warmup: int  # bars: enough history that a tail-window computation equals the full one
+
+    @property
+    def uses_funding(self) -> bool:
+        return any(f.startswith(FUNDING_PREFIXES) for f in self.features)
 
     @property
     def version(self) -> str:

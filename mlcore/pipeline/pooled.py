@@ -1,0 +1,477 @@
+"""The universe (pooled) model's purged walk-forward: one model over the rows of every symbol,
+folds split by time across all of them, the target chosen by evidence, and every figure out of
+sample. Pure; the Django side is ``mlcore.universe_training``.
+
+For each fold (a block of time; every symbol's rows in it are the test rows):
+1. training rows are those of any symbol whose label ends before the block opens, less an
+   embargo of the longest candidate horizon (purge by time, across symbols);
+2. the label horizon is chosen among ``horizons`` on the inner validation slice only (the
+   last ``validation_fraction`` of the training time, purged the same way): the horizon whose
+   XGBoost fit on the rest has the highest validation IC;
+3. the members (XGBoost and a ridge regression on standardised inputs, the simpler member) are
+   fitted on every training row for that horizon; the score is their blend, each in units of
+   its own training-prediction spread;
+4. the hit calibrator for the fold is fitted on earlier folds' calls whose outcome was known
+   before the block opened (``hits``); the first fold only feeds it.
+Beside the model on the same rows: the simple rules (``baselines``), the best of them chosen
+on earlier folds, and per-symbol models (the same members fitted on one symbol's rows only).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.linear_model import Ridge
+
+from mlcore.pipeline import baselines
+from mlcore.pipeline.hits import (
+    HitCalibrator,
+    HitGrades,
+    grade_calls,
+    grade_evidence,
+    hit_ece,
+)
+from mlcore.pipeline.universe import UniverseParams, feature_columns
+
+Progress = Callable[[int, int], None]
+TARGET_CLIP = 4.0  # vol units: one crash bar must not steer a squared-error fit
+
+
+@dataclass(frozen=True)
+class PooledConfig:
+    horizons: tuple[int, ...] = (4, 8, 24)
+    folds: int = 8
+    min_train_fraction: float = 0.4  # share of rows before the first test block
+    validation_fraction: float = 0.15
+    xgb_trees: int = 300
+    xgb_depth: int = 3
+    xgb_learning_rate: float = 0.03
+    xgb_min_child_weight: float = 200.0  # rows per leaf: noisy targets need big leaves
+    ridge_alpha: float = 1000.0
+    xgb_weight: float = 0.5
+    round_trip_cost: float = 0.0012  # two taker fees and two slippages
+    min_calibration_calls: int = 2000
+    per_symbol: bool = True  # also fit per-symbol models on the same folds, for comparison
+    seed: int = 0
+    quick: bool = False
+    grades: HitGrades = field(default_factory=HitGrades)
+
+    @classmethod
+    def build(cls, quick: bool = False, **overrides) -> PooledConfig:
+        config = cls(quick=quick)
+        if quick:
+            config = cls(
+                folds=3, xgb_trees=60, min_calibration_calls=300, quick=True, per_symbol=False
+            )
+        return cls(**(asdict(config) | {"grades": config.grades} | overrides))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Pooled rows sorted by (open_time, symbol), with forward returns per horizon."""
+
+    rows: pd.DataFrame
+    X: np.ndarray
+    features: list[str]
+    step_ms: int
+    target_z: dict[int, np.ndarray]  # horizon -> forward return in vol units
+    forward: dict[int, np.ndarray]  # horizon -> simple forward return
+
+    @property
+    def open_time(self) -> np.ndarray:
+        return self.rows["open_time"].to_numpy(np.int64)
+
+    @property
+    def symbol(self) -> np.ndarray:
+        return self.rows["symbol"].to_numpy()
+
+
+def make_dataset(
+    rows: pd.DataFrame, step_ms: int, horizons: tuple[int, ...], p: UniverseParams
+) -> Dataset:
+    """``rows`` from ``universe.pooled_frame``. Rows before a symbol's warm-up (no volatility
+    unit yet) are dropped: the model never sees or is scored on them."""
+    rows = rows[np.isfinite(rows["vol"]) & rows[f"ret_{max(p.return_bars)}_z"].notna()]
+    rows = rows.reset_index(drop=True)
+    names = feature_columns(p)
+    grouped = rows.groupby("symbol", sort=False)["close"]
+    target_z, forward = {}, {}
+    for h in horizons:
+        later = grouped.shift(-h).to_numpy(np.float64)
+        # The bar h steps later must be h intervals later: a hole would stretch the horizon.
+        t_later = rows.groupby("symbol", sort=False)["open_time"].shift(-h).to_numpy()
+        exact = t_later == rows["open_time"].to_numpy() + h * step_ms
+        close = rows["close"].to_numpy(np.float64)
+        simple = np.where(exact, later / close - 1.0, np.nan)
+        forward[h] = simple
+        target_z[h] = np.log1p(simple) / (rows["vol"].to_numpy() * np.sqrt(h))
+    X = rows[names].to_numpy(np.float32)
+    return Dataset(rows, X, names, step_ms, target_z, forward)
+
+
+@dataclass(frozen=True)
+class TimeFold:
+    number: int
+    test_start: int  # open time (ms), inclusive
+    test_end: int  # exclusive
+    test: np.ndarray  # row positions
+    train_until: int  # training rows open before this (purge + embargo applied)
+
+
+def time_folds(data: Dataset, config: PooledConfig) -> list[TimeFold]:
+    """Test blocks of equal time from the bar where ``min_train_fraction`` of the rows lie
+    behind; each fold's training rows are every row (of any symbol) whose longest-horizon
+    label ends before the block opens, less an embargo of that horizon again."""
+    t = data.open_time
+    times = np.unique(t)
+    start = int(t[int(len(t) * config.min_train_fraction)])
+    end = int(times[-1]) + data.step_ms
+    edges = np.linspace(start, end, config.folds + 1).astype(np.int64)
+    edges = (edges - start) // data.step_ms * data.step_ms + start  # on bar boundaries
+    edges[-1] = end
+    reach = 2 * max(config.horizons) * data.step_ms  # label reach plus an equal embargo
+    folds = []
+    for k in range(config.folds):
+        lo, hi = int(edges[k]), int(edges[k + 1])
+        test = np.flatnonzero((t >= lo) & (t < hi))
+        if len(test) == 0:
+            continue
+        folds.append(TimeFold(k + 1, lo, hi, test, lo - reach))
+    return folds
+
+
+def label_end(data: Dataset, rows: np.ndarray, horizon: int) -> np.ndarray:
+    """Open time of the bar whose close decides each row's label (the purge's end time)."""
+    return data.open_time[rows] + horizon * data.step_ms
+
+
+def training_rows(data: Dataset, fold: TimeFold, horizon: int) -> np.ndarray:
+    t = data.open_time
+    candidates = np.flatnonzero(t < fold.train_until)
+    known = np.isfinite(data.target_z[horizon][candidates])
+    rows = candidates[known]
+    return rows[label_end(data, rows, horizon) < fold.test_start]
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    value = baselines.spearman(a, b)
+    return -1.0 if value is None else value
+
+
+class Members:
+    """XGBoost and ridge fitted on the same rows; their blended score in spread units."""
+
+    def __init__(self, config: PooledConfig) -> None:
+        self.config = config
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Members:
+        c = self.config
+        y = np.clip(y, -TARGET_CLIP, TARGET_CLIP)
+        self.xgb = xgb.XGBRegressor(
+            n_estimators=c.xgb_trees,
+            max_depth=c.xgb_depth,
+            learning_rate=c.xgb_learning_rate,
+            subsample=0.7,
+            colsample_bytree=0.7,
+            min_child_weight=c.xgb_min_child_weight,
+            reg_lambda=10.0,
+            tree_method="hist",
+            random_state=c.seed,
+            n_jobs=2,
+        ).fit(X, y)
+        with warnings.catch_warnings():  # a column with no value here (no funding at all)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+        self.mean = np.where(np.isfinite(mean), mean, 0.0)
+        self.scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.ridge = Ridge(alpha=c.ridge_alpha).fit(self._standard(X), y)
+        px, pr = self._raw(X)
+        self.spread = (float(np.std(px)) + 1e-12, float(np.std(pr)) + 1e-12)
+        return self
+
+    def _standard(self, X: np.ndarray) -> np.ndarray:
+        # A missing input (funding on a symbol without it) sits at the training mean.
+        return np.clip(np.nan_to_num((X - self.mean) / self.scale), -5.0, 5.0)
+
+    def _raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.xgb.predict(X), self.ridge.predict(self._standard(X))
+
+    def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        px, pr = self._raw(X)
+        px, pr = px / self.spread[0], pr / self.spread[1]
+        w = self.config.xgb_weight
+        return w * px + (1 - w) * pr, px, pr
+
+
+def choose_horizon(
+    data: Dataset, fold: TimeFold, config: PooledConfig, only: np.ndarray | None = None
+) -> tuple[int, dict[int, float]]:
+    """The horizon with the best IC on the inner validation slice of this fold's training
+    rows (a fit on the rest, purged against the slice). ``only``: a row mask (per-symbol)."""
+    scores: dict[int, float] = {}
+    for h in config.horizons:
+        rows = training_rows(data, fold, h)
+        if only is not None:
+            rows = rows[only[rows]]
+        if len(rows) < 200:
+            continue
+        t = data.open_time[rows]
+        cut = int(np.quantile(t, 1 - config.validation_fraction))
+        validation = rows[t >= cut]
+        inner = rows[(label_end(data, rows, h) < cut) & (t < cut - h * data.step_ms)]
+        if len(inner) < 100 or len(validation) < 50:
+            continue
+        model = Members(config).fit(data.X[inner], data.target_z[h][inner])
+        s, _, _ = model.score(data.X[validation])
+        scores[h] = _spearman(s, data.target_z[h][validation])
+    if not scores:
+        return max(config.horizons), {}
+    return max(scores, key=scores.get), scores
+
+
+@dataclass(frozen=True)
+class FoldInfo:
+    number: int
+    test_start: int
+    test_end: int
+    test_rows: int
+    train_rows: int
+    horizon: int
+    validation_ic: dict[int, float]
+    ic: float | None
+    calibrated: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Per test row of the pooled walk-forward, in the order of ``rows`` (time, symbol)."""
+
+    rows: np.ndarray
+    fold: np.ndarray
+    horizon: np.ndarray
+    score: np.ndarray
+    xgb: np.ndarray
+    ridge: np.ndarray
+    target_z: np.ndarray  # forward return in vol units over the fold's horizon
+    forward: np.ndarray  # simple forward return over the same horizon
+    folds: list[FoldInfo]
+
+
+def _walk(
+    data: Dataset,
+    folds: list[TimeFold],
+    config: PooledConfig,
+    only: np.ndarray | None,
+    progress: Progress | None,
+) -> OutOfFold:
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in OutOfFold.__dataclass_fields__}
+    infos = []
+    for i, fold in enumerate(folds):
+        started = time.perf_counter()
+        test = fold.test if only is None else fold.test[only[fold.test]]
+        if len(test) == 0:
+            continue
+        horizon, validation_ic = choose_horizon(data, fold, config, only)
+        train = training_rows(data, fold, horizon)
+        if only is not None:
+            train = train[only[train]]
+        if len(train) < 200:
+            continue
+        model = Members(config).fit(data.X[train], data.target_z[horizon][train])
+        score, px, pr = model.score(data.X[test])
+        target = data.target_z[horizon][test]
+        parts["rows"].append(test)
+        parts["fold"].append(np.full(len(test), fold.number))
+        parts["horizon"].append(np.full(len(test), horizon))
+        parts["score"].append(score)
+        parts["xgb"].append(px)
+        parts["ridge"].append(pr)
+        parts["target_z"].append(target)
+        parts["forward"].append(data.forward[horizon][test])
+        infos.append(
+            FoldInfo(
+                fold.number,
+                fold.test_start,
+                fold.test_end,
+                len(test),
+                len(train),
+                horizon,
+                validation_ic,
+                baselines.spearman(score, target),
+                False,
+                round(time.perf_counter() - started, 2),
+            )
+        )
+        if progress:
+            progress(i + 1, len(folds))
+    if not infos:
+        raise ValueError("no fold had enough training rows: the history is too short")
+    arrays = {k: np.concatenate(v) for k, v in parts.items() if k != "folds"}
+    return OutOfFold(**arrays, folds=infos)
+
+
+@dataclass(frozen=True)
+class Calls:
+    """The out-of-fold rows as directional calls, with the hit-probability confidence learnt
+    walk-forward (fold k's calibrator saw only earlier folds' settled calls)."""
+
+    direction: np.ndarray
+    confidence: np.ndarray  # NaN on rows of folds that had no calibrator yet
+    grade: np.ndarray
+    net_return: np.ndarray  # direction x forward return - round-trip cost
+    hit: np.ndarray
+    calibrated_folds: list[int]
+
+
+def calls(oof: OutOfFold, data: Dataset, config: PooledConfig) -> Calls:
+    direction = np.sign(oof.score).astype(np.int64)
+    net = direction * oof.forward - config.round_trip_cost
+    hit = net > 0
+    strength = np.abs(oof.score)
+    confidence = np.full(len(oof.rows), np.nan)
+    settled = np.isfinite(oof.forward) & (direction != 0)
+    t = data.open_time[oof.rows]
+    ends = t + oof.horizon * data.step_ms
+    done = []
+    for info in oof.folds:
+        here = oof.fold == info.number
+        past = settled & (oof.fold < info.number) & (ends < info.test_start)
+        if past.sum() < config.min_calibration_calls:
+            continue
+        calibrator = HitCalibrator.fit(strength[past], hit[past])
+        confidence[here] = calibrator.apply(strength[here])
+        done.append(info.number)
+    grade = grade_calls(confidence, direction, config.grades)
+    return Calls(direction, confidence, grade, net, hit, done)
+
+
+@dataclass(frozen=True)
+class PooledResult:
+    config: PooledConfig
+    data: Dataset
+    oof: OutOfFold
+    calls: Calls
+    calibrator: HitCalibrator  # fitted on every settled out-of-fold call: the one that serves
+    per_symbol: dict[str, OutOfFold]
+    rules: dict[str, np.ndarray]
+    seconds: float
+
+
+def walk_forward(
+    data: Dataset,
+    config: PooledConfig,
+    progress: Progress | None = None,
+) -> PooledResult:
+    started = time.perf_counter()
+    folds = time_folds(data, config)
+    symbols = sorted(set(data.symbol))
+    steps = len(folds) * (1 + (len(symbols) if config.per_symbol else 0))
+    done = [0]
+
+    def tick(_: int, __: int) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], steps)
+
+    oof = _walk(data, folds, config, None, tick)
+    per_symbol: dict[str, OutOfFold] = {}
+    if config.per_symbol:
+        for s in symbols:
+            try:
+                per_symbol[s] = _walk(data, folds, config, data.symbol == s, tick)
+            except ValueError:
+                continue  # too young to train alone: the universe model is all it can have
+    c = calls(oof, data, config)
+    settled = np.isfinite(oof.forward) & (c.direction != 0)
+    calibrator = HitCalibrator.fit(np.abs(oof.score)[settled], c.hit[settled])
+    rules = baselines.rule_scores(data.rows.iloc[oof.rows])
+    return PooledResult(
+        config, data, oof, c, calibrator, per_symbol, rules, round(time.perf_counter() - started, 1)
+    )
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def _ic(score: np.ndarray, target: np.ndarray, horizon: int) -> dict:
+    rho, p, n = baselines.ic_with_p(score, target, horizon)
+    return {"ic": rho, "p_value": p, "rows": n}
+
+
+def report(result: PooledResult) -> dict:
+    """Every figure of the walk-forward, out of sample, as plain data (the JSON report)."""
+    data, oof, c = result.data, result.oof, result.calls
+    config_horizon = int(np.median(oof.horizon))
+    scored = np.isin(oof.fold, c.calibrated_folds)  # rows with a walk-forward confidence
+    symbols = data.symbol[oof.rows]
+    years = pd.to_datetime(data.open_time[oof.rows], unit="ms", utc=True).year
+    best = baselines.best_rule_walk_forward(result.rules, oof.target_z, oof.fold)
+    on_best = np.isin(oof.fold, list(best.chosen))
+    model_ic = _ic(oof.score[on_best], oof.target_z[on_best], config_horizon)
+    rule_ic = _ic(best.score[on_best], oof.target_z[on_best], config_horizon)
+    per_symbol = []
+    for s in sorted(set(symbols)):
+        mine = symbols == s
+        row = {"symbol": s, "universe": _ic(oof.score[mine], oof.target_z[mine], config_horizon)}
+        own = result.per_symbol.get(s)
+        if own is not None:
+            # The same rows, scored by the symbol's own model (where it could train).
+            index = pd.Index(own.rows)
+            at = index.get_indexer(oof.rows[mine])
+            both = at >= 0
+            u = oof.score[mine][both]
+            o = own.score[at[both]]
+            target = oof.target_z[mine][both]
+            row["per_symbol"] = _ic(o, target, config_horizon)
+            row["universe_same_rows"] = _ic(u, target, config_horizon)
+            a, b = row["universe_same_rows"]["ic"], row["per_symbol"]["ic"]
+            row["winner"] = "universe" if (b is None or (a is not None and a >= b)) else "symbol"
+        else:
+            row["per_symbol"] = None
+            row["winner"] = "universe"
+        row["best_rule"] = _ic(best.score[mine & on_best], oof.target_z[mine & on_best], 1)
+        per_symbol.append(row)
+    evidence = grade_evidence(
+        c.grade[scored], c.confidence[scored], c.net_return[scored], result.config.grades
+    )
+    settled = scored & np.isfinite(oof.forward)
+    base_rate = float(c.hit[settled].mean()) if settled.any() else None
+    return {
+        "rows": len(oof.rows),
+        "symbols": sorted(set(symbols)),
+        "seconds": result.seconds,
+        "folds": [asdict(f) for f in oof.folds],
+        "horizons_chosen": {str(f.number): f.horizon for f in oof.folds},
+        "ic": model_ic,
+        "ic_all_folds": _ic(oof.score, oof.target_z, config_horizon),
+        "members": {
+            "xgboost": _ic(oof.xgb[on_best], oof.target_z[on_best], config_horizon),
+            "ridge": _ic(oof.ridge[on_best], oof.target_z[on_best], config_horizon),
+        },
+        "best_rule": best.to_dict() | {"ic_same_rows": rule_ic},
+        "per_symbol": per_symbol,
+        "positive_symbols": sum(1 for r in per_symbol if (r["universe"]["ic"] or 0) > 0),
+        "per_year": {
+            str(y): _ic(oof.score[years == y], oof.target_z[years == y], config_horizon)
+            for y in sorted(set(years))
+        },
+        "calls": {
+            "calibrated_folds": c.calibrated_folds,
+            "scored_calls": int(settled.sum()),
+            "hit_base_rate": base_rate,
+            "hit_definition": "direction x forward return over the fold's horizon > round trip",
+            "ece": hit_ece(c.confidence[settled], c.hit[settled]),
+            "grades": [asdict(e) for e in evidence],
+        },
+        "calibrator": result.calibrator.to_dict(),
+    }

@@ -1,0 +1,219 @@
+"""Scale-free inputs for one model over many symbols (the universe, or pooled, model).
+
+A pooled model sees BTC at 60,000 and PEPE at 0.01, a calm year and a crash, in the same rows,
+so nothing it reads may carry a unit or a price level. Every input is one of:
+- a return or a range in units of the symbol's own recent volatility (the standard deviation
+  of its 1-bar log returns over ``vol_window`` bars, known at the bar);
+- a bounded oscillator (RSI, ADX, efficiency ratio, position in the recent range);
+- a z-score against the symbol's own recent past (volume, funding);
+- market context at the bar, the same for every symbol at that bar (BTC's recent move and
+  regime, the universe's breadth and dispersion) or the symbol's place in it (its rank within
+  the universe on its recent return).
+
+Guarantees, tested: the value at bar t uses bars (of this symbol and, for context, of the
+others) that closed at or before t; a symbol's own columns computed from its last ``warmup``
+bars equal the full-history computation; a funding settlement older than
+``funding_max_age_ms`` is not a value (NaN, never a forward-filled year-old rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import talib
+
+from analysis.indicators import kaufman_efficiency_ratio, log_returns, wilder_memory
+from analysis.intervals import interval_ms
+
+HOUR_MS = 3_600_000
+CONTEXT_SYMBOL = "BTCUSDT"  # the market's bellwether; context columns fall back to NaN without it
+
+
+@dataclass(frozen=True)
+class UniverseParams:
+    vol_window: int = 168  # bars of 1-bar returns behind the volatility unit
+    return_bars: tuple[int, ...] = (1, 4, 8, 24, 72, 168)
+    fast_vol_window: int = 24
+    range_window: int = 24
+    ema_periods: tuple[int, ...] = (50, 200)
+    volume_window: int = 168
+    funding_z_events: int = 30
+    funding_max_age_hours: int = 24  # three 8h settlements missed: the rate is not current
+    rank_bars: tuple[int, ...] = (24, 168)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> UniverseParams:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    @property
+    def warmup(self) -> int:
+        """Bars a symbol needs before its own columns are defined and tail-exact."""
+        ema = max(self.ema_periods)
+        return max(self.vol_window + max(self.return_bars), 3 * ema, wilder_memory(14) + 28)
+
+
+def symbol_columns(p: UniverseParams) -> list[str]:
+    cols = [f"ret_{k}_z" for k in p.return_bars]
+    cols += [
+        "range_z",
+        "range_24_z",
+        "vol_ratio",
+        "rsi_14",
+        "adx_14",
+        "er_24",
+        "range_pos_24",
+        *[f"ema_{n}_dist_z" for n in p.ema_periods],
+        "volume_z",
+        "funding_bps",
+        f"funding_z_{p.funding_z_events}",
+    ]
+    return cols
+
+
+def context_columns(p: UniverseParams) -> list[str]:
+    cols = ["btc_ret_4_z", "btc_ret_24_z", "btc_er_24", "btc_adx_14"]
+    cols += ["breadth_24", "dispersion_24", "market_ret_24_z"]
+    for k in p.rank_bars:
+        cols += [f"rank_ret_{k}", f"rel_ret_{k}_z"]
+    return cols
+
+
+def feature_columns(p: UniverseParams) -> list[str]:
+    return symbol_columns(p) + context_columns(p)
+
+
+def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+    return pd.Series(x).rolling(window, min_periods=window).std().to_numpy(copy=True)
+
+
+def _funding_asof(
+    open_time: np.ndarray, step_ms: int, funding: pd.DataFrame | None, p: UniverseParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The latest settlement known at each bar's close and its z-score over the last
+    ``funding_z_events`` settlements; NaN where none is known or the latest is stale."""
+    n = len(open_time)
+    if funding is None or funding.empty:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    f = funding.sort_values("funding_time")
+    times = f["funding_time"].to_numpy(np.int64)
+    rates = f["rate"].to_numpy(np.float64)
+    series = pd.Series(rates)
+    roll = series.rolling(p.funding_z_events, min_periods=p.funding_z_events)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = ((series - roll.mean()) / roll.std()).to_numpy(copy=True)
+    z[~np.isfinite(z)] = np.nan
+    known = open_time + step_ms - 1
+    idx = np.searchsorted(times, known, "right") - 1
+    fresh = (idx >= 0) & (known - times[np.maximum(idx, 0)] <= p.funding_max_age_hours * HOUR_MS)
+    at = np.maximum(idx, 0)
+    return (
+        np.where(fresh, rates[at] * 10_000, np.nan),
+        np.where(fresh, z[at], np.nan),
+    )
+
+
+def symbol_frame(
+    candles: pd.DataFrame,
+    funding: pd.DataFrame | None,
+    interval: str,
+    p: UniverseParams | None = None,
+) -> pd.DataFrame:
+    """One symbol's own scale-free columns, indexed by open_time (epoch ms); plus ``vol`` (the
+    volatility unit) and ``close``, which the context and the targets use."""
+    p = p or UniverseParams()
+    step = interval_ms(interval)
+    t = candles["open_time"].to_numpy(np.int64)
+    o = candles["open"].to_numpy(np.float64)
+    h = candles["high"].to_numpy(np.float64)
+    lo = candles["low"].to_numpy(np.float64)
+    c = candles["close"].to_numpy(np.float64)
+    v = candles["volume"].to_numpy(np.float64)
+    out: dict[str, np.ndarray] = {}
+    r1 = log_returns(c, 1)
+    vol = _rolling_std(r1, p.vol_window)
+    vol[vol <= 0] = np.nan  # a flat stretch (zero-volume listing hours) has no unit
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in p.return_bars:
+            out[f"ret_{k}_z"] = log_returns(c, k) / (vol * np.sqrt(k))
+        bar_range = np.log(h / lo)
+        out["range_z"] = bar_range / vol
+        out["range_24_z"] = np.log(talib.MAX(h, p.range_window) / talib.MIN(lo, p.range_window)) / (
+            vol * np.sqrt(p.range_window)
+        )
+        out["vol_ratio"] = np.log(_rolling_std(r1, p.fast_vol_window) / vol)
+        out["rsi_14"] = (talib.RSI(c, 14) - 50.0) / 50.0
+        out["adx_14"] = talib.ADX(h, lo, c, 14) / 100.0
+        out["er_24"] = kaufman_efficiency_ratio(c, 24)
+        hi24, lo24 = talib.MAX(h, p.range_window), talib.MIN(lo, p.range_window)
+        out["range_pos_24"] = np.where(hi24 > lo24, (c - lo24) / (hi24 - lo24), 0.5)
+        for n in p.ema_periods:
+            out[f"ema_{n}_dist_z"] = np.log(c / talib.EMA(c, n)) / (vol * np.sqrt(n))
+        # Zero-volume bars (right after a listing) have no log volume: NaN, not -inf.
+        lv = np.log(np.where(v > 0, v * c, np.nan))
+        roll = pd.Series(lv).rolling(p.volume_window, min_periods=p.volume_window // 2)
+        out["volume_z"] = ((pd.Series(lv) - roll.mean()) / roll.std()).to_numpy(copy=True)
+    rate, z = _funding_asof(t, step, funding, p)
+    out["funding_bps"] = rate
+    out[f"funding_z_{p.funding_z_events}"] = z
+    del o
+    frame = pd.DataFrame(out, index=pd.Index(t, name="open_time"))
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    frame["vol"] = vol
+    frame["close"] = c
+    return frame
+
+
+def pooled_frame(
+    frames: Mapping[str, pd.DataFrame], p: UniverseParams | None = None
+) -> pd.DataFrame:
+    """Stack every symbol's ``symbol_frame`` and add the market context at each bar: one row
+    per (open_time, symbol), sorted by time then symbol, with a ``symbol`` column.
+
+    Context at bar t is computed across the symbols that have a bar at t and whose own
+    columns are defined there (past their warm-up), so a symbol listed yesterday joins the
+    ranks only once its returns are measurable."""
+    p = p or UniverseParams()
+    parts = []
+    for symbol, f in frames.items():
+        part = f.reset_index()
+        part.insert(1, "symbol", symbol)
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True).sort_values(
+        ["open_time", "symbol"], kind="stable", ignore_index=True
+    )
+    by_time = rows.groupby("open_time", sort=False)
+    r24 = rows["ret_24_z"]
+    up = (r24 > 0).astype(float).where(r24.notna())
+    rows["breadth_24"] = up.groupby(rows["open_time"]).transform("mean")
+    rows["dispersion_24"] = by_time["ret_24_z"].transform("std")
+    rows["market_ret_24_z"] = by_time["ret_24_z"].transform("mean")
+    for k in p.rank_bars:
+        col = f"ret_{k}_z"
+        rows[f"rank_ret_{k}"] = by_time[col].rank(pct=True)
+        rows[f"rel_ret_{k}_z"] = rows[col] - by_time[col].transform("mean")
+    btc = frames.get(CONTEXT_SYMBOL)
+    if btc is not None:
+        lookup = btc[["ret_4_z", "ret_24_z", "er_24", "adx_14"]].rename(
+            columns=lambda c: f"btc_{c}"
+        )
+        rows = rows.join(lookup, on="open_time")
+    else:
+        for col in ("btc_ret_4_z", "btc_ret_24_z", "btc_er_24", "btc_adx_14"):
+            rows[col] = np.nan
+    return rows
+
+
+def forward_return_z(frame: pd.DataFrame, horizon: int) -> np.ndarray:
+    """Per symbol: the log return from a bar's close to the close ``horizon`` bars later, in
+    units of the volatility known at the bar (NaN where the future is not yet known)."""
+    c = frame["close"].to_numpy(np.float64)
+    out = np.full(len(c), np.nan)
+    if len(c) > horizon:
+        out[:-horizon] = np.log(c[horizon:] / c[:-horizon])
+    return out / (frame["vol"].to_numpy() * np.sqrt(horizon))
