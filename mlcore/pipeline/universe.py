@@ -38,7 +38,7 @@ class UniverseParams:
     return_bars: tuple[int, ...] = (1, 4, 8, 24, 72, 168)
     fast_vol_window: int = 24
     range_window: int = 24
-    ema_periods: tuple[int, ...] = (50, 200)
+    sma_periods: tuple[int, ...] = (50, 200)  # SMA, not EMA: a finite memory, tail-exact
     volume_window: int = 168
     funding_z_events: int = 30
     funding_max_age_hours: int = 24  # three 8h settlements missed: the rate is not current
@@ -54,8 +54,13 @@ class UniverseParams:
     @property
     def warmup(self) -> int:
         """Bars a symbol needs before its own columns are defined and tail-exact."""
-        ema = max(self.ema_periods)
-        return max(self.vol_window + max(self.return_bars), 3 * ema, wilder_memory(14) + 28)
+        # ADX smooths twice with Wilder's weights (infinite memory): two memories of it.
+        return max(
+            self.vol_window + max(self.return_bars),
+            max(self.sma_periods),
+            self.volume_window,
+            2 * wilder_memory(14),
+        )
 
 
 def symbol_columns(p: UniverseParams) -> list[str]:
@@ -68,7 +73,7 @@ def symbol_columns(p: UniverseParams) -> list[str]:
         "adx_14",
         "er_24",
         "range_pos_24",
-        *[f"ema_{n}_dist_z" for n in p.ema_periods],
+        *[f"sma_{n}_dist_z" for n in p.sma_periods],
         "volume_z",
         "funding_bps",
         f"funding_z_{p.funding_z_events}",
@@ -129,7 +134,6 @@ def symbol_frame(
     p = p or UniverseParams()
     step = interval_ms(interval)
     t = candles["open_time"].to_numpy(np.int64)
-    o = candles["open"].to_numpy(np.float64)
     h = candles["high"].to_numpy(np.float64)
     lo = candles["low"].to_numpy(np.float64)
     c = candles["close"].to_numpy(np.float64)
@@ -152,16 +156,17 @@ def symbol_frame(
         out["er_24"] = kaufman_efficiency_ratio(c, 24)
         hi24, lo24 = talib.MAX(h, p.range_window), talib.MIN(lo, p.range_window)
         out["range_pos_24"] = np.where(hi24 > lo24, (c - lo24) / (hi24 - lo24), 0.5)
-        for n in p.ema_periods:
-            out[f"ema_{n}_dist_z"] = np.log(c / talib.EMA(c, n)) / (vol * np.sqrt(n))
+        for n in p.sma_periods:
+            out[f"sma_{n}_dist_z"] = np.log(c / talib.SMA(c, n)) / (vol * np.sqrt(n))
         # Zero-volume bars (right after a listing) have no log volume: NaN, not -inf.
         lv = np.log(np.where(v > 0, v * c, np.nan))
         roll = pd.Series(lv).rolling(p.volume_window, min_periods=p.volume_window // 2)
+        # (a window of the last volume_window bars: NaN bars inside it are skipped, so the
+        # value depends on those bars alone)
         out["volume_z"] = ((pd.Series(lv) - roll.mean()) / roll.std()).to_numpy(copy=True)
     rate, z = _funding_asof(t, step, funding, p)
     out["funding_bps"] = rate
     out[f"funding_z_{p.funding_z_events}"] = z
-    del o
     frame = pd.DataFrame(out, index=pd.Index(t, name="open_time"))
     frame = frame.replace([np.inf, -np.inf], np.nan)
     frame["vol"] = vol

@@ -9,7 +9,6 @@ import pytest
 
 from analysis.models import Candle, FundingRate
 from analysis.tests.binance_replay import SHARED
-from mlcore.models import ModelVersion
 from signals import inference
 from signals.models import NoSignal, Signal
 from signals.tests.conftest import quick_champion
@@ -75,7 +74,9 @@ def test_a_gap_before_the_bar_is_refused(champion):
     assert inference.infer("BTCUSDT", "1h", BAR).created and not NoSignal.objects.exists()
 
 
-def test_a_feature_spec_mismatch_is_refused(settings, tmp_path):
+def test_a_model_without_funding_inputs_serves_when_funding_arrives(settings, tmp_path):
+    """A model trained without funding (none stored, or holes in it) reads none of it: funding
+    arriving later neither changes its inputs nor refuses its bars."""
     from analysis.ingest import import_file
 
     settings.MODELS_DIR, settings.MLFLOW_TRACKING_URI = tmp_path / "models", ""
@@ -85,6 +86,16 @@ def test_a_feature_spec_mismatch_is_refused(settings, tmp_path):
     assert not any(f.startswith("funding") for f in model.feature_spec["features"])
     import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")  # now the data has it
     outcome = inference.infer("BTCUSDT", "1h", BAR)
-    assert outcome.signal is None and "feature spec differs" in outcome.reason
-    assert "extra features: funding_rate" in outcome.reason
-    assert ModelVersion.objects.get() == model
+    assert outcome.created and outcome.signal.model_version == model
+
+
+def test_a_feature_spec_mismatch_is_refused(champion):
+    """A model that reads funding, given none, is refused, naming what is missing."""
+    from analysis.market import candles_frame
+    from mlcore.pipeline.features import FeatureSpecMismatch
+    from mlcore.pipeline.predict import predict
+
+    bundle = inference.bundle_for(champion)
+    assert bundle.spec.uses_funding
+    with pytest.raises(FeatureSpecMismatch, match="missing features: funding_rate"):
+        predict(bundle, candles_frame("BTCUSDT", "1h", last=2000), None)
