@@ -2,7 +2,7 @@
 
 A model version is a directory under ``settings.MODELS_DIR/<SYMBOL>/<interval>/<version>/``:
 - ``xgb.ubj`` (XGBoost's own format), ``lstm.pt`` (a ``state_dict``), ``lstm_scaler.json``,
-  ``calibrator.json``: no pickle anywhere;
+  ``calibrator.json``, ``hits.json`` (the hit calibrator): no pickle anywhere;
 - ``oof.npz``: the out-of-fold calibrated predictions (for fair champion/challenger
   comparisons) and ``reference.npz``: a feature sample of the training window (for drift);
   both read with ``allow_pickle=False``;
@@ -19,6 +19,8 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,12 +29,17 @@ from django.conf import settings
 
 from mlcore.pipeline.calibrate import Calibrator
 from mlcore.pipeline.features import FeatureSpec
+from mlcore.pipeline.hits import HitCalibrator
 from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
+from mlcore.pipeline.pooled import Members
 from mlcore.pipeline.predict import Bundle
+from mlcore.pipeline.universe import UniverseParams
+from mlcore.pipeline.universe_model import UniverseModel, config_from_dict
 
-FORMAT_VERSION = 1
+# 2: a hit calibrator (hits.json): confidence is the probability that a call is a hit.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -48,6 +55,28 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temporary sibling directory to write a version into, renamed to ``target`` when the
+    block ends without an error (so a reader sees a whole model or none), removed otherwise."""
+    if target.exists():
+        raise ArtifactError(f"{target} exists already; a version is written once")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield staging
+        staging.chmod(0o755)  # mkdtemp makes it private; a model is readable like any file
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _seal(staging: Path, manifest: dict) -> None:
+    manifest["files"] = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
 def save_bundle(
     bundle: Bundle,
     target: Path,
@@ -57,11 +86,7 @@ def save_bundle(
     extra: dict | None = None,
 ) -> Path:
     """Write ``bundle`` to ``target`` atomically (temporary directory, then rename)."""
-    if target.exists():
-        raise ArtifactError(f"{target} exists already; a version is written once")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with _staged(target) as staging:
         manifest = {
             "format_version": FORMAT_VERSION,
             "interval": bundle.interval,
@@ -71,19 +96,53 @@ def save_bundle(
             "lstm": bundle.lstm.save(staging),
             "xgb_weight": bundle.xgb_weight,
             "calibrator": "calibrator.json",
+            "hits": "hits.json",
             **(extra or {}),
         }
         (staging / "calibrator.json").write_text(json.dumps(bundle.calibrator.to_dict()))
+        (staging / "hits.json").write_text(json.dumps(bundle.hits.to_dict()))
         np.savez_compressed(staging / "oof.npz", **oof)
         np.savez_compressed(staging / "reference.npz", **reference)
-        manifest["files"] = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        staging.chmod(0o755)  # mkdtemp makes it private; a model is readable like any file
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _seal(staging, manifest)
     return target
+
+
+def save_universe(model: UniverseModel, target: Path, *, extra: dict | None = None) -> Path:
+    """Write a universe model the same way: members, hit calibrator and everything that
+    decides its inputs, in the manifest."""
+    with _staged(target) as staging:
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "kind": "universe",
+            "model": model.describe(),
+            "members": model.members.save(staging),
+            **(extra or {}),
+        }
+        _seal(staging, manifest)
+    return target
+
+
+def load_universe(directory: Path) -> UniverseModel:
+    manifest = read_manifest(directory)
+    if manifest.get("kind") != "universe":
+        raise ArtifactError(f"{directory} holds a per-symbol model, not a universe model")
+    try:
+        m = manifest["model"]
+        config = config_from_dict(m["config"])
+        params = UniverseParams.from_dict(m["params"])
+        return UniverseModel(
+            m["interval"],
+            params,
+            config,
+            list(m["features"]),
+            int(m["horizon"]),
+            Members.load(directory, manifest["members"], config),
+            HitCalibrator.from_dict(m["hits"]),
+            tuple(m["symbols"]),
+            tuple(m["supported"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory}: bad universe manifest: {exc}") from exc
 
 
 def read_manifest(directory: Path) -> dict:
@@ -132,6 +191,7 @@ def load_bundle(
         lstm=LSTMMember.load(directory, manifest["lstm"], device=device),
         xgb_weight=float(manifest["xgb_weight"]),
         calibrator=calibrator,
+        hits=HitCalibrator.from_dict(json.loads((directory / manifest["hits"]).read_text())),
     )
 
 

@@ -28,15 +28,13 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.quality import find_gaps
 from mlcore import artifacts
-from mlcore.backtest.data import market_from_frames
-from mlcore.backtest.signals import backtest_grade_sets
 from mlcore.backtests import funding_gap
 from mlcore.models import Evaluation, GradingConfig, ModelVersion
-from mlcore.pipeline.evaluation import GRADE_SETS, Outcomes, evaluate, outcomes
+from mlcore.pipeline.evaluation import outcomes
 from mlcore.pipeline.labels import triple_barrier
 from mlcore.pipeline.predict import predict
+from mlcore.pipeline.scoring import score_graded
 from mlcore.registry import NoChampion, champion
-from mlcore.training import funding_within, signal_rules
 
 SCHEMA = "tradingai.evaluation/1"
 
@@ -128,40 +126,29 @@ def run_evaluation(
             f"funding rates for {request.symbol} do not cover the window: {problem}"
         )
 
-    preds = predict(bundle, candles, funding, since=start_ms, rules=GradingConfig.current().rules())
+    rules = GradingConfig.current().rules()
+    preds = predict(bundle, candles, funding, since=start_ms, rules=rules)
     keep = preds.open_time < end_ms
     if not np.array_equal(preds.open_time[keep], window["open_time"].to_numpy()):
         # Predictions and the traded bars must be the same bars, or every figure is shifted.
         raise EvaluationError("predicted bars and the window's bars differ")
     positions = np.searchsorted(candles["open_time"].to_numpy(), preds.open_time[keep])
-    full = outcomes(candles, triple_barrier(candles, bundle.barrier))
-    o = Outcomes(full.y[positions], full.exit_return[positions], full.forward_return[positions])
-    graded = type(preds.graded)(
-        preds.graded.direction[keep],
-        preds.graded.confidence[keep],
-        preds.graded.grade[keep],
-        {k: v[keep] for k, v in preds.graded.confirmations.items()},
-    )
-    prior = np.asarray(model.metrics.get("class_prior", [1 / 3] * 3))
-    figures = evaluate(
+    scored = score_graded(
+        candles,
+        funding,
+        request.interval,
+        positions,
+        outcomes(candles, triple_barrier(candles, bundle.barrier)),
         preds.raw[keep],
         preds.calibrated[keep],
-        prior,
-        graded,
-        o,
-        bundle.barrier.round_trip_cost,
-        bundle.barrier.horizon,
-    )
-    market = market_from_frames(window, funding_within(funding, window), request.interval)
-    backtests = backtest_grade_sets(
-        market,
-        graded.direction,
-        graded.grade,
-        GRADE_SETS,
-        signal_rules(bundle.barrier),
+        np.asarray(model.metrics.get("class_prior", [1 / 3] * 3)),
+        preds.graded.take(keep),
+        bundle.barrier,
+        rules,
         random_runs=request.random_runs or settings.RANDOM_RUNS,
         progress=progress,
     )
+    figures, backtests = scored.figures, scored.backtests
     evaluation = Evaluation.objects.create(
         model_version=model,
         kind=Evaluation.Kind.HOLDOUT,

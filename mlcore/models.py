@@ -183,17 +183,21 @@ class Evaluation(models.Model):
 
 
 class GradingConfig(models.Model):
-    """The grade thresholds, editable in the admin. One row (pk=1) is the live one."""
+    """The grade thresholds, editable in the admin. One row (pk=1) is the live one. A grade's
+    confidence is the out-of-sample hit rate it promises (a call's confidence is the
+    probability that it is a hit, net of the round trip)."""
 
     updated_at = models.DateTimeField(auto_now=True)
-    a_plus_confidence = models.FloatField(default=0.85)
-    a_plus_confirmations = models.PositiveSmallIntegerField(default=3)
+    a_plus_confidence = models.FloatField(
+        default=0.60, help_text="promised hit rate, net of the round trip"
+    )
+    a_plus_confirmations = models.PositiveSmallIntegerField(default=2)
     a_plus_required = models.JSONField(default=list, blank=True, help_text="confirmation names")
-    a_confidence = models.FloatField(default=0.75)
-    a_confirmations = models.PositiveSmallIntegerField(default=2)
+    a_confidence = models.FloatField(default=0.57)
+    a_confirmations = models.PositiveSmallIntegerField(default=1)
     a_required = models.JSONField(default=list, blank=True)
-    b_confidence = models.FloatField(default=0.65)
-    b_confirmations = models.PositiveSmallIntegerField(default=1)
+    b_confidence = models.FloatField(default=0.54)
+    b_confirmations = models.PositiveSmallIntegerField(default=0)
     b_required = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -3,7 +3,9 @@
 ``train(request, run)``:
 1. data QA (gate 1): the stored candles up to ``until``, sane, ordered, unique and complete;
 2. features and triple-barrier labels aligned, no look-ahead (gate 2);
-3. XGBoost purged walk-forward: out-of-fold log loss below the class prior's (gate 3);
+3. XGBoost purged walk-forward: out-of-fold log loss below the class prior's, and its
+   out-of-fold IC above the best simple rule's (momentum, reversal, funding; chosen on
+   earlier folds) on the same rows (gate 3);
 4. LSTM purged walk-forward: not worse than the class prior (gate 4);
 5. ensemble + calibration learned walk-forward, graded, and the graded out-of-fold signals
    backtested net of fees and funding against same-turnover random signals (gate 5);
@@ -36,25 +38,28 @@ from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts, tracking
-from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Costs
-from mlcore.backtest.signals import GradedBacktest, SignalRules, backtest_grade_sets
+from mlcore.backtest.signals import GradedBacktest
 from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
-from mlcore.pipeline import gates
+from mlcore.pipeline import baselines, gates
 from mlcore.pipeline.alignment import check_alignment
+from mlcore.pipeline.baselines import BestRule
 from mlcore.pipeline.calibrate import log_loss
 from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.device import compute_device
 from mlcore.pipeline.drift import autocorrelation_time
-from mlcore.pipeline.evaluation import GRADE_SETS, EvaluationFigures, evaluate, outcomes
+from mlcore.pipeline.evaluation import EvaluationFigures, outcomes
 from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
-from mlcore.pipeline.grading import grade
+from mlcore.pipeline.grading import call_strength, grade
+from mlcore.pipeline.hits import HitCalibrator, walk_forward_confidence
 from mlcore.pipeline.labels import BarrierParams, Labels, triple_barrier
 from mlcore.pipeline.models.base import Dataset, class_index
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
 from mlcore.pipeline.predict import Bundle, predict
+from mlcore.pipeline.scoring import score_graded
 from mlcore.pipeline.split import walk_forward
+from mlcore.pipeline.universe import cost_in_vol, symbol_frame
 from mlcore.pipeline.walkforward import (
     EnsembleOOF,
     MemberOOF,
@@ -230,6 +235,7 @@ class Trainer:
         self.config = request.train_config()
         self.device = compute_device()
         self.failed: list[gates.GateResult] = []
+        self.baselines: BestRule | None = None
 
     # -- gates ---------------------------------------------------------------------------
     def gate(self, result: gates.GateResult) -> None:
@@ -328,61 +334,106 @@ class Trainer:
         self.tracker.stage("xgboost")
         xgb = member_walk_forward(self.xgb, p.data, folds, p.open_time, self.tracker.within)
         loss, prior = xgb.scores(p.data.y)
-        self.gate(gates.member_vs_prior(3, "XGBoost", loss, prior, t.xgb_max_loss_ratio, True))
+        model_ic, best = self.against_rules(p, xgb)
+        self.baselines = best
+        self.gate(gates.xgb_vs_baselines(loss, prior, t.xgb_max_loss_ratio, model_ic, best))
         self.tracker.stage("lstm")
         lstm = member_walk_forward(self.lstm, p.data, folds, p.open_time, self.tracker.within)
         loss, prior = lstm.scores(p.data.y)
         self.gate(gates.member_vs_prior(4, "LSTM", loss, prior, t.lstm_max_loss_ratio, False))
         return xgb, lstm
 
+    def against_rules(self, p: Prepared, xgb: MemberOOF) -> tuple[float | None, BestRule]:
+        """XGBoost's out-of-fold IC, and the simple rules' (the best one chosen on earlier
+        folds), on the same rows: p(buy) - p(sell) against the forward return over the label
+        horizon."""
+        w = p.features.spec.warmup
+        positions = w + xgb.rows
+        forward = outcomes(p.candles, p.labels).forward_return[positions]
+        frame = symbol_frame(
+            p.candles, p.funding if not p.funding.empty else None, self.request.interval
+        )
+        rules = baselines.rule_scores(frame.iloc[positions])
+        best = baselines.best_rule_walk_forward(rules, forward, xgb.fold)
+        scored = np.isin(xgb.fold, list(best.chosen))
+        score = xgb.proba[:, 2] - xgb.proba[:, 0]
+        model_ic = baselines.spearman(score[scored], forward[scored]) if scored.any() else None
+        return model_ic, best
+
     # -- 5 -------------------------------------------------------------------------------
     def graded_oof(
         self, p: Prepared, xgb: MemberOOF, lstm: MemberOOF
-    ) -> tuple[EnsembleOOF, EvaluationFigures, list[GradedBacktest]]:
+    ) -> tuple[EnsembleOOF, EvaluationFigures, list[GradedBacktest], HitCalibrator]:
+        """Ensemble and class calibration walk-forward, then each call's hit probability from
+        a calibrator fitted on earlier folds' settled calls (``hits``); the folds that got one
+        are graded, judged against their grades' promises, and backtested. Returns the hit
+        calibrator that serves: fitted on every settled out-of-fold call."""
         r = self.request
         self.tracker.stage("ensemble")
         oof = ensemble_walk_forward(xgb, lstm, p.data.y, p.open_time, p.end_time, self.config)
         w = p.features.spec.warmup
+        full = outcomes(p.candles, p.labels)
+        direction, strength = call_strength(oof.calibrated)
+        cost = r.barrier.round_trip_cost
+        cost_z = cost_in_vol(p.candles["close"].to_numpy(np.float64), r.barrier.horizon, cost)[
+            w + oof.rows
+        ]
+        net = direction * full.exit_return[w + oof.rows] - cost
+        settled = np.isfinite(net) & (direction != 0) & np.isfinite(cost_z)
+        confidence, calibrated_folds = walk_forward_confidence(
+            strength,
+            cost_z,
+            net > 0,
+            settled,
+            oof.fold,
+            p.open_time[oof.rows],
+            p.end_time[oof.rows],
+            self.config.min_calibration_rows // 4,
+        )
+        if not calibrated_folds:
+            raise TrainingError(
+                "no fold had enough earlier settled calls to learn how often a call is a hit: "
+                "the history is too short for this many folds"
+            )
+        hits = HitCalibrator.fit(strength[settled], cost_z[settled], net[settled] > 0)
+        keep = np.isin(oof.fold, calibrated_folds)
+        oof = oof.take(keep)
+        confidence = confidence[keep]
         positions = w + oof.rows  # in the candles frame
         context = market_context(p.candles, r.interval).at(p.open_time[oof.rows])
-        graded = grade(
-            oof.calibrated, context, oof.p_xgb, oof.p_lstm, GradingConfig.current().rules()
-        )
-        full = outcomes(p.candles, p.labels)
-        o = type(full)(
-            full.y[positions], full.exit_return[positions], full.forward_return[positions]
-        )
-        figures = evaluate(
+        rules = GradingConfig.current().rules()
+        graded = grade(oof.calibrated, context, oof.p_xgb, oof.p_lstm, rules, confidence)
+        scored = score_graded(
+            p.candles,
+            p.funding,
+            r.interval,
+            positions,
+            full,
             oof.raw,
             oof.calibrated,
             oof.prior,
             graded,
-            o,
-            r.barrier.round_trip_cost,
-            r.barrier.horizon,
-        )
-        span = p.candles.iloc[positions[0] : positions[-1] + 1]
-        market = market_from_frames(span, funding_within(p.funding, span), r.interval)
-        backtests = backtest_grade_sets(
-            market,
-            graded.direction,
-            graded.grade,
-            GRADE_SETS,
-            signal_rules(r.barrier),
+            r.barrier,
+            rules,
             random_runs=r.random_runs or settings.RANDOM_RUNS,
             progress=self.tracker.within,
         )
+        figures, backtests = scored.figures, scored.backtests
+        shown = [g.grade for g in figures.per_grade if g.supported] or ["none"]
         self.tracker.note(
             f"calibrated out-of-fold rows {figures.rows}: "
             f"log loss {figures.calibrated.log_loss:.4f}"
             f" (raw {figures.raw.log_loss:.4f}, prior {figures.prior_log_loss:.4f}), ECE "
-            f"{figures.calibrated.ece:.3f} (raw {figures.raw.ece:.3f}), IC {figures.ic}"
+            f"{figures.calibrated.ece:.3f} (raw {figures.raw.ece:.3f}), IC {figures.ic}; "
+            f"hit-probability ECE {figures.hit_ece}; grades the evidence backs: " + ", ".join(shown)
         )
         self.gate(gates.backtest_vs_random(backtests, r.thresholds))
-        return oof, figures, backtests
+        return oof, figures, backtests, hits
 
     # -- 6 -------------------------------------------------------------------------------
-    def final(self, p: Prepared, xgb_oof: MemberOOF, lstm_oof: MemberOOF) -> Bundle:
+    def final(
+        self, p: Prepared, xgb_oof: MemberOOF, lstm_oof: MemberOOF, hits: HitCalibrator
+    ) -> Bundle:
         self.tracker.stage("final")
         xgb, _ = fit_final(self.xgb, p.data, p.open_time, p.end_time, self.config)
         self.tracker.within(1, 2, force=True)
@@ -396,6 +447,7 @@ class Trainer:
             lstm,
             weight,
             calibrator,
+            hits,
         )
 
     def compare_with_champion(
@@ -437,8 +489,8 @@ class Trainer:
     def execute(self) -> ModelVersion | None:
         p = self.prepare()
         xgb_oof, lstm_oof = self.members(p)
-        oof, figures, backtests = self.graded_oof(p, xgb_oof, lstm_oof)
-        bundle = self.final(p, xgb_oof, lstm_oof)
+        oof, figures, backtests, hits = self.graded_oof(p, xgb_oof, lstm_oof)
+        bundle = self.final(p, xgb_oof, lstm_oof, hits)
         self.tracker.stage("promotion")
         _, promotion = self.compare_with_champion(p, oof)
         version = self.record(p, bundle, oof, xgb_oof, lstm_oof, figures, backtests)
@@ -523,6 +575,8 @@ class Trainer:
                     "folds": [fold_dict(f) for f in lstm_oof.folds],
                 },
                 "ensemble": figures.as_dict(),
+                "baselines": self.baselines.to_dict() if self.baselines else None,
+                "supported_grades": [g.grade for g in figures.per_grade if g.supported],
                 "class_prior": class_prior(p.data.y).tolist(),
                 "ensemble_weights": {str(k): v for k, v in oof.weights.items()},
             },
@@ -558,19 +612,6 @@ def fold_dict(f) -> dict:
         "seconds": f.fit.seconds,
         "epoch_seconds": f.fit.epoch_seconds,
     }
-
-
-def funding_within(funding: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFrame:
-    if funding.empty:
-        return funding
-    first = int(candles["open_time"].iloc[0])
-    last = int(candles["open_time"].iloc[-1])
-    return funding[(funding["funding_time"] >= first) & (funding["funding_time"] <= last)]
-
-
-def signal_rules(barrier: BarrierParams) -> SignalRules:
-    """Trade a signal the way its label was defined: the same barriers and horizon."""
-    return SignalRules(barrier.horizon, barrier.upper_atr, barrier.lower_atr)
 
 
 def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:

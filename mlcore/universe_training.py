@@ -12,13 +12,21 @@
    walk-forward, and each grade's out-of-sample evidence;
 4. the verdict (gate 3 for the universe model: its out-of-fold IC beats the best rule's on
    the same rows, and its hit calibration beats the base rate's log loss) and the report,
-   written atomically to ``var/reports/universe_<interval>.json``.
-Nothing here serves a signal yet: the report is the evidence a universe champion would need.
+   written atomically to ``var/reports/universe_<interval>.json``;
+5. the model that serves (``universe_model.final_model``), saved atomically and recorded as a
+   ``ModelVersion`` of the series ``UNIVERSE``, with its walk-forward ``Evaluation``; it is
+   promoted to the universe champion if it passed gate 3 (or with ``force``, marked forced).
+Which model serves a symbol is decided per symbol (``mlcore.serving``): the universe champion
+where it won out of sample, or where the symbol has no model of its own (a new listing).
+The run's progress is saved on a ``TrainingRun`` of the series ``UNIVERSE`` as it goes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,14 +35,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from sklearn.metrics import log_loss as sk_log_loss
 
 from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
-from analysis.quality import find_gaps, row_problems
+from analysis.quality import find_gaps, ms_to_datetime, row_problems
+from mlcore import artifacts
+from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline import pooled
+from mlcore.pipeline.hits import supported_grades
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
+from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
+from mlcore.registry import promote
+
+log = logging.getLogger(__name__)
 
 
 class UniverseError(ValueError):
@@ -47,6 +63,24 @@ class UniverseRequest:
     interval: str
     until: datetime | None = None
     quick: bool = False
+    force: bool = False
+
+    def options(self) -> dict:
+        return {
+            "symbols": list(self.symbols),
+            "until": self.until.isoformat() if self.until else None,
+            "quick": self.quick,
+            "force": self.force,
+            "pooled": True,
+        }
+
+
+@dataclass(frozen=True)
+class UniverseOutcome:
+    report: dict
+    path: Path
+    run: TrainingRun
+    version: ModelVersion | None
 
 
 def load_frames(
@@ -112,9 +146,65 @@ def _hit_log_losses(result: pooled.PooledResult) -> tuple[float | None, float | 
     return float(sk_log_loss(y, p, labels=[0, 1])), float(sk_log_loss(y, base, labels=[0, 1]))
 
 
+def start_universe_run(request: UniverseRequest) -> TrainingRun:
+    try:
+        with transaction.atomic():
+            return TrainingRun.objects.create(
+                symbol=UNIVERSE, interval=request.interval, options=request.options()
+            )
+    except IntegrityError:
+        raise UniverseError(
+            f"a universe training of {request.interval} is already queued or running"
+        ) from None
+
+
 def run_universe(
-    request: UniverseRequest, progress: Callable[[int, int], None] | None = None
-) -> tuple[dict, Path]:
+    request: UniverseRequest,
+    progress: Callable[[int, int], None] | None = None,
+    run: TrainingRun | None = None,
+) -> UniverseOutcome:
+    """The steps of the module docstring. Bad input raises UniverseError (recorded on the
+    run); a failed gate does not raise: the run says so and the champion stays."""
+    run = run or start_universe_run(request)
+    run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
+    run.stage, run.percent = "universe walk-forward", 0.0
+    run.save(update_fields=["status", "started_at", "stage", "percent"])
+    started = time.perf_counter()
+    last_save = [0.0]
+
+    def tick(done: int, total: int) -> None:
+        run.percent = round(90.0 * done / max(total, 1), 1)
+        if time.monotonic() - last_save[0] >= 1.0 or done == total:
+            last_save[0] = time.monotonic()
+            run.save(update_fields=["percent"])
+        if progress:
+            progress(done, total)
+
+    try:
+        outcome = _run(request, run, tick)
+    except UniverseError as exc:
+        run.status, run.message, run.finished_at = (
+            TrainingRun.Status.ERROR,
+            str(exc),
+            timezone.now(),
+        )
+        run.save()
+        raise
+    except Exception as exc:
+        log.exception("universe training #%s failed", run.pk)
+        run.status, run.finished_at = TrainingRun.Status.ERROR, timezone.now()
+        run.message = f"{type(exc).__name__}: {exc}"
+        run.save()
+        raise
+    run.timings = {"universe": round(time.perf_counter() - started, 3)}
+    run.finished_at = timezone.now()
+    run.save()
+    return outcome
+
+
+def _run(
+    request: UniverseRequest, run: TrainingRun, tick: Callable[[int, int], None]
+) -> UniverseOutcome:
     params = UniverseParams()
     config = pooled.PooledConfig.build(quick=request.quick)
     frames, left_out = load_frames(request, params)
@@ -126,7 +216,7 @@ def run_universe(
     rows = pooled_frame(frames, params)
     data = pooled.make_dataset(rows, interval_ms(request.interval), config.horizons, params)
     try:
-        result = pooled.walk_forward(data, config, progress)
+        result = pooled.walk_forward(data, config, tick)
     except ValueError as exc:
         raise UniverseError(str(exc)) from exc
     rep = pooled.report(result)
@@ -143,7 +233,107 @@ def run_universe(
         "gate": None,
     } | rep
     rep["gate"] = gate(rep)
-    return rep, write_report(rep, request.interval)
+    path = write_report(rep, request.interval)
+    run.gates = [rep["gate"]]
+    run.stage, run.percent = "final", 90.0
+    run.save(update_fields=["gates", "stage", "percent"])
+    supported = supported_grades(rep["calls"]["grades"])
+    model = final_model(result, request.interval, params, supported)
+    version = record(request, run, model, data, rep)
+    passed = rep["gate"]["passed"]
+    if passed or request.force:
+        promote(version)
+        run.status = TrainingRun.Status.PASSED if passed else TrainingRun.Status.FORCED
+        run.message = f"{version.version} is the universe champion" + (
+            "" if passed else f" (forced past gate 3: {rep['gate']['reason']})"
+        )
+        run.stage, run.percent = "done", 100.0
+    else:
+        run.status = TrainingRun.Status.FAILED
+        run.message = (
+            f"gate 3 (universe model vs rules and base rate) failed: {rep['gate']['reason']}; "
+            f"{version.version} stays a challenger"
+        )
+    return UniverseOutcome(rep, path, run, version)
+
+
+def _data_hash(data: pooled.Dataset) -> str:
+    digest = hashlib.sha256()
+    digest.update(data.rows[["open_time", "close"]].to_numpy(np.float64).tobytes())
+    digest.update("".join(data.symbol).encode())
+    return digest.hexdigest()
+
+
+def record(
+    request: UniverseRequest,
+    run: TrainingRun,
+    model: UniverseModel,
+    data: pooled.Dataset,
+    rep: dict,
+) -> ModelVersion:
+    """Save the model's files (atomically) and its ModelVersion and walk-forward Evaluation."""
+    step = interval_ms(request.interval)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    name, n = f"{UNIVERSE}-{request.interval}-{stamp}", 1
+    while ModelVersion.objects.filter(version=name).exists():
+        n += 1
+        name = f"{UNIVERSE}-{request.interval}-{stamp}-{n}"
+    directory = artifacts.version_dir(UNIVERSE, request.interval, name)
+    artifacts.save_universe(model, directory, extra={"version": name})
+    spec = {"universe": model.params.to_dict(), "features": model.features}
+    spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    t = data.open_time
+    gates = [
+        {
+            "number": 1,
+            "name": "data quality",
+            "passed": not rep["left_out"],
+            "reason": "every symbol's candles are clean"
+            if not rep["left_out"]
+            else "left out: " + "; ".join(f"{k}: {v}" for k, v in rep["left_out"].items()),
+            "figures": {"symbols": len(model.symbols), "left_out": len(rep["left_out"])},
+        },
+        rep["gate"] | {"name": "universe model vs simple rules and base rate", "figures": {}},
+    ]
+    version = ModelVersion.objects.create(
+        symbol=UNIVERSE,
+        interval=request.interval,
+        version=name,
+        forced=not rep["gate"]["passed"],
+        quick=request.quick,
+        device="cpu",
+        feature_spec_hash=spec_hash,
+        feature_spec=spec,
+        train_start=ms_to_datetime(int(t.min())),
+        train_end=ms_to_datetime(int(t.max()) + step),
+        embargo_bars=2 * max(model.config.horizons),
+        data_hash=_data_hash(data),
+        label_params={
+            "horizon": model.horizon,
+            "round_trip_cost": model.config.round_trip_cost,
+            "target": "forward return over the horizon, in units of the symbol's volatility",
+        },
+        config=model.config.to_dict() | {"symbols": list(model.symbols), "scope": "universe"},
+        metrics={
+            "universe": {k: v for k, v in rep.items() if k not in {"features", "calibrator"}},
+            "winners": {r["symbol"]: r["winner"] for r in rep["per_symbol"]},
+            "supported_grades": list(model.supported),
+        },
+        gates=gates,
+        artifact_path=str(directory),
+    )
+    oof_times = [f["test_start"] for f in rep["folds"]] + [f["test_end"] for f in rep["folds"]]
+    Evaluation.objects.create(
+        model_version=version,
+        kind=Evaluation.Kind.WALK_FORWARD,
+        start=ms_to_datetime(min(oof_times)),
+        end=ms_to_datetime(max(oof_times)),
+        figures=json.loads(json.dumps(rep, default=_plain)),
+        backtests=[],
+    )
+    run.model_version = version
+    run.save(update_fields=["model_version"])
+    return version
 
 
 def write_report(rep: dict, interval: str) -> Path:

@@ -25,3 +25,12 @@ def market_from_frames(
         funding_mark=mark.to_numpy(np.float64, na_value=np.nan),
         step_ms=interval_ms(interval),
     )
+
+
+def funding_within(funding: pd.DataFrame, candles: pd.DataFrame) -> pd.DataFrame:
+    """The settlements inside the candles' span (what a backtest of the span is charged)."""
+    if funding.empty:
+        return funding
+    first = int(candles["open_time"].iloc[0])
+    last = int(candles["open_time"].iloc[-1])
+    return funding[(funding["funding_time"] >= first) & (funding["funding_time"] <= last)]

@@ -26,6 +26,12 @@ class SignalRules:
     fraction: float = 1.0  # exposure per position, in multiples of equity
 
 
+def signal_rules(barrier) -> SignalRules:
+    """Trade a signal the way its label was defined: the same barriers and horizon (a
+    ``labels.BarrierParams``)."""
+    return SignalRules(barrier.horizon, barrier.upper_atr, barrier.lower_atr)
+
+
 @dataclass(frozen=True)
 class GradedBacktest:
     grade_set: str

@@ -1,7 +1,8 @@
 """How good are the predictions, on rows the model never trained on? Plain data out.
 
-- Per grade (and per cumulative grade set): count, directional hit rate with a Wilson 95 %
-  interval, mean and median realised return net of the round-trip cost.
+- Per grade (and per cumulative grade set): count, hit rate net of the round trip with a
+  Wilson 95 % interval, mean and median realised return net of it, and whether the grade's
+  calls back its promise (``hits.grade_figures``: the one tally every report uses).
 - Calibration of the raw and calibrated probabilities: log loss and Brier score beside the
   class prior's (the prior is what the training rows alone would have said), top-label ECE and
   the reliability table; accuracy beside always guessing the prior's majority class.
@@ -10,8 +11,8 @@
 
 Realised return of a signal: it enters at the bar's close and exits where its triple-barrier
 label was decided: at the barrier it touched, else at the close of the bar that ended it
-(timeout, or a bar touching both barriers). A hit is a positive move in the signal's
-direction before costs.
+(timeout, or a bar touching both barriers). A hit is a call whose realised return in its
+direction beats the round-trip cost: the event a call's confidence is the probability of.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from mlcore.pipeline.calibrate import (
     log_loss,
     reliability,
 )
-from mlcore.pipeline.grading import GRADES, Graded
+from mlcore.pipeline.grading import GRADES, Graded, GradingRules
+from mlcore.pipeline.hits import GradeFigures, grade_figures, hit_ece
 from mlcore.pipeline.labels import Labels
 
 GRADE_SETS: dict[str, tuple[str, ...]] = {
@@ -47,6 +49,9 @@ class Outcomes:
     y: np.ndarray  # class index of the label (-1 unknown)
     exit_return: np.ndarray  # price change from the close to the label's exit (NaN unknown)
     forward_return: np.ndarray  # close to close over the label horizon (NaN unknown)
+
+    def take(self, index: np.ndarray) -> Outcomes:
+        return Outcomes(self.y[index], self.exit_return[index], self.forward_return[index])
 
 
 def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:
@@ -74,18 +79,6 @@ def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:
 
 
 @dataclass(frozen=True)
-class GradeFigures:
-    grade: str
-    count: int  # signals with a known outcome
-    hits: int
-    hit_rate: float | None
-    hit_rate_low: float | None  # Wilson 95 % interval
-    hit_rate_high: float | None
-    mean_return: float | None  # net of the round-trip cost
-    median_return: float | None
-
-
-@dataclass(frozen=True)
 class CalibrationFigures:
     rows: int
     log_loss: float
@@ -106,6 +99,7 @@ class EvaluationFigures:
     calibrated: CalibrationFigures
     ic: float | None
     ic_p_value: float | None  # on the effective sample of non-overlapping forward returns
+    hit_ece: float | None  # of the calls' hit probabilities against their hits
     signals: int  # directional predictions (graded), with or without a known outcome
     per_grade: list[GradeFigures]
     grade_sets: list[GradeFigures]
@@ -115,26 +109,9 @@ class EvaluationFigures:
         return asdict(self)
 
 
-def _grade_figures(
-    name: str, take: np.ndarray, direction: np.ndarray, o: Outcomes, cost: float
-) -> GradeFigures:
-    take = take & ~np.isnan(o.exit_return)
-    moved = direction[take] * o.exit_return[take]
-    n, hits = int(take.sum()), int((moved > 0).sum())
-    if n == 0:
-        return GradeFigures(name, 0, 0, None, None, None, None, None)
-    interval = stats.binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
-    net = moved - cost
-    return GradeFigures(
-        name,
-        n,
-        hits,
-        hits / n,
-        float(interval.low),
-        float(interval.high),
-        float(net.mean()),
-        float(np.median(net)),
-    )
+def net_returns(direction: np.ndarray, o: Outcomes, cost: float) -> np.ndarray:
+    """What each call made: its direction times the realised return, less the round trip."""
+    return direction * o.exit_return - cost
 
 
 def _calibration(y: np.ndarray, p: np.ndarray) -> CalibrationFigures:
@@ -170,10 +147,15 @@ def evaluate(
     o: Outcomes,
     round_trip_cost: float,
     horizon: int,
+    rules: GradingRules | None = None,
+    min_calls: int = 30,
 ) -> EvaluationFigures:
     """Figures for rows aligned across all arguments; ``prior`` is one row of class
-    probabilities per row (or one row for all), from training labels only."""
+    probabilities per row (or one row for all), from training labels only. With ``rules``,
+    each grade is judged against the hit rate it promises."""
     prior = np.broadcast_to(prior, calibrated.shape)
+    net = net_returns(graded.direction, o, round_trip_cost)
+    calls = (graded.direction != 0) & np.isfinite(net) & np.isfinite(graded.confidence)
     known = o.y >= 0
     y = o.y[known]
     if not len(y):
@@ -190,15 +172,21 @@ def evaluate(
         calibrated=_calibration(y, calibrated[known]),
         ic=ic,
         ic_p_value=ic_p,
+        hit_ece=hit_ece(graded.confidence[calls], net[calls] > 0) if calls.any() else None,
         signals=int((graded.direction != 0).sum()),
         per_grade=[
-            _grade_figures(g, graded.grade == g, graded.direction, o, round_trip_cost)
+            grade_figures(
+                g,
+                graded.grade == g,
+                net,
+                graded.confidence,
+                rules.promise(g) if rules else None,
+                min_calls,
+            )
             for g in GRADES
         ],
         grade_sets=[
-            _grade_figures(
-                name, np.isin(graded.grade, grades), graded.direction, o, round_trip_cost
-            )
+            grade_figures(name, np.isin(graded.grade, grades), net, graded.confidence)
             for name, grades in GRADE_SETS.items()
         ],
         round_trip_cost=round_trip_cost,

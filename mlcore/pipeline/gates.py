@@ -1,7 +1,8 @@
 """The training gates as plain functions: figures in, pass/fail with its reason out.
 
 1. data QA (QA gate 1)  2. features and labels aligned (QA gate 2)
-3. XGBoost walk-forward beats the class prior in out-of-fold log loss
+3. XGBoost walk-forward beats the class prior in out-of-fold log loss, and the best simple rule
+   (chosen on earlier folds) in out-of-fold IC
 4. the LSTM is not worse than that prior
 5. graded out-of-fold signals, backtested net of fees and funding, beat same-turnover random
    signals
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from mlcore.backtest.signals import GradedBacktest
+from mlcore.pipeline.baselines import BestRule
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,38 @@ def member_vs_prior(
     )
     figures = {"log_loss": loss, "prior_log_loss": prior, "ratio": ratio}
     return GateResult(number, f"{member} vs class prior", passed, reason, figures)
+
+
+def xgb_vs_baselines(
+    loss: float, prior: float, max_ratio: float, model_ic: float | None, best: BestRule
+) -> GateResult:
+    """Gate 3: the prior's log loss, and the rule a trader could have picked on earlier folds."""
+    vs_prior = member_vs_prior(3, "XGBoost", loss, prior, max_ratio, True)
+    rule_ic = best.ic
+    chosen = sorted(set(best.chosen.values()))
+    beats_rule = model_ic is not None and (rule_ic is None or model_ic > rule_ic)
+    if model_ic is None:
+        versus = "no out-of-fold IC could be measured"
+    else:
+        rules = ", ".join(chosen) or "none"
+        ic_text = "n/a" if rule_ic is None else f"{rule_ic:+.4f}"
+        versus = (
+            f"out-of-fold IC {model_ic:+.4f} {'beats' if beats_rule else 'does not beat'} the "
+            f"best simple rule chosen on earlier folds ({rules}: {ic_text})"
+        )
+    figures = vs_prior.figures | {
+        "ic": model_ic,
+        "best_rule_ic": rule_ic,
+        "best_rules": chosen,
+        "rules": {r.rule: r.ic for r in best.rules},
+    }
+    return GateResult(
+        3,
+        "XGBoost vs class prior and simple rules",
+        vs_prior.passed and beats_rule,
+        f"{vs_prior.reason}; {versus}",
+        figures,
+    )
 
 
 def backtest_vs_random(backtests: list[GradedBacktest], t: GateThresholds) -> GateResult:

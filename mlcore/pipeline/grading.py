@@ -1,11 +1,14 @@
-"""Grades: what a prediction's calibrated confidence and its confirmations earn it.
+"""Grades: what a directional call's confidence and its confirmations earn it.
 
 The direction is the most probable class; a neutral prediction is not a signal and gets no
-grade. A directional one gets the first grade whose rule it meets (minimum calibrated
-confidence, minimum number of confirmations, and any confirmations that rule names as
+grade. A directional call's confidence is the calibrated probability that it is a hit (its
+move in its direction beats the round trip: ``mlcore.pipeline.hits``), so a rule's minimum
+confidence is the hit rate the grade promises. A call gets the first grade whose rule it meets
+(minimum confidence, minimum number of confirmations, and any confirmations that rule names as
 required), else C. The rules are data: ``GradingRules`` comes from the admin-editable
-``GradingConfig``; the defaults are the product spec's (A+ >= 0.85 with strong
-confirmations, A 0.75-0.85 with good ones, B 0.65-0.75 moderate, C below or mixed)."""
+``GradingConfig``; the defaults promise A+ >= 60 % with 2 confirmations, A >= 57 % with 1,
+B >= 54 %. Whether a model's grades keep those promises out of sample is judged per model
+(``hits.grade_figures``); a grade that does not is not shown as a signal."""
 
 from __future__ import annotations
 
@@ -37,9 +40,9 @@ class GradeRule:
 class GradingRules:
     rules: tuple[GradeRule, ...] = field(
         default_factory=lambda: (
-            GradeRule("A+", 0.85, 3),
-            GradeRule("A", 0.75, 2),
-            GradeRule("B", 0.65, 1),
+            GradeRule("A+", 0.60, 2),
+            GradeRule("A", 0.57, 1),
+            GradeRule("B", 0.54, 0),
         )
     )
 
@@ -49,6 +52,10 @@ class GradingRules:
 
     def to_dict(self) -> dict:
         return {"rules": [asdict(r) for r in self.rules]}
+
+    def promise(self, grade: str) -> float | None:
+        """The hit rate a grade promises (its minimum confidence); None for C."""
+        return next((r.min_confidence for r in self.rules if r.grade == grade), None)
 
     @classmethod
     def from_dict(cls, data: dict) -> GradingRules:
@@ -68,15 +75,30 @@ class GradingRules:
 @dataclass(frozen=True)
 class Graded:
     direction: np.ndarray  # +1 buy, -1 sell, 0 neutral (no signal)
-    confidence: np.ndarray  # calibrated probability of the predicted class
+    confidence: np.ndarray  # a call's hit probability; a neutral row's class probability
     grade: np.ndarray  # object: "A+", "A", "B", "C", or "" for neutral
     confirmations: dict[str, np.ndarray]  # name -> bool per row
 
     def __len__(self) -> int:
         return len(self.direction)
 
+    def take(self, index: np.ndarray) -> Graded:
+        return Graded(
+            self.direction[index],
+            self.confidence[index],
+            self.grade[index],
+            {k: v[index] for k, v in self.confirmations.items()},
+        )
+
 
 DIRECTION = np.array([-1, 0, 1])  # class index -> direction
+
+
+def call_strength(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's call (+1 buy, -1 sell, 0 neutral: the most probable class) and its strength,
+    |p(buy) - p(sell)|: what the hit calibrator turns into a confidence."""
+    direction = DIRECTION[probabilities.argmax(axis=1)]
+    return direction, np.abs(probabilities[:, 2] - probabilities[:, 0])
 
 
 def grade(
@@ -85,12 +107,17 @@ def grade(
     p_xgb: np.ndarray,
     p_lstm: np.ndarray,
     rules: GradingRules | None = None,
+    hit_confidence: np.ndarray | None = None,
 ) -> Graded:
-    """Grade each row of calibrated ``probabilities`` (rows aligned with ``context``)."""
+    """Grade each row of calibrated ``probabilities`` (rows aligned with ``context``), by
+    ``hit_confidence`` (each call's hit probability; NaN grades C). Without it (a model from
+    before hit calibration) the predicted class's probability stands in."""
     rules = rules or GradingRules()
     predicted = probabilities.argmax(axis=1)
     direction = DIRECTION[predicted]
     confidence = probabilities[np.arange(len(predicted)), predicted]
+    if hit_confidence is not None:
+        confidence = np.where(direction != 0, hit_confidence, confidence)
     confirmations = {
         "regime": (context.trend_direction == direction) & (direction != 0),
         "htf_trend": (context.htf_direction == direction) & (direction != 0),
@@ -113,4 +140,14 @@ def grade(
     return Graded(direction, confidence, grades, confirmations)
 
 
-__all__ = ["BUY", "GRADES", "NO_GRADE", "SELL", "GradeRule", "Graded", "GradingRules", "grade"]
+__all__ = [
+    "BUY",
+    "GRADES",
+    "NO_GRADE",
+    "SELL",
+    "GradeRule",
+    "Graded",
+    "GradingRules",
+    "call_strength",
+    "grade",
+]

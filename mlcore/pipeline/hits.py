@@ -24,7 +24,7 @@ rate counts.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -122,18 +122,22 @@ def grade_calls(confidence: np.ndarray, direction: np.ndarray, grades: HitGrades
 
 
 @dataclass(frozen=True)
-class GradeEvidence:
+class GradeFigures:
+    """One grade's (or grade set's) out-of-sample calls: what came of them, and whether that
+    backs the grade's promise."""
+
     grade: str
-    promise: float | None  # None for C: it promises nothing
-    count: int
+    count: int  # calls with a known outcome
     hits: int
     hit_rate: float | None
     hit_rate_low: float | None  # Wilson 95 %
     hit_rate_high: float | None
-    mean_net_return: float | None
-    mean_confidence: float | None
-    supported: bool
-    reason: str
+    mean_return: float | None  # net of the round-trip cost
+    median_return: float | None
+    promise: float | None = None  # None: it promises nothing (C, or a grade set)
+    mean_confidence: float | None = None
+    supported: bool = False
+    reason: str = ""
 
 
 def wilson(hits: int, n: int) -> tuple[float, float]:
@@ -141,55 +145,79 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+def _verdict(f: GradeFigures, min_calls: int) -> tuple[bool, str]:
+    if f.count == 0:
+        return False, "no calls"
+    if f.promise is None:
+        return False, "promises nothing: never shown as a signal"
+    if f.count < min_calls:
+        return False, f"{f.count} calls out of sample (need {min_calls})"
+    if f.hit_rate_low < f.promise:
+        return False, (
+            f"hit rate {f.hit_rate:.1%} (Wilson low {f.hit_rate_low:.1%}) under its {f.promise:.0%}"
+        )
+    if f.mean_return <= 0:
+        return False, f"right {f.hit_rate:.1%} of the time but lost {f.mean_return:+.3%} a call"
+    return True, (
+        f"hit rate {f.hit_rate:.1%} (Wilson low {f.hit_rate_low:.1%}), "
+        f"net {f.mean_return:+.3%} a call"
+    )
+
+
+def grade_figures(
+    name: str,
+    take: np.ndarray,
+    net_return: np.ndarray,
+    confidence: np.ndarray | None = None,
+    promise: float | None = None,
+    min_calls: int = 30,
+) -> GradeFigures:
+    """The calls in ``take`` with a known ``net_return`` (direction x realised return - round
+    trip): a hit is a positive net return, the same event the confidence is the chance of."""
+    take = take & np.isfinite(net_return)
+    n = int(take.sum())
+    if n == 0:
+        empty = GradeFigures(name, 0, 0, None, None, None, None, None, promise)
+        return replace(empty, reason=_verdict(empty, min_calls)[1])
+    net = net_return[take]
+    hits = int((net > 0).sum())
+    low, high = wilson(hits, n)
+    conf = confidence[take] if confidence is not None else None
+    f = GradeFigures(
+        name,
+        n,
+        hits,
+        hits / n,
+        low,
+        high,
+        float(net.mean()),
+        float(np.median(net)),
+        promise,
+        float(np.nanmean(conf)) if conf is not None and np.isfinite(conf).any() else None,
+    )
+    supported, reason = _verdict(f, min_calls)
+    return replace(f, supported=supported, reason=reason)
+
+
 def grade_evidence(
     grade: np.ndarray,
     confidence: np.ndarray,
     net_return: np.ndarray,
     grades: HitGrades,
-) -> list[GradeEvidence]:
-    """``net_return``: direction x forward return - round-trip cost per call (NaN unknown)."""
-    out = []
-    for name in GRADES:
-        take = (grade == name) & np.isfinite(net_return)
-        n = int(take.sum())
-        promise = grades.promises.get(name)
-        if n == 0:
-            out.append(
-                GradeEvidence(name, promise, 0, 0, None, None, None, None, None, False, "no calls")
-            )
-            continue
-        hits = int((net_return[take] > 0).sum())
-        low, high = wilson(hits, n)
-        mean = float(net_return[take].mean())
-        if promise is None:
-            supported, reason = False, "C promises nothing: never shown as a signal"
-        elif n < grades.min_calls:
-            supported, reason = False, f"{n} calls out of sample (need {grades.min_calls})"
-        elif low < promise:
-            supported = False
-            reason = f"hit rate {hits / n:.1%} (Wilson low {low:.1%}) under its {promise:.0%}"
-        elif mean <= 0:
-            supported = False
-            reason = f"right {hits / n:.1%} of the time but lost {mean:+.3%} a call net"
-        else:
-            supported = True
-            reason = f"hit rate {hits / n:.1%} (Wilson low {low:.1%}), net {mean:+.3%} a call"
-        out.append(
-            GradeEvidence(
-                name,
-                promise,
-                n,
-                hits,
-                hits / n,
-                low,
-                high,
-                mean,
-                float(confidence[take].mean()),
-                supported,
-                reason,
-            )
+) -> list[GradeFigures]:
+    """Per grade (A+, A, B, C): its calls' figures and whether they back its promise."""
+    return [
+        grade_figures(
+            name, grade == name, net_return, confidence, grades.promises.get(name), grades.min_calls
         )
-    return out
+        for name in GRADES
+    ]
+
+
+def supported_grades(figures: list[GradeFigures] | list[dict]) -> list[str]:
+    """The grades the evidence backs (figures as dataclasses or as stored dicts)."""
+    rows = [f if isinstance(f, dict) else asdict(f) for f in figures]
+    return [r["grade"] for r in rows if r.get("supported")]
 
 
 def hit_ece(confidence: np.ndarray, hit: np.ndarray, bins: int = 10) -> float | None:

@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,10 +173,14 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Members:
-    """XGBoost and ridge fitted on the same rows; their blended score in spread units."""
+    """XGBoost and ridge fitted on the same rows; their blended score in spread units. Saved
+    as XGBoost's own file plus plain numbers (``to_dict``): no pickle."""
+
+    XGB_FILE = "universe_xgb.ubj"
 
     def __init__(self, config: PooledConfig) -> None:
         self.config = config
+        self.weight = config.xgb_weight
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> Members:
         c = self.config
@@ -197,7 +202,8 @@ class Members:
             mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
         self.mean = np.where(np.isfinite(mean), mean, 0.0)
         self.scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        self.ridge = Ridge(alpha=c.ridge_alpha).fit(self._standard(X), y)
+        ridge = Ridge(alpha=c.ridge_alpha).fit(self._standard(X), y)
+        self.coef, self.intercept = ridge.coef_.astype(np.float64), float(ridge.intercept_)
         px, pr = self._raw(X)
         self.spread = (float(np.std(px)) + 1e-12, float(np.std(pr)) + 1e-12)
         return self
@@ -207,13 +213,42 @@ class Members:
         return np.clip(np.nan_to_num((X - self.mean) / self.scale), -5.0, 5.0)
 
     def _raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.xgb.predict(X), self.ridge.predict(self._standard(X))
+        return self.xgb.predict(X), self._standard(X) @ self.coef + self.intercept
 
     def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         px, pr = self._raw(X)
         px, pr = px / self.spread[0], pr / self.spread[1]
-        w = self.config.xgb_weight
-        return w * px + (1 - w) * pr, px, pr
+        return self.weight * px + (1 - self.weight) * pr, px, pr
+
+    @property
+    def booster(self) -> xgb.Booster:
+        return self.xgb.get_booster()
+
+    def save(self, directory: Path) -> dict:
+        self.xgb.save_model(directory / self.XGB_FILE)
+        return {
+            "xgb": self.XGB_FILE,
+            "weight": self.weight,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "spread": list(self.spread),
+        }
+
+    @classmethod
+    def load(cls, directory: Path, data: dict, config: PooledConfig) -> Members:
+        members = cls(config)
+        members.xgb = xgb.XGBRegressor()
+        members.xgb.load_model(directory / data["xgb"])
+        members.xgb.set_params(n_jobs=1)  # one bar at a time: threads only cost start-up
+        members.weight = float(data["weight"])
+        members.mean = np.asarray(data["mean"], dtype=np.float64)
+        members.scale = np.asarray(data["scale"], dtype=np.float64)
+        members.coef = np.asarray(data["coef"], dtype=np.float64)
+        members.intercept = float(data["intercept"])
+        members.spread = (float(data["spread"][0]), float(data["spread"][1]))
+        return members
 
 
 def choose_horizon(

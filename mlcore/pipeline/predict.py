@@ -1,7 +1,8 @@
 """Batch prediction with a trained bundle: the one path both ``evaluate`` (any stored window)
 and live inference (the newest closed bar) go through.
 
-features -> members -> ensemble -> calibration -> confirmations -> grade.
+features -> members -> ensemble -> calibration -> a call's hit probability -> confirmations
+-> grade.
 
 The bundle refuses candles whose feature spec differs from the one it was trained on, naming
 the difference. Rows are predicted only where the features are fully warmed up; the LSTM's
@@ -20,11 +21,13 @@ from mlcore.pipeline import ensemble
 from mlcore.pipeline.calibrate import Calibrator
 from mlcore.pipeline.confirmations import MarketContext, market_context
 from mlcore.pipeline.features import FeatureSpec, build_features, make_spec
-from mlcore.pipeline.grading import Graded, GradingRules, grade
+from mlcore.pipeline.grading import Graded, GradingRules, call_strength, grade
+from mlcore.pipeline.hits import HitCalibrator
 from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.models.base import Dataset
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
+from mlcore.pipeline.universe import cost_in_vol
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Bundle:
     lstm: LSTMMember
     xgb_weight: float
     calibrator: Calibrator
+    hits: HitCalibrator  # a call's strength and cost -> the probability it is a hit
 
     @property
     def history_needed(self) -> int:
@@ -60,6 +64,18 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.open_time)
+
+
+def cost_at(bundle: Bundle, candles: pd.DataFrame, open_time: np.ndarray) -> np.ndarray:
+    """The round trip in volatility units at the bars ``open_time`` (the hit calibrator's
+    second input), from the candles up to each bar."""
+    cost = cost_in_vol(
+        candles["close"].to_numpy(np.float64),
+        bundle.barrier.horizon,
+        bundle.barrier.round_trip_cost,
+    )
+    positions = np.searchsorted(candles["open_time"].to_numpy(np.int64), open_time)
+    return cost[positions]
 
 
 def predict(
@@ -95,8 +111,11 @@ def predict(
     p_lstm = bundle.lstm.predict_proba(data, rows)
     raw = ensemble.blend(p_xgb, p_lstm, bundle.xgb_weight)
     calibrated = bundle.calibrator.apply(raw)
+    _, strength = call_strength(calibrated)
+    cost_z = cost_at(bundle, candles, open_time[rows])
+    confidence = bundle.hits.apply(strength, cost_z)
     context = market_context(candles, bundle.interval).at(open_time[rows])
-    graded = grade(calibrated, context, p_xgb, p_lstm, rules)
+    graded = grade(calibrated, context, p_xgb, p_lstm, rules, confidence)
     close = candles.set_index("open_time")["close"].reindex(open_time[rows]).to_numpy()
     timings = {"features": featured - started, "models": time.perf_counter() - featured}
     return Predictions(

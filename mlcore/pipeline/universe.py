@@ -97,6 +97,19 @@ def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(x).rolling(window, min_periods=window).std().to_numpy(copy=True)
 
 
+def volatility(close: np.ndarray, window: int = 168) -> np.ndarray:
+    """The volatility unit at each bar: the standard deviation of the last ``window`` 1-bar log
+    returns (NaN before the window fills, or over a flat stretch with no unit)."""
+    vol = _rolling_std(log_returns(close, 1), window)
+    vol[vol <= 0] = np.nan
+    return vol
+
+
+def cost_in_vol(close: np.ndarray, horizon: int, cost: float, window: int = 168) -> np.ndarray:
+    """The round trip in units of the move ``horizon`` bars typically make at each bar."""
+    return cost / (volatility(close, window) * np.sqrt(horizon))
+
+
 def _funding_asof(
     open_time: np.ndarray, step_ms: int, funding: pd.DataFrame | None, p: UniverseParams
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +153,7 @@ def symbol_frame(
     v = candles["volume"].to_numpy(np.float64)
     out: dict[str, np.ndarray] = {}
     r1 = log_returns(c, 1)
-    vol = _rolling_std(r1, p.vol_window)
-    vol[vol <= 0] = np.nan  # a flat stretch (zero-volume listing hours) has no unit
+    vol = volatility(c, p.vol_window)  # NaN over a flat stretch (zero-volume listing hours)
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in p.return_bars:
             out[f"ret_{k}_z"] = log_returns(c, k) / (vol * np.sqrt(k))

@@ -161,6 +161,19 @@ class EnsembleOOF:
     prior: np.ndarray
     weights: dict[int, float]  # XGBoost weight used per fold
 
+    def take(self, keep: np.ndarray) -> EnsembleOOF:
+        """The rows where ``keep`` (a mask over ``rows``) holds."""
+        return EnsembleOOF(
+            self.rows[keep],
+            self.fold[keep],
+            self.p_xgb[keep],
+            self.p_lstm[keep],
+            self.raw[keep],
+            self.calibrated[keep],
+            self.prior[keep],
+            {k: v for k, v in self.weights.items() if k in set(self.fold[keep].tolist())},
+        )
+
 
 def _fit_blend(
     p_xgb: np.ndarray, p_lstm: np.ndarray, y: np.ndarray, config: TrainConfig

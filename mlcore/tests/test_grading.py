@@ -24,36 +24,43 @@ def probs(*rows: tuple[float, float, float]) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def test_confidence_and_confirmations_decide_the_grade():
+def test_hit_confidence_and_confirmations_decide_the_grade():
     p = probs(
-        (0.05, 0.05, 0.90),  # buy 0.90, all four confirmations -> A+
-        (0.10, 0.10, 0.80),  # buy 0.80 -> A
-        (0.20, 0.10, 0.70),  # buy 0.70 -> B
-        (0.40, 0.20, 0.40),  # a tie goes to the first class: sell 0.40 -> C
+        (0.05, 0.05, 0.90),  # buy, hit chance 0.62, all four confirmations -> A+
+        (0.10, 0.10, 0.80),  # buy 0.58 -> A
+        (0.20, 0.10, 0.70),  # buy 0.55 -> B
+        (0.40, 0.20, 0.40),  # a tie goes to the first class: sell, 0.50 -> C
         (0.10, 0.80, 0.10),  # neutral: no signal, no grade
     )
-    g = grade(p, context(5), p, p)
+    hit = np.array([0.62, 0.58, 0.55, 0.50, np.nan])
+    g = grade(p, context(5), p, p, hit_confidence=hit)
     assert list(g.direction) == [1, 1, 1, -1, 0]
     assert list(g.grade) == ["A+", "A", "B", "C", ""]
-    assert g.confidence[0] == pytest.approx(0.9)
+    assert g.confidence[0] == pytest.approx(0.62)  # the call's hit probability
+    assert g.confidence[4] == pytest.approx(0.80)  # a neutral row keeps its class probability
     # The sell signal lacks the regime and 4h confirmations (both point up).
     assert not g.confirmations["regime"][3] and not g.confirmations["htf_trend"][3]
+    # A call with no hit probability (no calibrator yet) promises nothing: C.
+    assert grade(p[:1], context(1), p[:1], p[:1], hit_confidence=np.array([np.nan])).grade[0] == "C"
 
 
 def test_missing_confirmations_downgrade_and_required_ones_are_enforced():
     p = probs((0.02, 0.03, 0.95))
-    weak = grade(p, context(1, trend=-1, htf=-1, volume=False), p, p)
-    assert weak.grade[0] == "B"  # 0.95 confident, but only the members agree
-    members_disagree = grade(p, context(1), p, probs((0.9, 0.05, 0.05)))
+    hit = np.array([0.65])
+    weak = grade(p, context(1, trend=-1, htf=-1, volume=False), p, p, hit_confidence=hit)
+    assert weak.grade[0] == "A"  # 65 % likely a hit, but only the members agree
+    members_disagree = grade(p, context(1), p, probs((0.9, 0.05, 0.05)), hit_confidence=hit)
     assert members_disagree.grade[0] == "A+"  # three of four still make A+
     rules = GradingRules(
         (
-            GradeRule("A+", 0.85, 3, required=("members",)),
-            GradeRule("A", 0.75, 2),
-            GradeRule("B", 0.65, 1),
+            GradeRule("A+", 0.60, 2, required=("members",)),
+            GradeRule("A", 0.57, 1),
+            GradeRule("B", 0.54, 0),
         )
     )
-    assert grade(p, context(1), p, probs((0.9, 0.05, 0.05)), rules).grade[0] == "A"
+    disagree = grade(p, context(1), p, probs((0.9, 0.05, 0.05)), rules, hit)
+    assert disagree.grade[0] == "A"
+    assert rules.promise("A") == 0.57 and rules.promise("C") is None
 
 
 def test_rules_are_validated_and_round_trip():

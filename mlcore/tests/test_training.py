@@ -71,7 +71,8 @@ def test_train_all_then_evaluate_end_to_end(stored):
     assert f"#{run.pk} BTCUSDT 1h" in output and "gate 5" in output
     # The walk-forward evaluation: every figure out of fold, with the graded backtests.
     wf = model.evaluations.get(kind=Evaluation.Kind.WALK_FORWARD)
-    assert wf.figures["rows"] > 1000 and len(wf.backtests) == 4
+    # (the folds after the first calibrated one: the hit calibrator learns on that one)
+    assert wf.figures["rows"] > 500 and len(wf.backtests) == 4
     assert wf.end <= model.train_end
     # Artifacts: plain formats, hashed in the manifest; MLflow has the run.
     directory = Path(model.artifact_path)
@@ -81,6 +82,7 @@ def test_train_all_then_evaluate_end_to_end(stored):
         "lstm.pt",
         "lstm_scaler.json",
         "calibrator.json",
+        "hits.json",
         "oof.npz",
         "reference.npz",
     }

@@ -171,7 +171,7 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
     page = viewer.get("/settings/").content.decode()
     assert "BTCUSDT,ETHUSDT</textarea>" in page and "Read only" in page
     viewer.post("/settings/", {"form": "grades", "a_plus_confidence": 0.5})
-    assert GradingConfig.current().a_plus_confidence == 0.85  # not staff: unchanged
+    assert GradingConfig.current().a_plus_confidence == 0.60  # not staff: unchanged
     staff = Client()
     staff.force_login(User.objects.create_user("boss", password="x" * 12, is_staff=True))
     fields = {

@@ -26,7 +26,11 @@ def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbac
     s = outcome.signal
     assert outcome.created and s.open_time == BAR and s.model_version == champion
     assert abs(s.p_sell + s.p_neutral + s.p_buy - 1) < 1e-9
-    assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
+    if s.direction == "neutral":  # not a call: its confidence is the class probability
+        assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
+    else:  # a call: the probability that it is a hit, from the model's hit calibrator
+        bundle = inference.bundle_for(champion)
+        assert 0 < s.confidence < 1 and bundle.hits.base_rate > 0
     close = Candle.objects.get(symbol="BTCUSDT", open_time=BAR).close
     assert s.entry_price == close
     if s.direction == "long":

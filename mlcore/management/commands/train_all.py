@@ -114,7 +114,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  {run.message}")
 
     def pooled(self, symbols: list[str], interval: str, o: dict) -> None:
-        request = UniverseRequest(tuple(symbols), interval, until=o["until"], quick=o["quick"])
+        request = UniverseRequest(
+            tuple(symbols), interval, until=o["until"], quick=o["quick"], force=o["force"]
+        )
         bar = tqdm(total=1, desc="universe walk-forward", file=sys.stderr, unit="fit")
 
         def progress(done: int, total: int) -> None:
@@ -122,13 +124,16 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
-            rep, path = run_universe(request, progress)
+            outcome = run_universe(request, progress)
         except UniverseError as exc:
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
-        self.stdout.write(universe_summary(rep))
-        self.stdout.write(f"report: {path}")
+        self.stdout.write(universe_summary(outcome.report))
+        self.stdout.write(f"report: {outcome.path}")
+        self.stdout.write(
+            f"#{outcome.run.pk} {outcome.run.get_status_display()}: {outcome.run.message}"
+        )
 
 
 def _ic(figure: dict | None) -> str:

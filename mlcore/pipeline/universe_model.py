@@ -1,0 +1,170 @@
+"""The universe model that serves: one set of members for every symbol, fitted on all the
+walk-forward's rows, and the one prediction path that live inference and ``evaluate`` share.
+Pure; no Django.
+
+``final_model(result, ...)`` fits it after the walk-forward (``pooled.walk_forward``):
+1. the horizon: the one the last fold chose on its inner validation slice (the most recent
+   evidence), recorded on the model;
+2. the members fitted on every row with a known target for that horizon;
+3. the hit calibrator fitted on every settled out-of-fold call of that horizon (all calls if
+   no fold chose it);
+4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
+   that a prediction in any other grade is stored but never shown as a signal.
+
+``predict_universe(model, frames, symbol)`` scores one symbol's bars with the market context
+of every symbol given. A symbol the model never trained on is served the same way; its
+predictions say so (``UniverseCalls.unseen``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlcore.pipeline.hits import HitCalibrator, HitGrades, grade_calls
+from mlcore.pipeline.pooled import Members, PooledConfig, PooledResult, cost_in_vol
+from mlcore.pipeline.universe import UniverseParams, pooled_frame
+
+UNIVERSE = "UNIVERSE"  # the series name a universe model is recorded under
+
+
+@dataclass
+class UniverseModel:
+    interval: str
+    params: UniverseParams
+    config: PooledConfig
+    features: list[str]
+    horizon: int
+    members: Members
+    hits: HitCalibrator
+    symbols: tuple[str, ...]  # trained on
+    supported: tuple[str, ...]  # grades the out-of-fold evidence backs
+
+    @property
+    def history_needed(self) -> int:
+        """Bars of each symbol before (and including) the first bar to predict."""
+        return self.params.warmup + 1
+
+    def describe(self) -> dict:
+        return {
+            "interval": self.interval,
+            "params": self.params.to_dict(),
+            "config": self.config.to_dict(),
+            "features": self.features,
+            "horizon": self.horizon,
+            "hits": self.hits.to_dict(),
+            "symbols": list(self.symbols),
+            "supported": list(self.supported),
+        }
+
+
+def final_model(
+    result: PooledResult, interval: str, params: UniverseParams, supported: list[str]
+) -> UniverseModel:
+    data, oof, config = result.data, result.oof, result.config
+    horizon = oof.folds[-1].horizon
+    rows = np.flatnonzero(np.isfinite(data.target_z[horizon]))
+    members = Members(config).fit(data.X[rows], data.target_z[horizon][rows])
+    c = result.calls
+    settled = np.isfinite(oof.forward) & (c.direction != 0)
+    same = settled & (oof.horizon == horizon)
+    use = same if same.sum() >= config.min_calibration_calls else settled
+    cost_z = cost_in_vol(data, oof, config.round_trip_cost)
+    hits = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
+    return UniverseModel(
+        interval,
+        params,
+        config,
+        list(data.features),
+        horizon,
+        members,
+        hits,
+        tuple(sorted(set(data.symbol))),
+        tuple(supported),
+    )
+
+
+@dataclass(frozen=True)
+class UniverseCalls:
+    """One symbol's predicted bars."""
+
+    symbol: str
+    unseen: bool  # the model never trained on this symbol
+    open_time: np.ndarray
+    close: np.ndarray
+    features: pd.DataFrame  # the inputs at each bar (what the explanation reads)
+    score: np.ndarray
+    p_xgb: np.ndarray  # each member's score, in its own spread units
+    p_ridge: np.ndarray
+    direction: np.ndarray
+    confidence: np.ndarray  # the probability that the call is a hit, net of the round trip
+    grade: np.ndarray
+    actionable: np.ndarray  # a directional call in a grade the evidence backs
+
+    def take(self, index: np.ndarray) -> UniverseCalls:
+        return UniverseCalls(
+            self.symbol,
+            self.unseen,
+            self.open_time[index],
+            self.close[index],
+            self.features.iloc[index],
+            self.score[index],
+            self.p_xgb[index],
+            self.p_ridge[index],
+            self.direction[index],
+            self.confidence[index],
+            self.grade[index],
+            self.actionable[index],
+        )
+
+
+def predict_universe(
+    model: UniverseModel,
+    frames: Mapping[str, pd.DataFrame],
+    symbol: str,
+    since: int | None = None,
+) -> UniverseCalls:
+    """``frames``: ``universe.symbol_frame`` of every symbol whose bars make the context (the
+    target among them), each from at least ``history_needed`` bars before ``since``."""
+    if symbol not in frames:
+        raise ValueError(f"no candles of {symbol} were given")
+    rows = pooled_frame(frames, model.params)
+    rows = rows[rows["symbol"] == symbol]
+    if since is not None:
+        rows = rows[rows["open_time"] >= since]
+    if rows.empty:
+        raise ValueError(f"no bar of {symbol} to predict")
+    X = rows[model.features].to_numpy(np.float32)
+    score, px, pr = model.members.score(X)
+    direction = np.sign(score).astype(np.int64)
+    vol = rows["vol"].to_numpy(np.float64)
+    cost_z = model.config.round_trip_cost / (vol * np.sqrt(model.horizon))
+    confidence = model.hits.apply(np.abs(score), cost_z)
+    # Before a symbol's warm-up there is no volatility unit: no confidence, so no grade.
+    grade = grade_calls(confidence, direction, model.config.grades)
+    actionable = np.isin(grade, list(model.supported)) & (direction != 0)
+    return UniverseCalls(
+        symbol,
+        symbol not in model.symbols,
+        rows["open_time"].to_numpy(np.int64),
+        rows["close"].to_numpy(np.float64),
+        rows[model.features].reset_index(drop=True),
+        score,
+        px,
+        pr,
+        direction,
+        confidence,
+        grade,
+        actionable,
+    )
+
+
+def config_from_dict(data: dict) -> PooledConfig:
+    """The configuration a model was trained with, as its manifest stores it."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    grades = data["grades"]
+    fields["grades"] = HitGrades(dict(grades["promises"]), int(grades["min_calls"]))
+    return PooledConfig(**fields)
