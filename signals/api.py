@@ -90,7 +90,7 @@ class SignalOut(Schema):
     direction: str
     grade: str
     confidence: float
-    probabilities: dict[str, float]
+    probabilities: dict[str, float | None]  # the per-symbol models' classes; universe: None
     confirmations: dict[str, bool]
     regime: str
     entry_price: float

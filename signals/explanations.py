@@ -26,20 +26,20 @@ def standing(signal: Signal) -> dict:
     """The model behind the signal and how its grade fared out of sample."""
     model = signal.model_version
     evaluation = model.evaluations.filter(kind=Evaluation.Kind.WALK_FORWARD).first()
-    grade = next(
-        (
-            g
-            for g in (evaluation.figures.get("per_grade", []) if evaluation else [])
-            if g["grade"] == signal.grade
-        ),
-        None,
-    )
+    figures = evaluation.figures if evaluation else {}
+    # A per-symbol model's walk-forward lists its grades under per_grade; a universe model's
+    # report under calls.grades. Both are hits.grade_figures.
+    grades = figures.get("per_grade") or figures.get("calls", {}).get("grades", [])
+    grade = next((g for g in grades if g["grade"] == signal.grade), None)
     return {"model": model, "grade": grade}
 
 
 def interactions_for(signal: Signal, top: int = 10) -> list[Interaction]:
     """Recompute the bar's features with the signal's model and return the interaction values
-    among its top drivers (TreeSHAP interactions cost ~30 ms: on demand, not stored)."""
+    among its top drivers (TreeSHAP interactions cost ~30 ms: on demand, not stored). A
+    universe model's are not computed (an empty list): only its drivers are explained."""
+    if signal.universe:
+        return []
     bundle = bundle_for(signal.model_version)
     bar_ms = int(signal.open_time.timestamp() * 1000)
     candles, funding = window(signal.model_version, bundle, bar_ms)

@@ -4,14 +4,17 @@ then TreeSHAP of the XGBoost member, stored as one ``Signal``.
 
 ``infer(symbol, interval)``:
 1. The bar: the newest stored candle (all stored candles are closed ones), or the one given.
-   The model: the series' champion.
+   The model: the one that serves the symbol (``mlcore.serving``): its own champion, or the
+   universe champion where that won out of sample or the symbol has none of its own.
 2. Checks before anything is predicted; a failure stores no signal but a ``NoSignal`` with the
    reason (shown on the dashboard and in health), never a prediction from stale inputs:
    no champion; candles missing in the model's look-back before the bar; funding overdue (the
    last settlement by the bar's close is more than an hour past when the next was due); a
    feature spec other than the model's.
 3. Predict the bar; explain the predicted class (the XGBoost member only); stop and target
-   from the label's barriers at the bar.
+   from the label's barriers at the bar. A universe model reads every symbol it knows over
+   its look-back (the market context), predicts through ``universe_model.predict_universe``
+   (the function ``evaluate`` uses too) and leaves the class probabilities empty.
 4. Store it: idempotent per (symbol, interval, bar, model version), so running twice stores
    one. The refusal is cleared, the cached latest signal invalidated, and a new signal is
    pushed to the dashboards and API sockets after commit.
@@ -24,10 +27,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
@@ -36,12 +41,15 @@ from analysis.intervals import interval_ms
 from analysis.market import analysis_cache_key, candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import find_gaps, ms_to_datetime
-from mlcore import artifacts
+from mlcore import artifacts, serving
 from mlcore.models import GradingConfig, ModelVersion
-from mlcore.pipeline.explain import explain
+from mlcore.pipeline.confirmations import market_context
+from mlcore.pipeline.explain import explain, explain_score
 from mlcore.pipeline.features import FeatureSpecMismatch
-from mlcore.pipeline.labels import triple_barrier
+from mlcore.pipeline.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.predict import Bundle, Predictions, predict
+from mlcore.pipeline.universe import symbol_frame
+from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, predict_universe
 from signals import broadcast
 from signals.models import NoSignal, Signal
 
@@ -185,11 +193,11 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
     return candles, funding
 
 
-def _levels(bundle: Bundle, candles, direction: int) -> tuple[float | None, float | None]:
+def levels(candles, barrier: BarrierParams, direction: int) -> tuple[float | None, float | None]:
     """Stop and target at the label's barriers for this bar (ATR-based, fee-aware)."""
     if direction == 0:
         return None, None
-    labels = triple_barrier(candles.iloc[-200:], bundle.barrier)
+    labels = triple_barrier(candles.iloc[-200:], barrier)
     upper, lower = float(labels.upper.iloc[-1]), float(labels.lower.iloc[-1])
     return (lower, upper) if direction > 0 else (upper, lower)
 
@@ -207,19 +215,26 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     bar = bar or Candle.objects.last_open_time(symbol, interval)
     if bar is None:
         return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
-    # The champion, and whether it has this bar's signal already, in one query.
+    # The champions (the symbol's own and the universe's), and whether each has this bar's
+    # signal already, in one query each; ``serving.choose`` picks the one that serves.
     stored = Signal.objects.filter(
         symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
     )
-    model = (
-        ModelVersion.objects.champions(symbol, interval)
-        .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
-        .first()
-    )
+
+    def champion_of(series: str) -> ModelVersion | None:
+        return (
+            ModelVersion.objects.champions(series, interval)
+            .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
+            .first()
+        )
+
+    model = serving.choose(champion_of(symbol), champion_of(UNIVERSE), symbol)
     if model is None:
         return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
     if model.stored_signal:
         return Outcome(Signal.objects.get(pk=model.stored_signal), False)
+    if serving.is_universe(model):
+        return _infer_universe(model, symbol, interval, bar, started_at, started)
     bar_ms = int(bar.timestamp() * 1000)
     try:
         bundle = bundle_for(model)
@@ -239,6 +254,109 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     return _store(model, bundle, bar, preds, candles, timings)
 
 
+_universe_models: dict[str, UniverseModel] = {}
+
+
+def universe_model_for(model: ModelVersion) -> UniverseModel:
+    if model.version not in _universe_models:
+        _universe_models.clear()  # one universe champion per interval serves at a time
+        _universe_models[model.version] = artifacts.load_universe(Path(model.artifact_path))
+    return _universe_models[model.version]
+
+
+def universe_inputs(
+    um: UniverseModel, symbol: str, interval: str, bar_ms: int
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Every context symbol's scale-free frame over the look-back up to the bar, and the
+    target's candles. The target must have every bar of the look-back; a context symbol with
+    a hole is left out of the context (it would report returns across the hole)."""
+    step = interval_ms(interval)
+    need = um.history_needed
+    since = ms_to_datetime(bar_ms - (need - 1) * step)
+    until = ms_to_datetime(bar_ms + step)
+    frames, target = {}, None
+    for s in dict.fromkeys([*um.symbols, symbol]):
+        candles = candles_frame(s, interval, since=since, until=until)
+        whole = len(candles) == need and (
+            len(candles) == 0 or int(candles["open_time"].iloc[-1]) == bar_ms
+        )
+        if s == symbol:
+            if not whole:
+                gaps = find_gaps(candles["open_time"].to_numpy(), step)
+                where = f": {gaps[0]}" if gaps else ""
+                raise Refused(
+                    f"candles are missing before the bar ({len(candles)} of the {need} the "
+                    f"universe model looks back on are stored{where}); run "
+                    "`manage.py check_data --repair`"
+                )
+            target = candles
+        elif not whole:
+            continue
+        # A stale or missing funding rate is a missing input here (NaN), never a refusal:
+        # the universe model trained with symbols that had none.
+        funding = funding_frame(s, since=since - timedelta(days=11), until=until)
+        frames[s] = symbol_frame(
+            candles, funding if not funding.empty else None, interval, um.params
+        )
+    return frames, target
+
+
+def _infer_universe(
+    model: ModelVersion,
+    symbol: str,
+    interval: str,
+    bar: datetime,
+    started_at: float,
+    started: float,
+) -> Outcome:
+    bar_ms = int(bar.timestamp() * 1000)
+    try:
+        um = universe_model_for(model)
+        frames, candles = universe_inputs(um, symbol, interval, bar_ms)
+        inputs = time.perf_counter() - started
+        tick = time.perf_counter()
+        calls = predict_universe(um, frames, symbol, since=bar_ms)
+    except (Refused, artifacts.ArtifactError, ValueError) as exc:
+        return _refuse(symbol, interval, bar, str(exc))
+    confidence = float(calls.confidence[-1])
+    if not np.isfinite(confidence):
+        return _refuse(
+            symbol,
+            interval,
+            bar,
+            f"{symbol}'s volatility is not measurable yet: the universe model needs "
+            f"{um.params.vol_window} bars of returns with movement",
+        )
+    timings = {"started_at": started_at, "inputs": inputs, "models": time.perf_counter() - tick}
+    direction = int(calls.direction[-1])
+    tick = time.perf_counter()
+    row = calls.features.iloc[-1].to_numpy()
+    explanation = explain_score(um.members.booster, row, um.features, direction)
+    timings["shap"] = time.perf_counter() - tick
+    barrier = BarrierParams(
+        upper_atr=settings.LABEL_ATR_MULTIPLE,
+        lower_atr=settings.LABEL_ATR_MULTIPLE,
+        horizon=um.horizon,
+        round_trip_cost=um.config.round_trip_cost,
+    )
+    stop, target = levels(candles, barrier, direction)
+    regime = market_context(candles, interval).regime[-1]
+    fields = {
+        "direction": DIRECTIONS[direction],
+        "grade": str(calls.grade[-1]),
+        "confidence": confidence,
+        "confirmations": {"members": bool(np.sign(calls.p_xgb[-1]) == np.sign(calls.p_ridge[-1]))},
+        "regime": str(regime or ""),
+        "entry_price": float(calls.close[-1]),
+        "stop_price": stop,
+        "target_price": target,
+        "explanation": explanation.to_dict()
+        | {"model": "universe", "unseen": calls.unseen, "horizon": um.horizon},
+        "timings": timings,
+    }
+    return _save(model, symbol, bar, fields)
+
+
 def _store(
     model: ModelVersion,
     bundle: Bundle,
@@ -254,39 +372,42 @@ def _store(
     tick = time.perf_counter()
     explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
     timings["shap"] = time.perf_counter() - tick
-    stop, target = _levels(bundle, candles, direction)
+    stop, target = levels(candles, bundle.barrier, direction)
     p = preds.calibrated[-1]
+    fields = {
+        "direction": DIRECTIONS[direction],
+        "grade": str(g.grade[-1]),
+        "confidence": float(g.confidence[-1]),
+        "p_sell": float(p[0]),
+        "p_neutral": float(p[1]),
+        "p_buy": float(p[2]),
+        "confirmations": {k: bool(v[-1]) for k, v in g.confirmations.items()},
+        "regime": str(preds.context.regime[-1] or ""),
+        "entry_price": float(preds.close[-1]),
+        "stop_price": stop,
+        "target_price": target,
+        "explanation": explanation.to_dict(),
+        "timings": timings,
+    }
+    return _save(model, model.symbol, bar, fields)
+
+
+def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outcome:
+    """Store the bar's signal once per model (a concurrent run's copy wins), clear the
+    series' refusal, and after commit retire the cached pages and push it."""
+    interval = model.interval
     try:
         with transaction.atomic():
             signal = Signal.objects.create(
-                symbol=model.symbol,
-                interval=model.interval,
-                open_time=bar,
-                model_version=model,
-                direction=DIRECTIONS[direction],
-                grade=str(g.grade[-1]),
-                confidence=float(g.confidence[-1]),
-                p_sell=float(p[0]),
-                p_neutral=float(p[1]),
-                p_buy=float(p[2]),
-                confirmations={k: bool(v[-1]) for k, v in g.confirmations.items()},
-                regime=str(preds.context.regime[-1] or ""),
-                entry_price=float(preds.close[-1]),
-                stop_price=stop,
-                target_price=target,
-                explanation=explanation.to_dict(),
-                timings=timings,
+                symbol=symbol, interval=interval, open_time=bar, model_version=model, **fields
             )
-            NoSignal.objects.filter(symbol=model.symbol, interval=model.interval).delete()
-            keys = [
-                latest_key(model.symbol, model.interval),
-                analysis_cache_key(model.symbol, model.interval),
-            ]
+            NoSignal.objects.filter(symbol=symbol, interval=interval).delete()
+            keys = [latest_key(symbol, interval), analysis_cache_key(symbol, interval)]
             transaction.on_commit(lambda: cache.delete_many(keys))
             broadcast.on_commit(signal)
     except IntegrityError:  # a concurrent run stored this bar first
         existing = Signal.objects.get(
-            symbol=model.symbol, interval=model.interval, open_time=bar, model_version=model
+            symbol=symbol, interval=interval, open_time=bar, model_version=model
         )
         return Outcome(existing, False)
     return Outcome(signal, True)

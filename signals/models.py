@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from mlcore.models import ModelVersion
+from mlcore.serving import is_universe, trained_on
 
 
 class SignalQuerySet(models.QuerySet):
@@ -30,10 +31,15 @@ class Signal(models.Model):
     )
     direction = models.CharField(max_length=7, choices=Direction.choices)
     grade = models.CharField(max_length=2, blank=True, help_text="A+, A, B, C; blank: neutral")
-    confidence = models.FloatField(help_text="calibrated probability of the direction")
-    p_sell = models.FloatField()
-    p_neutral = models.FloatField()
-    p_buy = models.FloatField()
+    confidence = models.FloatField(
+        help_text="a call's probability of being a hit, net of the round trip (a neutral "
+        "prediction's: its class probability)"
+    )
+    # The per-symbol models' class probabilities; a universe model predicts a score, not
+    # classes, and leaves them empty.
+    p_sell = models.FloatField(null=True, blank=True)
+    p_neutral = models.FloatField(null=True, blank=True)
+    p_buy = models.FloatField(null=True, blank=True)
     confirmations = models.JSONField(default=dict, help_text="name -> bool")
     regime = models.CharField(max_length=10, blank=True)
     entry_price = models.FloatField(help_text="the bar's close: the reference entry")
@@ -69,6 +75,22 @@ class Signal(models.Model):
     def __str__(self) -> str:
         when = f"{self.open_time:%Y-%m-%d %H:%M}"
         return f"{self.symbol} {self.interval} {when} {self.direction} {self.grade}".rstrip()
+
+    @property
+    def universe(self) -> bool:
+        """Made by the universe (pooled) model rather than the symbol's own."""
+        return is_universe(self.model_version)
+
+    @property
+    def unseen(self) -> bool:
+        """Made by a model that never trained on this symbol (a new listing)."""
+        return not trained_on(self.model_version, self.symbol)
+
+    @property
+    def served_by(self) -> str:
+        if not self.universe:
+            return "own model"
+        return "universe model" + (", never trained on this symbol" if self.unseen else "")
 
     @property
     def acknowledged(self) -> bool:

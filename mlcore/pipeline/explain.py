@@ -25,7 +25,7 @@ from mlcore.pipeline.models.xgb import XGBMember
 @dataclass(frozen=True)
 class Driver:
     feature: str
-    value: float  # the feature's value at the bar
+    value: float | None  # the feature's value at the bar (None: missing, for the universe model)
     contribution: float  # to the class's log-odds score
 
 
@@ -34,7 +34,7 @@ class Explanation:
     predicted_class: str
     base_value: float  # the score before any feature is known
     score: float  # base + contributions: the member's margin for the class
-    probability: float  # the XGBoost member's own probability of the class
+    probability: float | None  # the XGBoost member's own class probability (None: a regressor)
     drivers_for: list[Driver]  # largest positive contributions first
     drivers_against: list[Driver]  # largest negative contributions first
     text: str
@@ -64,7 +64,11 @@ def contributions(member: XGBMember, X: np.ndarray) -> np.ndarray:
 
 def _describe(direction: str, drivers_for: list[Driver], drivers_against: list[Driver]) -> str:
     def listed(drivers: list[Driver]) -> str:
-        return ", ".join(f"{d.feature} at {d.value:.4g} ({d.contribution:+.3f})" for d in drivers)
+        return ", ".join(
+            f"{d.feature} at {'n/a' if d.value is None else f'{d.value:.4g}'} "
+            f"({d.contribution:+.3f})"
+            for d in drivers
+        )
 
     text = f"The XGBoost member leans {direction} mostly because of {listed(drivers_for[:3])}."
     if drivers_against:
@@ -126,3 +130,30 @@ def interactions(
         for j in index[a + 1 :]
     ]
     return sorted(pairs, key=lambda p: -abs(p.value))[:top]
+
+
+def explain_score(
+    booster: xgb.Booster, row: np.ndarray, names: list[str], direction: int, top: int = 5
+) -> Explanation:
+    """The universe model's XGBoost member (a regressor of the forward return in volatility
+    units): its TreeSHAP contributions to the score, read in the call's direction, so a
+    driver "for" a short call is one pushing the score down."""
+    row = np.asarray(row, dtype=np.float32).reshape(1, -1)
+    values = booster.predict(xgb.DMatrix(row, nthread=1), pred_contribs=True)[0]
+    shap, base = values[:-1], float(values[-1])
+    sign = 1.0 if direction >= 0 else -1.0
+    signed = sign * shap
+
+    def driver(i: int) -> Driver:
+        # A missing input (no funding, a context symbol absent) has no value to show.
+        value = float(row[0, i])
+        return Driver(names[i], value if np.isfinite(value) else None, float(shap[i]))
+
+    order = np.argsort(-signed)
+    drivers_for = [driver(i) for i in order[:top] if signed[i] > 0]
+    drivers_against = [driver(i) for i in order[::-1][:top] if signed[i] < 0]
+    label = {1: "buy", -1: "sell", 0: "neutral"}[int(np.sign(direction))]
+    text = _describe({"buy": "long", "sell": "short", "neutral": "neutral"}[label], drivers_for,
+                     drivers_against)  # fmt: skip
+    score = base + float(shap.sum())
+    return Explanation(label, base, score, None, drivers_for, drivers_against, text)

@@ -1,0 +1,90 @@
+"""The universe model serves: it makes the signals of symbols it won on and of symbols it never
+trained on (marked as such), through the same storing and pushing as a symbol's own model."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+
+from analysis.ingest import import_file
+from analysis.tests.binance_replay import SHARED
+from mlcore import serving
+from mlcore.models import ModelVersion
+from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.tests.factories import model_version
+from signals import inference
+from signals.models import Signal
+from signals.serialize import signal_json
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+BAR = datetime(2024, 5, 14, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def universe_champion(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    for s in ("BTCUSDT", "ETHUSDT", "1000PEPEUSDT"):
+        import_file(SHARED / f"binance_futures_{s}_1h.csv.gz")
+        import_file(SHARED / f"binance_futures_{s}_funding.csv.gz")
+    out = io.StringIO()
+    call_command(
+        "train_all", "--pooled", "--quick", "--force", "--symbols", "BTCUSDT,ETHUSDT",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    model = ModelVersion.objects.get(symbol=UNIVERSE)
+    assert model.status == "champion" and model.config["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    return model
+
+
+def test_a_symbol_the_universe_model_never_saw_gets_its_signal(universe_champion):
+    outcome = inference.infer("1000PEPEUSDT", "1h", BAR)
+    s = outcome.signal
+    assert outcome.created and s.model_version == universe_champion
+    assert s.universe and s.unseen and "never trained on" in s.served_by
+    assert s.p_buy is None and 0 < s.confidence < 1
+    assert s.explanation["model"] == "universe" and s.explanation["unseen"] is True
+    assert s.explanation["drivers_for"] or s.explanation["drivers_against"]
+    if s.direction != "neutral":
+        assert s.grade in {"A+", "A", "B", "C"} and s.stop_price and s.target_price
+    data = signal_json(s)
+    assert data["model"]["universe"] and not data["model"]["trained_on_symbol"]
+    # Idempotent, like every model's: the bar has its one signal.
+    assert not inference.infer("1000PEPEUSDT", "1h", BAR).created
+    assert Signal.objects.count() == 1
+
+
+def test_the_detail_page_says_which_model_made_the_signal(universe_champion, signed_in):
+    s = inference.infer("1000PEPEUSDT", "1h", BAR).signal
+    page = signed_in.get(f"/signals/{s.pk}/").content.decode()
+    assert "universe model, never trained on this symbol" in page
+    assert "The universe model never trained on 1000PEPEUSDT" in page
+
+
+def test_the_symbol_keeps_its_own_champion_where_the_universe_model_lost(universe_champion):
+    own = model_version(symbol="BTCUSDT", status="champion")
+    universe_champion.metrics["winners"] = {"BTCUSDT": "symbol", "ETHUSDT": "universe"}
+    universe_champion.save()
+    assert serving.serving_model("BTCUSDT", "1h") == own
+    assert serving.serving_model("ETHUSDT", "1h") == universe_champion
+    assert serving.serving_model("1000PEPEUSDT", "1h") == universe_champion  # no rival
+    universe_champion.metrics["winners"]["BTCUSDT"] = "universe"
+    universe_champion.save()
+    assert serving.serving_model("BTCUSDT", "1h") == universe_champion
+
+
+def test_a_gap_in_the_target_is_refused_a_gap_elsewhere_only_thins_the_context(
+    universe_champion,
+):
+    from datetime import timedelta
+
+    from analysis.models import Candle
+
+    Candle.objects.filter(symbol="ETHUSDT", open_time=BAR - timedelta(hours=3)).delete()
+    assert inference.infer("BTCUSDT", "1h", BAR).created  # ETH leaves the context
+    Candle.objects.filter(symbol="1000PEPEUSDT", open_time=BAR - timedelta(hours=3)).delete()
+    outcome = inference.infer("1000PEPEUSDT", "1h", BAR)
+    assert outcome.signal is None and "candles are missing before the bar" in outcome.reason
