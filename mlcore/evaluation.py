@@ -11,6 +11,11 @@
    and funding, beside buy-and-hold, flat, momentum and same-turnover random signals.
 6. An ``Evaluation`` row and ``var/reports/evaluation_<SYMBOL>.json`` (schema in the README),
    written atomically.
+The model that serves the symbol may be the universe model (``mlcore.serving``), also for a
+symbol it never trained on: then the inputs are every known symbol's bars over the window
+(``mlcore.universe_data``), the prediction ``universe_model.predict_universe`` (what live
+inference calls), and the figures its calls' (no classes: IC, hit rates against the grades'
+promises, the hit probability's ECE), with the same backtests.
 """
 
 from __future__ import annotations
@@ -26,15 +31,21 @@ from django.conf import settings
 
 from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
+from analysis.models import Candle
 from analysis.quality import find_gaps
 from mlcore import artifacts
+from mlcore.backtest.data import funding_within, market_from_frames
+from mlcore.backtest.signals import SignalRules, backtest_grade_sets
 from mlcore.backtests import funding_gap
 from mlcore.models import Evaluation, GradingConfig, ModelVersion
-from mlcore.pipeline.evaluation import outcomes
+from mlcore.pipeline.evaluation import GRADE_SETS, outcomes
 from mlcore.pipeline.labels import triple_barrier
 from mlcore.pipeline.predict import predict
 from mlcore.pipeline.scoring import score_graded
+from mlcore.pipeline.universe_model import predict_universe, score_calls
 from mlcore.registry import NoChampion, champion
+from mlcore.serving import is_universe, serving_model, trained_on
+from mlcore.universe_data import MissingBars, read_inputs
 
 SCHEMA = "tradingai.evaluation/1"
 
@@ -59,16 +70,21 @@ def model_for(request: EvaluateRequest) -> ModelVersion:
             model = ModelVersion.objects.get(version=request.version)
         except ModelVersion.DoesNotExist:
             raise EvaluationError(f"no model version {request.version!r}") from None
+        if is_universe(model) and model.interval == request.interval:
+            return model  # a universe model may score any symbol
         if (model.symbol, model.interval) != (request.symbol, request.interval):
             raise EvaluationError(
                 f"{model.version} is a {model.symbol} {model.interval} model, not "
                 f"{request.symbol} {request.interval}"
             )
         return model
-    try:
-        return champion(request.symbol, request.interval)
-    except NoChampion as exc:
-        raise EvaluationError(str(exc)) from exc
+    model = serving_model(request.symbol, request.interval)
+    if model is None:
+        try:
+            champion(request.symbol, request.interval)
+        except NoChampion as exc:
+            raise EvaluationError(str(exc)) from exc
+    return model
 
 
 def check_window(model: ModelVersion, start: datetime, end: datetime) -> None:
@@ -88,6 +104,8 @@ def run_evaluation(
 ) -> Evaluation:
     model = model_for(request)
     check_window(model, request.start, request.end)
+    if is_universe(model):
+        return run_universe_evaluation(request, model, progress)
     bundle = artifacts.load_bundle(Path(model.artifact_path))
     step = interval_ms(request.interval)
     horizon = bundle.barrier.horizon
@@ -162,19 +180,96 @@ def run_evaluation(
     return evaluation
 
 
+def run_universe_evaluation(
+    request: EvaluateRequest,
+    model: ModelVersion,
+    progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
+    um = artifacts.load_universe(Path(model.artifact_path))
+    step = interval_ms(request.interval)
+    start_ms, end_ms = (int(t.timestamp() * 1000) for t in (request.start, request.end))
+    first = start_ms - (um.history_needed - 1) * step
+    last = min(end_ms + um.horizon * step, _newest(request.symbol, request.interval))
+    if last < start_ms + step:
+        raise EvaluationError(
+            f"no {request.interval} candles of {request.symbol} between "
+            f"{request.start:%Y-%m-%d} and {request.end:%Y-%m-%d}"
+        )
+    try:
+        inputs = read_inputs(um, request.symbol, request.interval, first, last)
+    except MissingBars as exc:
+        raise EvaluationError(f"{request.symbol}: {exc}") from exc
+    candles = inputs.candles
+    window = candles[(candles["open_time"] >= start_ms) & (candles["open_time"] < end_ms)]
+    problem = funding_gap(
+        inputs.funding["funding_time"].to_numpy(),
+        int(window["open_time"].iloc[0]),
+        int(window["open_time"].iloc[-1]),
+    )
+    if problem:
+        raise EvaluationError(
+            f"funding rates for {request.symbol} do not cover the window: {problem}"
+        )
+    calls = predict_universe(um, inputs.frames, request.symbol, since=start_ms)
+    calls = calls.take(calls.open_time < end_ms)
+    if not np.array_equal(calls.open_time, window["open_time"].to_numpy()):
+        raise EvaluationError("predicted bars and the window's bars differ")
+    close = candles["close"].to_numpy(np.float64)
+    forward = np.full(len(close), np.nan)
+    forward[: -um.horizon] = close[um.horizon :] / close[: -um.horizon] - 1.0
+    positions = np.searchsorted(candles["open_time"].to_numpy(), calls.open_time)
+    figures = score_calls(calls, forward[positions], um)
+    market = market_from_frames(window, funding_within(inputs.funding, window), request.interval)
+    atr = settings.LABEL_ATR_MULTIPLE  # the stop and target a universe signal shows
+    backtests = backtest_grade_sets(
+        market,
+        calls.direction,
+        calls.grade,
+        GRADE_SETS,
+        SignalRules(um.horizon, atr, atr),
+        random_runs=request.random_runs or settings.RANDOM_RUNS,
+        progress=progress,
+    )
+    evaluation = Evaluation.objects.create(
+        model_version=model,
+        kind=Evaluation.Kind.HOLDOUT,
+        start=request.start,
+        end=request.end,
+        figures=figures,
+        backtests=[b.as_dict() for b in backtests],
+    )
+    evaluation.report_path = str(write_report(evaluation))
+    evaluation.save(update_fields=["report_path"])
+    return evaluation
+
+
+def _newest(symbol: str, interval: str) -> int:
+    newest = Candle.objects.last_open_time(symbol, interval)
+    if newest is None:
+        raise EvaluationError(f"no {interval} candles stored for {symbol}")
+    return int(newest.timestamp() * 1000)
+
+
+def evaluated_symbol(evaluation: Evaluation) -> str:
+    """The symbol scored: the model's, or for a universe model the one named in its figures."""
+    return evaluation.figures.get("symbol") or evaluation.model_version.symbol
+
+
 def report(evaluation: Evaluation) -> dict:
     """The JSON report (schema ``tradingai.evaluation/1``, documented in the README)."""
     model = evaluation.model_version
     return {
         "schema": SCHEMA,
         "created_at": evaluation.created_at.isoformat(),
-        "symbol": model.symbol,
+        "symbol": evaluated_symbol(evaluation),
         "interval": model.interval,
         "model": {
             "version": model.version,
             "status": model.status,
             "forced": model.forced,
             "quick": model.quick,
+            "scope": "universe" if is_universe(model) else "symbol",
+            "trained_on_symbol": trained_on(model, evaluated_symbol(evaluation)),
             "train_start": model.train_start.isoformat(),
             "train_end": model.train_end.isoformat(),
             "embargo_bars": model.embargo_bars,
@@ -190,7 +285,7 @@ def report(evaluation: Evaluation) -> dict:
 def write_report(evaluation: Evaluation) -> Path:
     reports = Path(settings.REPORTS_DIR)
     reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"evaluation_{evaluation.model_version.symbol}.json"
+    path = reports / f"evaluation_{evaluated_symbol(evaluation)}.json"
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(report(evaluation), indent=2))
     temporary.replace(path)

@@ -27,11 +27,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -48,8 +47,8 @@ from mlcore.pipeline.explain import explain, explain_score
 from mlcore.pipeline.features import FeatureSpecMismatch
 from mlcore.pipeline.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.predict import Bundle, Predictions, predict
-from mlcore.pipeline.universe import symbol_frame
 from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, predict_universe
+from mlcore.universe_data import MissingBars, read_inputs
 from signals import broadcast
 from signals.models import NoSignal, Signal
 
@@ -264,43 +263,6 @@ def universe_model_for(model: ModelVersion) -> UniverseModel:
     return _universe_models[model.version]
 
 
-def universe_inputs(
-    um: UniverseModel, symbol: str, interval: str, bar_ms: int
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Every context symbol's scale-free frame over the look-back up to the bar, and the
-    target's candles. The target must have every bar of the look-back; a context symbol with
-    a hole is left out of the context (it would report returns across the hole)."""
-    step = interval_ms(interval)
-    need = um.history_needed
-    since = ms_to_datetime(bar_ms - (need - 1) * step)
-    until = ms_to_datetime(bar_ms + step)
-    frames, target = {}, None
-    for s in dict.fromkeys([*um.symbols, symbol]):
-        candles = candles_frame(s, interval, since=since, until=until)
-        whole = len(candles) == need and (
-            len(candles) == 0 or int(candles["open_time"].iloc[-1]) == bar_ms
-        )
-        if s == symbol:
-            if not whole:
-                gaps = find_gaps(candles["open_time"].to_numpy(), step)
-                where = f": {gaps[0]}" if gaps else ""
-                raise Refused(
-                    f"candles are missing before the bar ({len(candles)} of the {need} the "
-                    f"universe model looks back on are stored{where}); run "
-                    "`manage.py check_data --repair`"
-                )
-            target = candles
-        elif not whole:
-            continue
-        # A stale or missing funding rate is a missing input here (NaN), never a refusal:
-        # the universe model trained with symbols that had none.
-        funding = funding_frame(s, since=since - timedelta(days=11), until=until)
-        frames[s] = symbol_frame(
-            candles, funding if not funding.empty else None, interval, um.params
-        )
-    return frames, target
-
-
 def _infer_universe(
     model: ModelVersion,
     symbol: str,
@@ -312,11 +274,13 @@ def _infer_universe(
     bar_ms = int(bar.timestamp() * 1000)
     try:
         um = universe_model_for(model)
-        frames, candles = universe_inputs(um, symbol, interval, bar_ms)
+        first = bar_ms - (um.history_needed - 1) * interval_ms(interval)
+        inputs_ = read_inputs(um, symbol, interval, first, bar_ms)
+        candles = inputs_.candles
         inputs = time.perf_counter() - started
         tick = time.perf_counter()
-        calls = predict_universe(um, frames, symbol, since=bar_ms)
-    except (Refused, artifacts.ArtifactError, ValueError) as exc:
+        calls = predict_universe(um, inputs_.frames, symbol, since=bar_ms)
+    except (MissingBars, artifacts.ArtifactError, ValueError) as exc:
         return _refuse(symbol, interval, bar, str(exc))
     confidence = float(calls.confidence[-1])
     if not np.isfinite(confidence):

@@ -19,12 +19,21 @@ predictions say so (``UniverseCalls.unseen``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from mlcore.pipeline.hits import HitCalibrator, HitGrades, grade_calls
+from mlcore.pipeline.baselines import ic_with_p
+from mlcore.pipeline.evaluation import GRADE_SETS
+from mlcore.pipeline.hits import (
+    HitCalibrator,
+    HitGrades,
+    grade_calls,
+    grade_evidence,
+    grade_figures,
+    hit_ece,
+)
 from mlcore.pipeline.pooled import Members, PooledConfig, PooledResult, cost_in_vol
 from mlcore.pipeline.universe import UniverseParams, pooled_frame
 
@@ -168,3 +177,35 @@ def config_from_dict(data: dict) -> PooledConfig:
     grades = data["grades"]
     fields["grades"] = HitGrades(dict(grades["promises"]), int(grades["min_calls"]))
     return PooledConfig(**fields)
+
+
+def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel) -> dict:
+    """A window's figures, out of sample: the calls' IC against the forward return over the
+    model's horizon (p-value on n / horizon draws), each grade's calls against its promise
+    (``hits.grade_figures``), the grade sets, and the hit probability's ECE."""
+    cost = model.config.round_trip_cost
+    net = calls.direction * forward - cost
+    called = (calls.direction != 0) & np.isfinite(net) & np.isfinite(calls.confidence)
+    rho, p, n = ic_with_p(calls.score, forward, model.horizon)
+    grades = model.config.grades
+    return {
+        "scope": "universe",
+        "symbol": calls.symbol,
+        "trained_on_symbol": not calls.unseen,
+        "horizon": model.horizon,
+        "rows": n,
+        "signals": int(called.sum()),
+        "ic": rho,
+        "ic_p_value": p,
+        "hit_ece": hit_ece(calls.confidence[called], net[called] > 0) if called.any() else None,
+        "hit_base_rate": float((net[called] > 0).mean()) if called.any() else None,
+        "per_grade": [
+            asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades)
+        ],
+        "grade_sets": [
+            asdict(grade_figures(name, np.isin(calls.grade, allowed), net, calls.confidence))
+            for name, allowed in GRADE_SETS.items()
+        ],
+        "supported_grades": list(model.supported),
+        "round_trip_cost": cost,
+    }

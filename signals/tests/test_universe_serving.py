@@ -87,4 +87,64 @@ def test_a_gap_in_the_target_is_refused_a_gap_elsewhere_only_thins_the_context(
     assert inference.infer("BTCUSDT", "1h", BAR).created  # ETH leaves the context
     Candle.objects.filter(symbol="1000PEPEUSDT", open_time=BAR - timedelta(hours=3)).delete()
     outcome = inference.infer("1000PEPEUSDT", "1h", BAR)
-    assert outcome.signal is None and "candles are missing before the bar" in outcome.reason
+    assert outcome.signal is None and "candles are missing" in outcome.reason
+    assert "2024-05-14 04:00" in outcome.reason and "check_data --repair" in outcome.reason
+
+
+def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, tmp_path):
+    """``evaluate`` for a symbol outside the universe model's training set: the same inputs and
+    prediction as live inference, and the documented report."""
+    import json
+
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.RANDOM_RUNS = 20
+    for s in ("BTCUSDT", "ETHUSDT", "1000PEPEUSDT"):
+        import_file(SHARED / f"binance_futures_{s}_1h.csv.gz")
+        import_file(SHARED / f"binance_futures_{s}_funding.csv.gz")
+    call_command(
+        "train_all", "--pooled", "--quick", "--force", "--symbols", "BTCUSDT,ETHUSDT",
+        "--until", "2024-02-01", stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
+    model = ModelVersion.objects.get(symbol=UNIVERSE)
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="overlaps what"):
+        call_command(
+            "evaluate", "--symbols", "1000PEPEUSDT", "--from", "2024-01-10", "--to", "2024-03-01",
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+    out = io.StringIO()
+    call_command(
+        "evaluate", "--symbols", "1000PEPEUSDT", "--from", "2024-02-10", "--to", "2024-05-13",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    assert "[universe model, never trained on it]" in out.getvalue()
+    rep = json.loads((tmp_path / "reports" / "evaluation_1000PEPEUSDT.json").read_text())
+    assert rep["schema"] == "tradingai.evaluation/1" and rep["symbol"] == "1000PEPEUSDT"
+    assert rep["model"]["version"] == model.version and rep["model"]["scope"] == "universe"
+    assert rep["model"]["trained_on_symbol"] is False and rep["kind"] == "holdout"
+    f = rep["figures"]
+    assert f["rows"] > 2000 and f["ic"] is not None and f["signals"] > 0
+    assert [g["grade"] for g in f["per_grade"]] == ["A+", "A", "B", "C"]
+    assert len(rep["backtests"]) == 4
+    # The window's calls are the live path's: a bar read inside the whole window and the same
+    # bar read live from its own look-back only get the same confidence and grade.
+    from pathlib import Path
+
+    from mlcore import artifacts
+    from mlcore.pipeline.universe_model import predict_universe
+    from mlcore.universe_data import read_inputs
+
+    bar = datetime(2024, 4, 2, 5, tzinfo=UTC)
+    live = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    assert live.model_version == model and live.unseen
+    um = artifacts.load_universe(Path(model.artifact_path))
+    start = int(datetime(2024, 2, 10, tzinfo=UTC).timestamp() * 1000)
+    bar_ms = int(bar.timestamp() * 1000)
+    first = start - (um.history_needed - 1) * 3_600_000
+    inputs = read_inputs(um, "1000PEPEUSDT", "1h", first, bar_ms)
+    calls = predict_universe(um, inputs.frames, "1000PEPEUSDT", since=start)
+    at = calls.open_time == bar_ms
+    assert calls.confidence[at][0] == pytest.approx(live.confidence, rel=1e-9)
+    assert calls.grade[at][0] == live.grade

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.artifacts import ArtifactError
-from mlcore.evaluation import EvaluateRequest, EvaluationError, run_evaluation
+from mlcore.evaluation import EvaluateRequest, EvaluationError, evaluated_symbol, run_evaluation
 
 
 def _pct(value: float | None) -> str:
@@ -54,23 +54,36 @@ class Command(BaseCommand):
     def summary(self, evaluation) -> None:
         f = evaluation.figures
         model = evaluation.model_version
+        universe = f.get("scope") == "universe"
+        flags = (" [forced]" if model.forced else "") + (" [quick]" if model.quick else "")
+        if universe:
+            seen = "" if f["trained_on_symbol"] else ", never trained on it"
+            flags += f" [universe model{seen}]"
         self.stdout.write(
-            f"{model.symbol} {model.interval} {model.version}"
-            + (" [forced]" if model.forced else "")
-            + (" [quick]" if model.quick else "")
-            + f": {evaluation.start:%Y-%m-%d}..{evaluation.end:%Y-%m-%d}, {f['rows']} labelled bars"
+            f"{evaluated_symbol(evaluation)} {model.interval} {model.version}{flags}: "
+            f"{evaluation.start:%Y-%m-%d}..{evaluation.end:%Y-%m-%d}, {f['rows']} labelled bars"
         )
-        self.stdout.write(
-            f"  accuracy {_pct(f['accuracy'])} vs majority class {_pct(f['majority_accuracy'])}; "
-            f"log loss {f['calibrated']['log_loss']:.4f} vs prior {f['prior_log_loss']:.4f}; "
-            f"ECE {f['raw']['ece']:.3f} raw -> {f['calibrated']['ece']:.3f} calibrated; "
-            f"IC {f['ic'] if f['ic'] is None else round(f['ic'], 4)}"
-        )
+        if universe:
+            ic = f["ic"]
+            self.stdout.write(
+                f"  IC {'n/a' if ic is None else f'{ic:+.4f}'} (p {f['ic_p_value']}); "
+                f"{f['signals']} calls, hit rate net of costs {_pct(f['hit_base_rate'])}, "
+                f"hit-probability ECE {f['hit_ece']}"
+            )
+        else:
+            self.stdout.write(
+                f"  accuracy {_pct(f['accuracy'])} vs majority class "
+                f"{_pct(f['majority_accuracy'])}; log loss {f['calibrated']['log_loss']:.4f} "
+                f"vs prior {f['prior_log_loss']:.4f}; ECE {f['raw']['ece']:.3f} raw -> "
+                f"{f['calibrated']['ece']:.3f} calibrated; "
+                f"IC {f['ic'] if f['ic'] is None else round(f['ic'], 4)}"
+            )
         for g in f["per_grade"]:
             self.stdout.write(
                 f"  grade {g['grade']:<2} {g['count']:>5} signals, hit rate {_pct(g['hit_rate'])} "
                 f"[{_pct(g['hit_rate_low'])}, {_pct(g['hit_rate_high'])}], "
                 f"mean net return {_pct(g['mean_return'])}"
+                + (f"; {g['reason']}" if g.get("reason") else "")
             )
         for b in evaluation.backtests:
             m, bh = b["metrics"], b["baselines"]["buy_and_hold"]
