@@ -614,19 +614,24 @@ def fold_dict(f) -> dict:
     }
 
 
-def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:
-    """Record a queued run; refused while another of the series is queued or running."""
+def abandon_stale(symbol: str, interval: str) -> None:
+    """A worker that died mid-run leaves it "running" forever: such runs, older than
+    ``TRAINING_STALE_HOURS``, are marked abandoned so the series can train again."""
     stale = timezone.now() - timedelta(hours=settings.TRAINING_STALE_HOURS)
-    # A worker that died mid-run leaves it "running" forever: such runs are abandoned first.
     TrainingRun.objects.filter(
-        symbol=request.symbol,
-        interval=request.interval,
+        symbol=symbol,
+        interval=interval,
         status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
         created_at__lt=stale,
     ).update(
         status=TrainingRun.Status.ERROR,
         message=f"abandoned: not finished after {settings.TRAINING_STALE_HOURS} h",
     )
+
+
+def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:
+    """Record a queued run; refused while another of the series is queued or running."""
+    abandon_stale(request.symbol, request.interval)
     try:
         with transaction.atomic():
             return TrainingRun.objects.create(

@@ -45,10 +45,12 @@ from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline import pooled
+from mlcore.pipeline.device import compute_device
 from mlcore.pipeline.hits import supported_grades
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
 from mlcore.registry import promote
+from mlcore.training import abandon_stale
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ def _hit_log_losses(result: pooled.PooledResult) -> tuple[float | None, float | 
 
 
 def start_universe_run(request: UniverseRequest) -> TrainingRun:
+    abandon_stale(UNIVERSE, request.interval)
     try:
         with transaction.atomic():
             return TrainingRun.objects.create(
@@ -190,6 +193,14 @@ def run_universe(
         )
         run.save()
         raise
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C: the run ends, it does not stay "running"
+        run.status, run.message, run.finished_at = (
+            TrainingRun.Status.ERROR,
+            "interrupted",
+            timezone.now(),
+        )
+        run.save()
+        raise
     except Exception as exc:
         log.exception("universe training #%s failed", run.pk)
         run.status, run.finished_at = TrainingRun.Status.ERROR, timezone.now()
@@ -206,7 +217,7 @@ def _run(
     request: UniverseRequest, run: TrainingRun, tick: Callable[[int, int], None]
 ) -> UniverseOutcome:
     params = UniverseParams()
-    config = pooled.PooledConfig.build(quick=request.quick)
+    config = pooled.PooledConfig.build(quick=request.quick, device=compute_device())
     frames, left_out = load_frames(request, params)
     if len(frames) < 2:
         raise UniverseError(

@@ -63,6 +63,7 @@ class PooledConfig:
     round_trip_cost: float = 0.0012  # two taker fees and two slippages
     min_calibration_calls: int = 2000
     per_symbol: bool = True  # also fit per-symbol models on the same folds, for comparison
+    device: str = "cpu"  # XGBoost's: "cuda" where torch sees a GPU
     seed: int = 0
     quick: bool = False
     grades: HitGrades = field(default_factory=HitGrades)
@@ -194,6 +195,7 @@ class Members:
             min_child_weight=c.xgb_min_child_weight,
             reg_lambda=10.0,
             tree_method="hist",
+            device=c.device,
             random_state=c.seed,
             n_jobs=2,
         ).fit(X, y)
@@ -241,7 +243,8 @@ class Members:
         members = cls(config)
         members.xgb = xgb.XGBRegressor()
         members.xgb.load_model(directory / data["xgb"])
-        members.xgb.set_params(n_jobs=1)  # one bar at a time: threads only cost start-up
+        # One bar at a time on the CPU: threads only cost start-up, a GPU only the copy.
+        members.xgb.set_params(n_jobs=1, device="cpu")
         members.weight = float(data["weight"])
         members.mean = np.asarray(data["mean"], dtype=np.float64)
         members.scale = np.asarray(data["scale"], dtype=np.float64)
