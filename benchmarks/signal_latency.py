@@ -65,7 +65,8 @@ def prepare(env: dict[str, str]) -> str:
     files += [str(p) for p in sorted(synthetic.iterdir())]
     script = (
         "from datetime import UTC, datetime\n"
-        "from mlcore.training import TrainRequest, train\n"
+        "from mlcore.config import TrainRequest\n"
+        "from mlcore.training import train\n"
         f"for symbol in {SYMBOLS!r}:\n"
         "    train(TrainRequest(symbol, '1h', until=datetime(2024, 4, 1, tzinfo=UTC),"
         " quick=True, force=True))\n"

@@ -135,7 +135,7 @@ def positions_from_file(path: Path, market: Market) -> np.ndarray:
 def signals_target(request: BacktestRequest, market: Market) -> np.ndarray:
     """The stored signals of the window, held the way the model's labels were defined."""
     from mlcore.backtest.signals import graded_target, signal_rules
-    from mlcore.training import default_barrier
+    from mlcore.config import default_barrier
 
     if signal_history is None:
         raise BacktestError("no signal history is registered (the signals app is not installed)")

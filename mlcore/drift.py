@@ -27,24 +27,13 @@ from analysis.market import candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import ms_to_datetime
 from mlcore import artifacts
+from mlcore.config import TrainRequest, drift_thresholds
 from mlcore.models import DriftReport, ModelVersion, TrainingRun
-from mlcore.pipeline.drift import DriftThresholds, assess, feature_drift
+from mlcore.pipeline.drift import assess, feature_drift
 from mlcore.pipeline.evaluation import outcomes
 from mlcore.pipeline.labels import triple_barrier
 from mlcore.pipeline.predict import predict
-from mlcore.training import TrainingError, TrainRequest, start_run
-
-
-def thresholds() -> DriftThresholds:
-    d = settings.DRIFT
-    return DriftThresholds(
-        alpha=d["alpha"],
-        min_statistic=d["min_statistic"],
-        min_effective_draws=d["min_effective_draws"],
-        accuracy_drop=d["accuracy_drop"],
-        min_outcomes=d["min_outcomes"],
-        max_age_days=d["max_age_days"],
-    )
+from mlcore.runs import TrainingError, start_run
 
 
 def enqueue_training(symbol: str, interval: str, reason: str) -> tuple[TrainingRun | None, str]:
@@ -69,7 +58,7 @@ def check(symbol: str, interval: str, now: datetime | None = None) -> DriftRepor
     model = ModelVersion.objects.champion(symbol, interval)
     if model is None:
         return None
-    t = thresholds()
+    t = drift_thresholds()
     bundle = artifacts.load_bundle(Path(model.artifact_path))
     window = settings.DRIFT["window_bars"]
     candles = candles_frame(symbol, interval, last=window + bundle.history_needed)

@@ -6,8 +6,9 @@ from celery import shared_task
 
 from analysis.cli import parse_when
 from mlcore import drift
+from mlcore.config import TrainRequest
 from mlcore.models import ModelVersion, TrainingRun
-from mlcore.training import TrainingError, TrainRequest
+from mlcore.runs import TrainingError
 from mlcore.training import train as run_training
 
 

@@ -9,10 +9,13 @@ never a reason to lose a trained model."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from mlcore.models import TrainingRun
+from mlcore.records import TrainedFigures
 
 log = logging.getLogger(__name__)
 MAX_PARAM = 6000  # MLflow's limit on a parameter value
@@ -79,3 +82,68 @@ def log_run(run: TrackedRun) -> str | None:
     except Exception as exc:  # tracking must never cost a trained model
         log.warning("MLflow tracking at %s failed: %s", uri, exc)
         return None
+
+
+def track_training(run: TrainingRun, figures: TrainedFigures | None) -> None:
+    """One MLflow run for a finished training, from the typed figures it measured (none when
+    it stopped before the ensemble; each gate's figures are logged either way)."""
+    version = run.model_version
+    metrics: dict[str, float] = {}
+    folds: list[dict[str, float]] = []
+    reliability: list = []
+    if figures is not None:
+        e = figures.ensemble
+        metrics = {
+            "xgboost.log_loss": figures.xgb_loss,
+            "lstm.log_loss": figures.lstm_loss,
+            "prior.log_loss": figures.prior_loss,
+            "ensemble.log_loss": e.calibrated.log_loss,
+            "ensemble.ece": e.calibrated.ece,
+            "ensemble.raw_ece": e.raw.ece,
+            "ensemble.brier": e.calibrated.brier,
+            "ensemble.accuracy": e.accuracy,
+            "ensemble.majority_accuracy": e.majority_accuracy,
+        }
+        if e.ic is not None:
+            metrics["ensemble.ic"] = e.ic
+        if e.hit_ece is not None:
+            metrics["ensemble.hit_ece"] = e.hit_ece
+        if figures.baselines is not None and figures.baselines.ic is not None:
+            metrics["baselines.best_rule_ic"] = figures.baselines.ic
+        folds = [
+            {
+                "xgboost_log_loss": xf.log_loss,
+                "lstm_log_loss": lf.log_loss,
+                "prior_log_loss": xf.prior_log_loss,
+            }
+            for xf, lf in zip(figures.xgb.folds, figures.lstm.folds, strict=True)
+        ]
+        reliability = [asdict(b) for b in e.calibrated.reliability]
+    for g in run.gates:  # failed runs too: each gate's figures
+        for key, value in g["figures"].items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                metrics[f"gate{g['number']}.{key}"] = value
+    run_id = log_run(
+        TrackedRun(
+            name=f"{run.symbol}-{run.interval}-#{run.pk}",
+            tags={
+                "symbol": run.symbol,
+                "interval": run.interval,
+                "status": run.status,
+                "model_version": version.version if version else "",
+            },
+            params={
+                "options": run.options,
+                "config": version.config if version else {},
+                "label": version.label_params if version else {},
+            },
+            metrics=metrics,
+            fold_metrics=folds,
+            documents={"gates.json": run.gates, "reliability.json": reliability},
+            artifact_dir=Path(version.artifact_path) if version else None,
+            failed=run.status not in {TrainingRun.Status.PASSED, TrainingRun.Status.FORCED},
+        )
+    )
+    if run_id and version:
+        version.mlflow_run_id = run_id
+        version.save(update_fields=["mlflow_run_id"])

@@ -12,47 +12,45 @@
 6. the final members fitted on every row, the calibrator on every out-of-fold prediction,
    saved atomically; promotion only if the challenger beats the champion on the same
    out-of-sample rows (gate 6), atomically;
-7. the record: ``ModelVersion``, its walk-forward ``Evaluation``, an MLflow run.
+7. the record: ``ModelVersion``, its walk-forward ``Evaluation`` (``records``), an MLflow
+   run from the typed figures (``tracking.track_training``).
 A failed gate stops the run with its reason and leaves the champion untouched, unless
 ``force``: then every stage still runs and the promotion is recorded as forced. The run's stage
-and percent are saved as it goes (the CLI bar and the /training page read them).
+and percent are saved as it goes (``progress.Tracker``; the CLI bar and the /training page
+read them). What a run is asked to do comes from ``config``; its ``TrainingRun`` row from
+``runs``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime, row_problems
-from mlcore import artifacts, tracking
-from mlcore.backtest.engine import Costs
+from mlcore import artifacts
 from mlcore.backtest.signals import GradedBacktest
-from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
+from mlcore.config import TrainRequest
+from mlcore.models import GradingConfig, ModelVersion, TrainingRun
 from mlcore.pipeline import baselines, gates
 from mlcore.pipeline.alignment import check_alignment
 from mlcore.pipeline.baselines import BestRule
 from mlcore.pipeline.calibrate import log_loss
 from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.device import compute_device
-from mlcore.pipeline.drift import autocorrelation_time
 from mlcore.pipeline.evaluation import EvaluationFigures, outcomes
 from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
 from mlcore.pipeline.grading import call_strength, grade
 from mlcore.pipeline.hits import HitCalibrator, walk_forward_confidence
-from mlcore.pipeline.labels import BarrierParams, Labels, triple_barrier
+from mlcore.pipeline.labels import Labels, triple_barrier
 from mlcore.pipeline.models.base import Dataset, class_index
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
@@ -63,142 +61,25 @@ from mlcore.pipeline.universe import cost_in_vol, symbol_frame
 from mlcore.pipeline.walkforward import (
     EnsembleOOF,
     MemberOOF,
-    TrainConfig,
-    class_prior,
     ensemble_walk_forward,
     final_ensemble,
     fit_final,
     member_walk_forward,
 )
+from mlcore.progress import Tracker
+from mlcore.records import TrainedFigures, data_hash, record_version
 from mlcore.registry import promote
+from mlcore.runs import TrainingError, start_run
+from mlcore.tracking import track_training
 
 log = logging.getLogger(__name__)
 FAR_FUTURE = np.iinfo(np.int64).max // 2  # end time of a label not known yet
-REFERENCE_ROWS = 5000  # training rows kept as the drift reference sample
-
-# Stage name -> share of the run's time (about what they take on a CPU).
-STAGES = {
-    "data": 2,
-    "features": 3,
-    "xgboost": 25,
-    "lstm": 30,
-    "ensemble": 10,
-    "final": 25,
-    "promotion": 5,
-}
-
-
-class TrainingError(ValueError):
-    """Input the pipeline cannot train on: an unknown symbol, too little data."""
 
 
 class GateFailed(Exception):
     def __init__(self, result: gates.GateResult) -> None:
         super().__init__(f"gate {result.number} ({result.name}) failed: {result.reason}")
         self.result = result
-
-
-def default_barrier() -> BarrierParams:
-    costs = Costs()
-    return BarrierParams(
-        upper_atr=settings.LABEL_ATR_MULTIPLE,
-        lower_atr=settings.LABEL_ATR_MULTIPLE,
-        horizon=settings.LABEL_HORIZON,
-        # A "buy" must be a move that pays for its round trip: two fees, two slippages.
-        round_trip_cost=2 * (costs.taker_fee + costs.slippage_bps / 10_000),
-    )
-
-
-def configured(horizon: int, quick: bool) -> TrainConfig:
-    """The training configuration from settings (``TRAINING``); --quick keeps its 3 folds."""
-    t = settings.TRAINING
-    config = TrainConfig.build(horizon=horizon, quick=quick)
-    split = replace(
-        config.split,
-        folds=config.split.folds if quick else t["folds"],
-        mode=t["mode"],
-        train_bars=t["rolling_bars"] or None,
-    )
-    return replace(
-        config,
-        split=split,
-        xgb_weight=t["xgb_weight"],
-        fit_weight=t["fit_weight"],
-        calibration=t["calibration"],
-    )
-
-
-def default_thresholds() -> gates.GateThresholds:
-    return gates.GateThresholds(**settings.GATE_THRESHOLDS)
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    symbol: str
-    interval: str
-    until: datetime | None = None  # train only on bars opening before this
-    quick: bool = False
-    force: bool = False
-    thresholds: gates.GateThresholds = field(default_factory=default_thresholds)
-    barrier: BarrierParams = field(default_factory=default_barrier)
-    config: TrainConfig | None = None  # None: TrainConfig.build for the label horizon
-    random_runs: int | None = None
-
-    def train_config(self) -> TrainConfig:
-        return self.config or configured(self.barrier.horizon, self.quick)
-
-    def options(self) -> dict:
-        return {
-            "until": self.until.isoformat() if self.until else None,
-            "quick": self.quick,
-            "force": self.force,
-        }
-
-
-class Tracker:
-    """Stage, percent and log lines of a run, saved as they change (throttled)."""
-
-    def __init__(self, run: TrainingRun, callback: Callable[[str, float], None] | None) -> None:
-        self.run = run
-        self.callback = callback
-        self.offsets, total = {}, 0
-        for name, weight in STAGES.items():
-            self.offsets[name] = total
-            total += weight
-        self.total = total
-        self.current = "data"
-        self.stage_started = time.perf_counter()
-        self.last_save = 0.0
-
-    def stage(self, name: str) -> None:
-        self._finish_stage()
-        self.current = name
-        self.stage_started = time.perf_counter()
-        self.within(0, 1, force=True)
-
-    def _finish_stage(self) -> None:
-        spent = time.perf_counter() - self.stage_started
-        self.run.timings[self.current] = round(self.run.timings.get(self.current, 0) + spent, 3)
-
-    def within(self, done: int, total: int, force: bool = False) -> None:
-        share = STAGES[self.current] * (done / max(total, 1))
-        self.run.stage = self.current
-        self.run.percent = round(100.0 * (self.offsets[self.current] + share) / self.total, 1)
-        if self.callback:
-            self.callback(self.current, self.run.percent)
-        now = time.monotonic()
-        if force or now - self.last_save >= 1.0:
-            self.last_save = now
-            self.run.save(update_fields=["stage", "percent", "timings"])
-
-    def note(self, message: str) -> None:
-        log.info("training #%s %s: %s", self.run.pk, self.run.symbol, message)
-        stamp = timezone.now().strftime("%H:%M:%S")
-        self.run.log += f"{stamp} [{self.current}] {message}\n"
-        self.run.save(update_fields=["log"])
-
-    def finish(self) -> None:
-        self._finish_stage()
 
 
 @dataclass
@@ -213,18 +94,6 @@ class Prepared:
     data_hash: str
 
 
-def data_hash(candles: pd.DataFrame, funding: pd.DataFrame) -> str:
-    digest = hashlib.sha256()
-    digest.update(
-        candles[["open_time", "open", "high", "low", "close", "volume"]]
-        .to_numpy(np.float64)
-        .tobytes()
-    )
-    if not funding.empty:
-        digest.update(funding[["funding_time", "rate"]].to_numpy(np.float64).tobytes())
-    return digest.hexdigest()
-
-
 class Trainer:
     """One run of the pipeline; each stage is a method, in the order of the module docstring."""
 
@@ -236,6 +105,7 @@ class Trainer:
         self.device = compute_device()
         self.failed: list[gates.GateResult] = []
         self.baselines: BestRule | None = None
+        self.figures: TrainedFigures | None = None
 
     # -- gates ---------------------------------------------------------------------------
     def gate(self, result: gates.GateResult) -> None:
@@ -490,10 +360,26 @@ class Trainer:
         p = self.prepare()
         xgb_oof, lstm_oof = self.members(p)
         oof, figures, backtests, hits = self.graded_oof(p, xgb_oof, lstm_oof)
+        xgb_loss, prior_loss = xgb_oof.scores(p.data.y)
+        lstm_loss, _ = lstm_oof.scores(p.data.y)
+        self.figures = TrainedFigures(
+            xgb_oof, lstm_oof, xgb_loss, lstm_loss, prior_loss, figures, backtests, self.baselines
+        )
         bundle = self.final(p, xgb_oof, lstm_oof, hits)
         self.tracker.stage("promotion")
         _, promotion = self.compare_with_champion(p, oof)
-        version = self.record(p, bundle, oof, xgb_oof, lstm_oof, figures, backtests)
+        version = record_version(
+            self.request,
+            self.run,
+            self.config,
+            self.device,
+            bool(self.failed),
+            p,
+            bundle,
+            oof,
+            self.figures,
+        )
+        self.tracker.note(f"saved {version.version} to {version.artifact_path}")
         try:
             self.gate(promotion)
         finally:  # the version carries every verdict, the promotion's included
@@ -504,151 +390,6 @@ class Trainer:
             f"{version.version} is now the champion" + (" (forced)" if version.forced else "")
         )
         return version
-
-    def record(
-        self,
-        p: Prepared,
-        bundle: Bundle,
-        oof: EnsembleOOF,
-        xgb_oof: MemberOOF,
-        lstm_oof: MemberOOF,
-        figures: EvaluationFigures,
-        backtests: list[GradedBacktest],
-    ) -> ModelVersion:
-        """Save the artifacts (atomically) and the ModelVersion with its walk-forward
-        evaluation; the version starts as a challenger."""
-        r = self.request
-        step = interval_ms(r.interval)
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        name = f"{r.symbol}-{r.interval}-{stamp}"
-        n = 1
-        while ModelVersion.objects.filter(version=name).exists():
-            n += 1
-            name = f"{r.symbol}-{r.interval}-{stamp}-{n}"
-        directory = artifacts.version_dir(r.symbol, r.interval, name)
-        rng = np.random.default_rng(self.config.seed)
-        train_rows = np.flatnonzero(p.data.y >= 0)
-        sample = np.sort(rng.choice(train_rows, min(REFERENCE_ROWS, len(train_rows)), False))
-        # Drift checks compare later windows with this sample; tau (per feature, measured on
-        # the whole training series) tells them how many independent draws a window holds.
-        tau = autocorrelation_time(p.data.X)
-        artifacts.save_bundle(
-            bundle,
-            directory,
-            oof={"open_time": p.open_time[oof.rows], "calibrated": oof.calibrated, "raw": oof.raw},
-            reference={
-                "features": p.data.X[sample],
-                "names": np.array(p.data.features),
-                "open_time": p.open_time[sample],
-                "tau": tau,
-                "rows": np.array(len(p.data)),
-            },
-            extra={"symbol": r.symbol, "version": name, "data_hash": p.data_hash},
-        )
-        xgb_loss, prior_loss = xgb_oof.scores(p.data.y)
-        lstm_loss, _ = lstm_oof.scores(p.data.y)
-        forced = bool(self.failed)
-        version = ModelVersion.objects.create(
-            symbol=r.symbol,
-            interval=r.interval,
-            version=name,
-            forced=forced,
-            quick=r.quick,
-            device=self.device,
-            feature_spec_hash=bundle.spec.version,
-            feature_spec=bundle.spec.to_dict(),
-            train_start=ms_to_datetime(int(p.candles["open_time"].iloc[0])),
-            train_end=ms_to_datetime(int(p.candles["open_time"].iloc[-1]) + step),
-            embargo_bars=self.config.split.embargo,
-            data_hash=p.data_hash,
-            label_params=asdict(r.barrier),
-            config=self.config.to_dict() | {"xgb_weight_final": bundle.xgb_weight},
-            metrics={
-                "xgboost": {
-                    "log_loss": xgb_loss,
-                    "prior_log_loss": prior_loss,
-                    "folds": [fold_dict(f) for f in xgb_oof.folds],
-                },
-                "lstm": {
-                    "log_loss": lstm_loss,
-                    "prior_log_loss": prior_loss,
-                    "folds": [fold_dict(f) for f in lstm_oof.folds],
-                },
-                "ensemble": figures.as_dict(),
-                "baselines": self.baselines.to_dict() if self.baselines else None,
-                "supported_grades": [g.grade for g in figures.per_grade if g.supported],
-                "class_prior": class_prior(p.data.y).tolist(),
-                "ensemble_weights": {str(k): v for k, v in oof.weights.items()},
-            },
-            gates=self.run.gates,
-            artifact_path=str(directory),
-        )
-        Evaluation.objects.create(
-            model_version=version,
-            kind=Evaluation.Kind.WALK_FORWARD,
-            start=ms_to_datetime(int(p.open_time[oof.rows[0]])),
-            end=ms_to_datetime(int(p.open_time[oof.rows[-1]]) + step),
-            figures=figures.as_dict(),
-            backtests=[b.as_dict() for b in backtests],
-        )
-        self.run.model_version = version
-        self.run.save(update_fields=["model_version"])
-        self.tracker.note(f"saved {name} to {directory}")
-        return version
-
-
-def fold_dict(f) -> dict:
-    return {
-        "fold": f.fold,
-        "train_rows": f.train_rows,
-        "validation_rows": f.validation_rows,
-        "test_rows": f.test_rows,
-        "test_start": ms_to_datetime(f.test_start).isoformat(),
-        "test_end": ms_to_datetime(f.test_end).isoformat(),
-        "log_loss": f.log_loss,
-        "prior_log_loss": f.prior_log_loss,
-        "params": f.fit.params,
-        "iterations": f.fit.iterations,
-        "seconds": f.fit.seconds,
-        "epoch_seconds": f.fit.epoch_seconds,
-    }
-
-
-def abandon_stale(symbol: str, interval: str) -> None:
-    """A worker that died mid-run leaves it "running" forever: such runs, older than
-    ``TRAINING_STALE_HOURS``, are marked abandoned so the series can train again."""
-    stale = timezone.now() - timedelta(hours=settings.TRAINING_STALE_HOURS)
-    TrainingRun.objects.filter(
-        symbol=symbol,
-        interval=interval,
-        status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
-        created_at__lt=stale,
-    ).update(
-        status=TrainingRun.Status.ERROR,
-        message=f"abandoned: not finished after {settings.TRAINING_STALE_HOURS} h",
-    )
-
-
-def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:
-    """Record a queued run; refused while another of the series is queued or running."""
-    abandon_stale(request.symbol, request.interval)
-    try:
-        with transaction.atomic():
-            return TrainingRun.objects.create(
-                symbol=request.symbol,
-                interval=request.interval,
-                options=request.options() | ({"reason": reason} if reason else {}),
-            )
-    except IntegrityError:
-        active = TrainingRun.objects.filter(
-            symbol=request.symbol,
-            interval=request.interval,
-            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
-        ).first()
-        raise TrainingError(
-            f"a training of {request.symbol} {request.interval} is already "
-            f"{active.status if active else 'active'}" + (f" (#{active.pk})" if active else "")
-        ) from None
 
 
 def train(
@@ -695,73 +436,7 @@ def train(
     if run.status in {TrainingRun.Status.PASSED, TrainingRun.Status.FORCED}:
         run.percent, run.stage = 100.0, "done"
     run.save()
-    track(run)
+    track_training(run, trainer.figures)
     if isinstance(failure, TrainingError):
         raise failure
     return run
-
-
-def track(run: TrainingRun) -> None:
-    version = run.model_version
-    evaluation = (
-        version.evaluations.filter(kind=Evaluation.Kind.WALK_FORWARD).first() if version else None
-    )
-    figures = evaluation.figures if evaluation else {}
-    metrics = {}
-    if version:
-        metrics = {
-            "xgboost.log_loss": version.metrics["xgboost"]["log_loss"],
-            "lstm.log_loss": version.metrics["lstm"]["log_loss"],
-            "prior.log_loss": version.metrics["xgboost"]["prior_log_loss"],
-            "ensemble.log_loss": figures["calibrated"]["log_loss"],
-            "ensemble.ece": figures["calibrated"]["ece"],
-            "ensemble.raw_ece": figures["raw"]["ece"],
-            "ensemble.brier": figures["calibrated"]["brier"],
-            "ensemble.accuracy": figures["accuracy"],
-            "ensemble.majority_accuracy": figures["majority_accuracy"],
-        }
-        if figures.get("ic") is not None:
-            metrics["ensemble.ic"] = figures["ic"]
-    for g in run.gates:  # failed runs too: each gate's figures
-        for key, value in g["figures"].items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                metrics[f"gate{g['number']}.{key}"] = value
-    folds = []
-    if version:
-        for xf, lf in zip(
-            version.metrics["xgboost"]["folds"], version.metrics["lstm"]["folds"], strict=True
-        ):
-            folds.append(
-                {
-                    "xgboost_log_loss": xf["log_loss"],
-                    "lstm_log_loss": lf["log_loss"],
-                    "prior_log_loss": xf["prior_log_loss"],
-                }
-            )
-    run_id = tracking.log_run(
-        tracking.TrackedRun(
-            name=f"{run.symbol}-{run.interval}-#{run.pk}",
-            tags={
-                "symbol": run.symbol,
-                "interval": run.interval,
-                "status": run.status,
-                "model_version": version.version if version else "",
-            },
-            params={
-                "options": run.options,
-                "config": version.config if version else {},
-                "label": version.label_params if version else {},
-            },
-            metrics=metrics,
-            fold_metrics=folds,
-            documents={
-                "gates.json": run.gates,
-                "reliability.json": figures.get("calibrated", {}).get("reliability", []),
-            },
-            artifact_dir=Path(version.artifact_path) if version else None,
-            failed=run.status not in {TrainingRun.Status.PASSED, TrainingRun.Status.FORCED},
-        )
-    )
-    if run_id and version:
-        version.mlflow_run_id = run_id
-        version.save(update_fields=["mlflow_run_id"])

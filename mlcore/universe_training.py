@@ -50,7 +50,7 @@ from mlcore.pipeline.hits import supported_grades
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
 from mlcore.registry import promote
-from mlcore.training import abandon_stale
+from mlcore.runs import abandon_stale
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,12 @@ import pytest
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
+from mlcore.config import TrainRequest
 from mlcore.models import GradingConfig
 from mlcore.pipeline.models.base import Dataset
-from mlcore.training import Prepared, Tracker, Trainer, TrainRequest, start_run
+from mlcore.progress import Tracker
+from mlcore.runs import start_run
+from mlcore.training import Prepared, Trainer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 UNTIL = None  # the whole shared history

@@ -14,8 +14,9 @@ from ninja.testing import TestClient
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
 from mlcore import drift
+from mlcore.config import TrainRequest
 from mlcore.models import DriftReport, TrainingRun
-from mlcore.training import TrainRequest, train
+from mlcore.training import train
 from tradingai.api import api
 from tradingai.health import system_health
 

@@ -20,12 +20,14 @@ from ninja.testing import TestClient
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
 from mlcore import artifacts, tasks
+from mlcore.config import TrainRequest
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline.features import make_spec
 from mlcore.pipeline.gates import GateThresholds
 from mlcore.registry import promote
+from mlcore.runs import start_run
 from mlcore.tests.factories import model_version
-from mlcore.training import TrainRequest, start_run, train
+from mlcore.training import train
 from tradingai.api import api
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +212,7 @@ def test_the_train_task_is_routed_to_the_gpu_queue_and_records_bad_input(stored)
 
 
 def test_training_configuration_comes_from_settings(settings):
-    from mlcore.training import configured
+    from mlcore.config import configured
 
     settings.TRAINING = settings.TRAINING | {
         "mode": "rolling",

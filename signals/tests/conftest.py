@@ -6,7 +6,8 @@ import pytest
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
-from mlcore.training import TrainRequest, train
+from mlcore.config import TrainRequest
+from mlcore.training import train
 
 TRAINED_UNTIL = datetime(2024, 1, 1, tzinfo=UTC)
 

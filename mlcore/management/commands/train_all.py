@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 from analysis import universe
 from analysis.cli import parse_when, symbol_list
+from mlcore.config import TrainRequest
 from mlcore.models import TrainingRun
-from mlcore.training import TrainingError, TrainRequest, start_run, train
+from mlcore.runs import TrainingError, start_run
+from mlcore.training import train
 from mlcore.universe_training import UniverseError, UniverseRequest, run_universe
 
 

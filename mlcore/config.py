@@ -1,0 +1,88 @@
+"""Settings to configuration: what a training run is asked to do, built from settings one way.
+
+Every threshold dataclass is built from its settings dict by ``from_settings`` (the fields the
+dict names; a key that is not a field, such as the drift window, stays with its caller), so a
+new threshold is a field and an entry, never a third way of reading settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import TypeVar
+
+from django.conf import settings
+
+from mlcore.backtest.engine import Costs
+from mlcore.pipeline import gates
+from mlcore.pipeline.drift import DriftThresholds
+from mlcore.pipeline.labels import BarrierParams
+from mlcore.pipeline.walkforward import TrainConfig
+
+T = TypeVar("T")
+
+
+def from_settings(cls: type[T], values: Mapping[str, object]) -> T:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def default_barrier() -> BarrierParams:
+    costs = Costs()
+    return BarrierParams(
+        upper_atr=settings.LABEL_ATR_MULTIPLE,
+        lower_atr=settings.LABEL_ATR_MULTIPLE,
+        horizon=settings.LABEL_HORIZON,
+        # A "buy" must be a move that pays for its round trip: two fees, two slippages.
+        round_trip_cost=2 * (costs.taker_fee + costs.slippage_bps / 10_000),
+    )
+
+
+def configured(horizon: int, quick: bool) -> TrainConfig:
+    """The training configuration from settings (``TRAINING``); --quick keeps its 3 folds."""
+    t = settings.TRAINING
+    config = TrainConfig.build(horizon=horizon, quick=quick)
+    split = replace(
+        config.split,
+        folds=config.split.folds if quick else t["folds"],
+        mode=t["mode"],
+        train_bars=t["rolling_bars"] or None,
+    )
+    return replace(
+        config,
+        split=split,
+        xgb_weight=t["xgb_weight"],
+        fit_weight=t["fit_weight"],
+        calibration=t["calibration"],
+    )
+
+
+def default_thresholds() -> gates.GateThresholds:
+    return from_settings(gates.GateThresholds, settings.GATE_THRESHOLDS)
+
+
+def drift_thresholds() -> DriftThresholds:
+    return from_settings(DriftThresholds, settings.DRIFT)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    symbol: str
+    interval: str
+    until: datetime | None = None  # train only on bars opening before this
+    quick: bool = False
+    force: bool = False
+    thresholds: gates.GateThresholds = field(default_factory=default_thresholds)
+    barrier: BarrierParams = field(default_factory=default_barrier)
+    config: TrainConfig | None = None  # None: TrainConfig.build for the label horizon
+    random_runs: int | None = None
+
+    def train_config(self) -> TrainConfig:
+        return self.config or configured(self.barrier.horizon, self.quick)
+
+    def options(self) -> dict:
+        return {
+            "until": self.until.isoformat() if self.until else None,
+            "quick": self.quick,
+            "force": self.force,
+        }
