@@ -76,6 +76,9 @@ class TrainRequest:
     barrier: BarrierParams = field(default_factory=default_barrier)
     config: TrainConfig | None = None  # None: TrainConfig.build for the label horizon
     random_runs: int | None = None
+    # Choose the label's horizon and barrier width by evidence (settings.TARGET_*), or keep
+    # ``barrier`` as given.
+    choose_target: bool = field(default_factory=lambda: bool(settings.TARGET_HORIZONS))
 
     def train_config(self) -> TrainConfig:
         return self.config or configured(self.barrier.horizon, self.quick)

@@ -22,6 +22,7 @@ from mlcore.pipeline.baselines import BestRule
 from mlcore.pipeline.drift import autocorrelation_time
 from mlcore.pipeline.evaluation import EvaluationFigures
 from mlcore.pipeline.predict import Bundle
+from mlcore.pipeline.targets import TargetChoice
 from mlcore.pipeline.walkforward import EnsembleOOF, FoldRecord, MemberOOF, TrainConfig, class_prior
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class TrainedFigures:
     ensemble: EvaluationFigures
     backtests: list[GradedBacktest]
     baselines: BestRule | None
+    target: TargetChoice | None = None  # how the label was chosen (None: fixed by settings)
 
     @property
     def supported_grades(self) -> list[str]:
@@ -130,6 +132,7 @@ def record_version(
             "ensemble": figures.ensemble.as_dict(),
             "baselines": figures.baselines.to_dict() if figures.baselines else None,
             "supported_grades": figures.supported_grades,
+            "target": figures.target.to_dict() if figures.target else None,
             "class_prior": class_prior(p.data.y).tolist(),
             "ensemble_weights": {str(k): v for k, v in oof.weights.items()},
         },

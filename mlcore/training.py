@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +53,11 @@ from mlcore.pipeline.hits import HitCalibrator, walk_forward_confidence
 from mlcore.pipeline.labels import Labels, triple_barrier
 from mlcore.pipeline.models.base import Dataset, class_index
 from mlcore.pipeline.models.lstm import LSTMMember
-from mlcore.pipeline.models.xgb import XGBMember
+from mlcore.pipeline.models.xgb import QUICK_GRID, XGBMember
 from mlcore.pipeline.predict import Bundle, predict
 from mlcore.pipeline.scoring import score_graded
 from mlcore.pipeline.split import walk_forward
+from mlcore.pipeline.targets import TargetChoice, choose_target
 from mlcore.pipeline.universe import cost_in_vol, symbol_frame
 from mlcore.pipeline.walkforward import (
     EnsembleOOF,
@@ -106,6 +107,7 @@ class Trainer:
         self.failed: list[gates.GateResult] = []
         self.baselines: BestRule | None = None
         self.figures: TrainedFigures | None = None
+        self.target: TargetChoice | None = None
 
     # -- gates ---------------------------------------------------------------------------
     def gate(self, result: gates.GateResult) -> None:
@@ -168,6 +170,8 @@ class Trainer:
                 )
                 spec = make_spec(r.interval, columns=candles.columns, funding=None)
                 features = build_features(candles, None, spec=spec)
+        if r.choose_target:
+            r = self.choose_target(candles, features)
         labels = triple_barrier(candles, r.barrier)
         report = check_alignment(features, labels)
         self.gate(gates.alignment(report.problems, report.rows))
@@ -190,6 +194,35 @@ class Trainer:
             end_time,
             data_hash(candles, funding),
         )
+
+    def choose_target(self, candles: pd.DataFrame, features: FeatureFrame) -> TrainRequest:
+        """The horizon and barrier width judged best on the first fold's inner validation
+        slice (``pipeline.targets``); the request and the configuration follow it."""
+        r = self.request
+        spec = features.spec
+        choice = choose_target(
+            candles,
+            features.warm.to_numpy(np.float32),
+            spec.features,
+            spec.warmup,
+            r.barrier,
+            tuple(settings.TARGET_HORIZONS),
+            tuple(settings.TARGET_ATR_MULTIPLES),
+            self.config.split,
+            lambda: XGBMember(QUICK_GRID, device=self.device, seed=self.config.seed),
+        )
+        self.target = choice
+        self.request = replace(r, barrier=choice.barrier)
+        if r.config is None:  # the embargo follows the chosen horizon
+            self.config = self.request.train_config()
+        scores = ", ".join(
+            f"{k} {'n/a' if v is None else f'{v:+.3f}'}" for k, v in choice.scores.items()
+        )
+        self.tracker.note(
+            f"label chosen on the first fold's validation slice: {choice.barrier.horizon} bars, "
+            f"barriers at {choice.barrier.upper_atr:g} ATR (validation IC: {scores})"
+        )
+        return self.request
 
     # -- 3, 4 ----------------------------------------------------------------------------
     def xgb(self) -> XGBMember:
@@ -261,11 +294,16 @@ class Trainer:
             self.config.min_calibration_rows // 4,
         )
         if not calibrated_folds:
-            raise TrainingError(
-                "no fold had enough earlier settled calls to learn how often a call is a hit: "
-                "the history is too short for this many folds"
-            )
-        hits = HitCalibrator.fit(strength[settled], cost_z[settled], net[settled] > 0)
+            # Too few directional calls (a model that mostly says neutral, or a short history)
+            # to learn their hit rate: no grade can be earned. A gate failure, not bad input.
+            calls = int(settled.sum())
+            self.gate(gates.too_few_calls(calls, self.config.min_calibration_rows // 4))
+            rate = float((net[settled] > 0).mean()) if calls else 0.5
+            hits = HitCalibrator.constant(rate)
+            confidence = np.where(direction != 0, rate, np.nan)
+            calibrated_folds = sorted({int(f) for f in oof.fold})
+        else:
+            hits = HitCalibrator.fit(strength[settled], cost_z[settled], net[settled] > 0)
         keep = np.isin(oof.fold, calibrated_folds)
         oof = oof.take(keep)
         confidence = confidence[keep]
@@ -363,7 +401,15 @@ class Trainer:
         xgb_loss, prior_loss = xgb_oof.scores(p.data.y)
         lstm_loss, _ = lstm_oof.scores(p.data.y)
         self.figures = TrainedFigures(
-            xgb_oof, lstm_oof, xgb_loss, lstm_loss, prior_loss, figures, backtests, self.baselines
+            xgb_oof,
+            lstm_oof,
+            xgb_loss,
+            lstm_loss,
+            prior_loss,
+            figures,
+            backtests,
+            self.baselines,
+            self.target,
         )
         bundle = self.final(p, xgb_oof, lstm_oof, hits)
         self.tracker.stage("promotion")

@@ -117,7 +117,8 @@ def gate(rep: dict) -> dict:
     """Gate 3 for the universe model, on the report's out-of-sample figures."""
     model, rule = rep["ic"]["ic"], rep["best_rule"]["ic_same_rows"]["ic"]
     calls = rep["calls"]
-    beats_rule = model is not None and (rule is None or model > rule)
+    # Above zero too: beating a rule that lost is no evidence of skill.
+    beats_rule = model is not None and model > max(rule if rule is not None else 0.0, 0.0)
     beats_prior = (
         calls["log_loss"] is not None
         and calls["base_rate_log_loss"] is not None

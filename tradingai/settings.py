@@ -290,6 +290,11 @@ MLFLOW_EXPERIMENT = env("MLFLOW_EXPERIMENT", "tradingai-training")
 # two taker fees plus two slippages of the backtest's default costs.
 LABEL_HORIZON = env_int("TRADINGAI_LABEL_HORIZON", 24)
 LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
+# The label chosen by evidence (mlcore.pipeline.targets): candidate horizons (bars) and barrier
+# widths (ATR multiples), judged on the first fold's inner validation slice. Empty horizons:
+# the fixed TRADINGAI_LABEL_HORIZON and TRADINGAI_LABEL_ATR_MULTIPLE above.
+TARGET_HORIZONS = [int(v) for v in env_list("TRADINGAI_TARGET_HORIZONS", "4,8,24")]
+TARGET_ATR_MULTIPLES = [float(v) for v in env_list("TRADINGAI_TARGET_ATR_MULTIPLES", "1,2")]
 # Training (mlcore.pipeline.walkforward.TrainConfig): walk-forward folds ("expanding" or
 # "rolling" over the last TRADINGAI_TRAIN_ROLLING_BARS rows), the ensemble's XGBoost weight
 # (or fit it on earlier folds' out-of-fold predictions), the calibration method.

@@ -79,7 +79,9 @@ def xgb_vs_baselines(
     vs_prior = member_vs_prior(3, "XGBoost", loss, prior, max_ratio, True)
     rule_ic = best.ic
     chosen = sorted(set(best.chosen.values()))
-    beats_rule = model_ic is not None and (rule_ic is None or model_ic > rule_ic)
+    # Above zero too: beating a rule that lost (a negative IC) is no evidence of skill.
+    bar = max(rule_ic if rule_ic is not None else 0.0, 0.0)
+    beats_rule = model_ic is not None and model_ic > bar
     if model_ic is None:
         versus = "no out-of-fold IC could be measured"
     else:
@@ -87,7 +89,7 @@ def xgb_vs_baselines(
         ic_text = "n/a" if rule_ic is None else f"{rule_ic:+.4f}"
         versus = (
             f"out-of-fold IC {model_ic:+.4f} {'beats' if beats_rule else 'does not beat'} the "
-            f"best simple rule chosen on earlier folds ({rules}: {ic_text})"
+            f"best simple rule chosen on earlier folds ({rules}: {ic_text}) and zero"
         )
     figures = vs_prior.figures | {
         "ic": model_ic,
@@ -102,6 +104,15 @@ def xgb_vs_baselines(
         f"{vs_prior.reason}; {versus}",
         figures,
     )
+
+
+def too_few_calls(calls: int, needed: int) -> GateResult:
+    """Gate 5 when no fold had enough earlier settled calls to learn a call's hit rate."""
+    reason = (
+        f"only {calls} directional out-of-fold calls with a known outcome: too few for any fold "
+        f"to learn how often a call is a hit (each needs {needed} earlier ones)"
+    )
+    return GateResult(5, "graded backtest vs random", False, reason, {"calls": calls})
 
 
 def backtest_vs_random(backtests: list[GradedBacktest], t: GateThresholds) -> GateResult:

@@ -52,6 +52,12 @@ class HitCalibrator:
             float(h.mean()),
         )
 
+    @classmethod
+    def constant(cls, rate: float) -> HitCalibrator:
+        """Every call at the same chance (a model that made too few calls to learn from)."""
+        rate = float(np.clip(rate, 1e-3, 1 - 1e-3))
+        return cls((0.0, 0.0), float(np.log(rate / (1 - rate))), rate)
+
     def apply(self, strength: np.ndarray, cost_z: np.ndarray) -> np.ndarray:
         z = self.intercept + self.coef[0] * strength + self.coef[1] * cost_z
         with np.errstate(over="ignore"):

@@ -272,3 +272,8 @@ def test_train_all_pooled_refuses_without_two_clean_symbols(stored_three):
             "train_all", "--pooled", "--quick", "--symbols", "BTCUSDT,NOPEUSDT",
             stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
+
+
+def test_beating_a_losing_rule_with_no_skill_does_not_pass():
+    assert not gate(_report(-0.001, -0.03, 0.68, 0.69))["passed"]
+    assert gate(_report(0.01, -0.03, 0.68, 0.69))["passed"]
