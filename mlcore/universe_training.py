@@ -43,10 +43,13 @@ from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts
+from mlcore.backtest.data import market_from_frames
+from mlcore.backtest.engine import Market
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline import pooled
 from mlcore.pipeline.device import compute_device
 from mlcore.pipeline.hits import supported_grades
+from mlcore.pipeline.pooled_backtests import backtest_symbols
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
 from mlcore.registry import promote
@@ -87,10 +90,11 @@ class UniverseOutcome:
 
 def load_frames(
     request: UniverseRequest, params: UniverseParams
-) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Per symbol, its scale-free frame; and the symbols left out, with why."""
+) -> tuple[dict[str, pd.DataFrame], dict[str, Market], dict[str, str]]:
+    """Per symbol, its scale-free frame and its market (for the backtests); and the symbols
+    left out, with why."""
     step = interval_ms(request.interval)
-    frames, left_out = {}, {}
+    frames, markets, left_out = {}, {}, {}
     for symbol in request.symbols:
         try:
             candles = candles_frame(symbol, request.interval, until=request.until)
@@ -110,7 +114,8 @@ def load_frames(
         frames[symbol] = symbol_frame(
             candles, funding if not funding.empty else None, request.interval, params
         )
-    return frames, left_out
+        markets[symbol] = market_from_frames(candles, funding, request.interval)
+    return frames, markets, left_out
 
 
 def gate(rep: dict) -> dict:
@@ -219,7 +224,7 @@ def _run(
 ) -> UniverseOutcome:
     params = UniverseParams()
     config = pooled.PooledConfig.build(quick=request.quick, device=compute_device())
-    frames, left_out = load_frames(request, params)
+    frames, markets, left_out = load_frames(request, params)
     if len(frames) < 2:
         raise UniverseError(
             "a universe model needs at least two symbols with clean stored candles; "
@@ -245,6 +250,18 @@ def _run(
         "gate": None,
     } | rep
     rep["gate"] = gate(rep)
+    run.stage = "backtests"
+    run.save(update_fields=["stage"])
+    rep["backtests"] = [
+        b.to_dict()
+        for b in backtest_symbols(
+            result,
+            pooled.best_rule(result),
+            markets,
+            settings.LABEL_ATR_MULTIPLE,
+            random_runs=min(settings.RANDOM_RUNS, 50),
+        )
+    ]
     path = write_report(rep, request.interval)
     run.gates = [rep["gate"]]
     run.stage, run.percent = "final", 90.0

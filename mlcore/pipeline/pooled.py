@@ -455,6 +455,11 @@ def _ic(score: np.ndarray, target: np.ndarray, horizon: int) -> dict:
     return {"ic": rho, "p_value": p, "rows": n}
 
 
+def best_rule(result: PooledResult) -> baselines.BestRule:
+    """The simple rule a trader would have used in each fold, chosen on the earlier ones."""
+    return baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
+
+
 def report(result: PooledResult) -> dict:
     """Every figure of the walk-forward, out of sample, as plain data (the JSON report)."""
     data, oof, c = result.data, result.oof, result.calls
@@ -462,7 +467,7 @@ def report(result: PooledResult) -> dict:
     scored = np.isin(oof.fold, c.calibrated_folds)  # rows with a walk-forward confidence
     symbols = data.symbol[oof.rows]
     years = pd.to_datetime(data.open_time[oof.rows], unit="ms", utc=True).year
-    best = baselines.best_rule_walk_forward(result.rules, oof.target_z, oof.fold)
+    best = best_rule(result)
     on_best = np.isin(oof.fold, list(best.chosen))
     model_ic = _ic(oof.score[on_best], oof.target_z[on_best], config_horizon)
     rule_ic = _ic(best.score[on_best], oof.target_z[on_best], config_horizon)

@@ -264,6 +264,13 @@ def test_train_all_pooled_writes_the_universe_report(stored_three):
     for key in ("ic", "best_rule", "per_symbol", "per_year", "calls", "gate", "calibrator"):
         assert key in rep
     assert rep["gate"]["number"] == 3
+    # Every symbol's calls traded net of costs beside buy-and-hold, random and the best rule.
+    assert {b["symbol"] for b in rep["backtests"]} == set(SYMBOLS)
+    for b in rep["backtests"]:
+        every = next(x for x in b["sets"] if x["grade_set"] == "all calls")
+        assert every["signals"] > 0 and "buy_and_hold" in every["baselines"]
+        assert every["metrics"]["fees"] > 0 and "total_return" in b["best_rule"]
+    assert "every call net of costs" in text
 
 
 def test_train_all_pooled_refuses_without_two_clean_symbols(stored_three):

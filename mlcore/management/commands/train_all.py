@@ -166,6 +166,16 @@ def universe_summary(rep: dict) -> str:
     )
     for g in calls["grades"]:
         lines.append(f"    {g['grade']:<2} {g['count']:>7} calls: {g['reason']}")
+    for b in rep.get("backtests", []):
+        every = next(x for x in b["sets"] if x["grade_set"] == "all calls")
+        m, bh = every["metrics"], every["baselines"]["buy_and_hold"]
+        pct = every["sharpe_percentile"]
+        lines.append(
+            f"  {b['symbol']:<14} every call net of costs {m['total_return']:+.1%} "
+            f"(Sharpe {m['sharpe']:.2f}, random percentile "
+            f"{'n/a' if pct is None else f'{pct:.0f}'}); best rule "
+            f"{b['best_rule']['total_return']:+.1%}; buy-and-hold {bh['total_return']:+.1%}"
+        )
     for name, why in rep["left_out"].items():
         lines.append(f"  left out {name}: {why}")
     gate = rep["gate"]
