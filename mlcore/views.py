@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 
 from analysis import universe
 from mlcore.models import BacktestRun, ModelVersion, TrainingRun
+from mlcore.serving import is_universe
 
 TRADES_PER_PAGE = 50
 METRIC_ROWS = [
@@ -101,11 +102,27 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     evaluation = next((e for e in evaluations if str(e.pk) == chosen), None) or (
         evaluations[0] if evaluations else None
     )
-    context = {"model": model, "evaluations": evaluations, "evaluation": evaluation}
+    context = {
+        "model": model,
+        "evaluations": evaluations,
+        "evaluation": evaluation,
+        "universe": is_universe(model),
+        "supported": model.metrics.get("supported_grades", []),
+        "target": model.metrics.get("target"),
+    }
     if evaluation:
+        figures = evaluation.figures
+        # A per-symbol model's figures list its grades under per_grade; a universe model's
+        # walk-forward report under calls.grades (both are hits.grade_figures).
+        calls = figures.get("calls", {})
         context |= {
-            "figures": evaluation.figures,
-            "points": _reliability_points(evaluation.figures),
+            "figures": figures,
+            "grades": figures.get("per_grade") or calls.get("grades", []),
+            "score_model": figures.get("scope") == "universe" or "calls" in figures,
+            "ic": figures["ic"].get("ic")
+            if isinstance(figures.get("ic"), dict)
+            else figures.get("ic"),
+            "points": _reliability_points(figures),
             "curves": [
                 {"name": b["grade_set"], "curve": b.get("curve", [])} for b in evaluation.backtests
             ],

@@ -148,3 +148,14 @@ def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, 
     at = calls.open_time == bar_ms
     assert calls.confidence[at][0] == pytest.approx(live.confidence, rel=1e-9)
     assert calls.grade[at][0] == live.grade
+
+
+def test_the_universe_models_page_shows_its_evidence(universe_champion, signed_in):
+    page = signed_in.get(f"/models/{universe_champion.pk}/").content.decode()
+    assert "Universe model over 2 symbols (BTCUSDT, ETHUSDT)" in page
+    assert "Best simple rule, chosen on earlier folds" in page and "Per symbol" in page
+    supported = universe_champion.metrics["supported_grades"]
+    if not supported:
+        assert "No grade of this model is backed by its out-of-sample evidence" in page
+    for grade in ("A+", "A", "B", "C"):
+        assert f"<td>{grade}</td>" in page
