@@ -183,7 +183,9 @@ class Members:
         self.config = config
         self.weight = config.xgb_weight
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Members:
+    def fit(self, X: np.ndarray, y: np.ndarray, use: np.ndarray | None = None) -> Members:
+        """``use``: the inputs the ridge member may weigh (the rest get no weight), for the
+        final model, which leaves out inputs whose effect flipped sign across folds."""
         c = self.config
         y = np.clip(y, -TARGET_CLIP, TARGET_CLIP)
         self.xgb = xgb.XGBRegressor(
@@ -204,7 +206,10 @@ class Members:
             mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
         self.mean = np.where(np.isfinite(mean), mean, 0.0)
         self.scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        ridge = Ridge(alpha=c.ridge_alpha).fit(self._standard(X), y)
+        standard = self._standard(X)
+        if use is not None:
+            standard = standard * use  # a column of zeros earns a zero coefficient
+        ridge = Ridge(alpha=c.ridge_alpha).fit(standard, y)
         self.coef, self.intercept = ridge.coef_.astype(np.float64), float(ridge.intercept_)
         px, pr = self._raw(X)
         self.spread = (float(np.std(px)) + 1e-12, float(np.std(pr)) + 1e-12)
@@ -292,6 +297,7 @@ class FoldInfo:
     ic: float | None
     calibrated: bool
     seconds: float
+    ridge_coef: list[float]  # the ridge member's weight per input, in standardised units
 
 
 @dataclass(frozen=True)
@@ -352,6 +358,7 @@ def _walk(
                 baselines.spearman(score, target),
                 False,
                 round(time.perf_counter() - started, 2),
+                [round(float(v), 6) for v in model.coef],
             )
         )
         if progress:
@@ -455,6 +462,15 @@ def _ic(score: np.ndarray, target: np.ndarray, horizon: int) -> dict:
     return {"ic": rho, "p_value": p, "rows": n}
 
 
+def stable_inputs(oof: OutOfFold, min_agreement: float = 0.75) -> np.ndarray:
+    """Inputs whose ridge weight kept one sign in at least ``min_agreement`` of the folds: an
+    effect that flips from fold to fold is noise fitted, and must not decide a signal."""
+    coef = np.array([f.ridge_coef for f in oof.folds])
+    majority = np.sign(np.sign(coef).sum(axis=0))
+    agreement = (np.sign(coef) == majority).mean(axis=0)
+    return (agreement >= min_agreement) & (majority != 0)
+
+
 def best_rule(result: PooledResult) -> baselines.BestRule:
     """The simple rule a trader would have used in each fold, chosen on the earlier ones."""
     return baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
@@ -526,4 +542,7 @@ def report(result: PooledResult) -> dict:
             "grades": [asdict(e) for e in evidence],
         },
         "calibrator": result.calibrator.to_dict(),
+        "unstable_inputs": [
+            name for name, ok in zip(data.features, stable_inputs(oof), strict=True) if not ok
+        ],
     }

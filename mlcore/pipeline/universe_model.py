@@ -5,7 +5,8 @@ Pure; no Django.
 ``final_model(result, ...)`` fits it after the walk-forward (``pooled.walk_forward``):
 1. the horizon: the one the last fold chose on its inner validation slice (the most recent
    evidence), recorded on the model;
-2. the members fitted on every row with a known target for that horizon;
+2. the members fitted on every row with a known target for that horizon, the ridge member
+   weighing only inputs whose weight kept its sign across the folds (``stable_inputs``);
 3. the hit calibrator fitted on every settled out-of-fold call of that horizon (all calls if
    no fold chose it);
 4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
@@ -34,7 +35,13 @@ from mlcore.pipeline.hits import (
     grade_figures,
     hit_ece,
 )
-from mlcore.pipeline.pooled import Members, PooledConfig, PooledResult, cost_in_vol
+from mlcore.pipeline.pooled import (
+    Members,
+    PooledConfig,
+    PooledResult,
+    cost_in_vol,
+    stable_inputs,
+)
 from mlcore.pipeline.universe import UniverseParams, pooled_frame
 
 UNIVERSE = "UNIVERSE"  # the series name a universe model is recorded under
@@ -76,7 +83,8 @@ def final_model(
     data, oof, config = result.data, result.oof, result.config
     horizon = oof.folds[-1].horizon
     rows = np.flatnonzero(np.isfinite(data.target_z[horizon]))
-    members = Members(config).fit(data.X[rows], data.target_z[horizon][rows])
+    # The ridge member weighs only inputs whose effect kept its sign across the folds.
+    members = Members(config).fit(data.X[rows], data.target_z[horizon][rows], stable_inputs(oof))
     c = result.calls
     settled = np.isfinite(oof.forward) & (c.direction != 0)
     same = settled & (oof.horizon == horizon)

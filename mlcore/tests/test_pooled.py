@@ -284,3 +284,23 @@ def test_train_all_pooled_refuses_without_two_clean_symbols(stored_three):
 def test_beating_a_losing_rule_with_no_skill_does_not_pass():
     assert not gate(_report(-0.001, -0.03, 0.68, 0.69))["passed"]
     assert gate(_report(0.01, -0.03, 0.68, 0.69))["passed"]
+
+
+def test_inputs_whose_effect_flips_sign_get_no_weight_in_the_final_model(data):
+    from dataclasses import replace as swap
+
+    from mlcore.pipeline.universe_model import final_model
+
+    result = pooled.walk_forward(data, pooled.PooledConfig.build(quick=True))
+    n = len(data.features)
+    signs = [np.ones(n), np.ones(n), np.ones(n)]
+    signs[1][0] = -1.0  # input 0 flips in one fold of three: unstable
+    folds = [
+        swap(f, ridge_coef=list(s * 0.1)) for f, s in zip(result.oof.folds, signs, strict=True)
+    ]
+    flipped = swap(result, oof=swap(result.oof, folds=folds))
+    stable = pooled.stable_inputs(flipped.oof)
+    assert not stable[0] and stable[1:].all()
+    model = final_model(flipped, "1h", P, [])
+    assert model.members.coef[0] == 0.0 and (model.members.coef[1:] != 0).any()
+    assert pooled.report(flipped)["unstable_inputs"] == [data.features[0]]
