@@ -328,7 +328,7 @@ def record(
         symbol=UNIVERSE,
         interval=request.interval,
         version=name,
-        forced=not rep["gate"]["passed"],
+        forced=request.force and not rep["gate"]["passed"],  # promoted past a failed gate
         quick=request.quick,
         device="cpu",
         feature_spec_hash=spec_hash,
