@@ -1,7 +1,8 @@
 """Make a fresh installation show what the product does: graded, explained signals.
 
-1. For every series with enough stored candles and no champion, train a model with --quick
-   --force: it is marked quick and forced on every page, since it has earned nothing.
+1. For every series with enough stored candles and no champion (or one whose files an older
+   model format wrote, which this code refuses), train a model with --quick --force: it is
+   marked quick and forced on every page, since it has earned nothing.
 2. Replay the last --days of each series with a champion through the live path, so the
    dashboard opens on signals (and on the refusals the data calls for).
 Idempotent: models and signals that exist are kept; a second run does nothing new.
@@ -10,17 +11,31 @@ Idempotent: models and signals that exist are kept; a second run does nothing ne
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analysis import universe
 from analysis.models import Candle
+from mlcore import artifacts
 from mlcore.models import ModelVersion
 from signals.models import Signal
 from signals.replay import replay
 
 MIN_CANDLES = 4000  # below this the walk-forward has too few rows (a young listing)
+
+
+def usable(champion: ModelVersion | None) -> bool:
+    """A champion this code can load: one written by an older model format (after an upgrade)
+    would refuse every bar, so it counts as missing and a quick model replaces it."""
+    if champion is None:
+        return False
+    try:
+        artifacts.read_manifest(Path(champion.artifact_path))
+    except artifacts.ArtifactError:
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -39,7 +54,7 @@ class Command(BaseCommand):
         if not series:
             self.stdout.write("No series with enough candles: load market data first.")
             return
-        missing = sorted({s for s, i in series if not ModelVersion.objects.champion(s, i)})
+        missing = sorted({s for s, i in series if not usable(ModelVersion.objects.champion(s, i))})
         for interval in sorted({i for _, i in series}):
             symbols = [s for s in missing if (s, interval) in series]
             if symbols:
