@@ -114,7 +114,10 @@ def load_champions() -> int:
     loaded = 0
     for model in ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)[:16]:
         try:
-            bundle_for(model)
+            if serving.is_universe(model):
+                universe_model_for(model)
+            else:
+                bundle_for(model)
             loaded += 1
         except (artifacts.ArtifactError, FeatureSpecMismatch, OSError) as exc:
             log.warning("could not preload %s: %s", model.version, exc)

@@ -159,3 +159,14 @@ def test_the_universe_models_page_shows_its_evidence(universe_champion, signed_i
         assert "No grade of this model is backed by its out-of-sample evidence" in page
     for grade in ("A+", "A", "B", "C"):
         assert f"<td>{grade}</td>" in page
+
+
+def test_the_daily_drift_check_and_the_worker_preload_cope_with_a_universe_champion(
+    universe_champion,
+):
+    from mlcore import tasks
+
+    assert tasks.check_drift() == []  # no per-symbol champion; the universe one is not checked
+    inference._universe_models.clear()
+    assert inference.load_champions() == 1
+    assert universe_champion.version in inference._universe_models

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.cli import symbol_list
 from mlcore import drift
 from mlcore.models import ModelVersion
+from mlcore.pipeline.universe_model import UNIVERSE
 
 
 class Command(BaseCommand):
@@ -24,7 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--symbols", type=symbol_list, default=None)
 
     def handle(self, *args, **o):
-        champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
+        # The universe model has no drift check yet (see mlcore.tasks.check_drift).
+        champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exclude(
+            symbol=UNIVERSE
+        )
         if o["symbols"]:
             champions = champions.filter(symbol__in=o["symbols"])
             missing = set(o["symbols"]) - set(champions.values_list("symbol", flat=True))
