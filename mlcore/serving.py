@@ -43,3 +43,14 @@ def trained_on(model: ModelVersion, symbol: str) -> bool:
     if is_universe(model):
         return symbol in model.config.get("symbols", [])
     return model.symbol == symbol
+
+
+def supported_grades(model: ModelVersion) -> list[str]:
+    """The grades the model's out-of-sample evidence backs (recorded at training)."""
+    return list(model.metrics.get("supported_grades", []))
+
+
+def actionable(model: ModelVersion, grade: str, directional: bool) -> bool:
+    """A call a trader may act on: directional, in a grade its model's evidence backs, from a
+    model that passed its gates (a forced model has earned nothing)."""
+    return directional and not model.forced and grade in supported_grades(model)

@@ -90,6 +90,7 @@ class SignalOut(Schema):
     direction: str
     grade: str
     confidence: float
+    actionable: bool  # in a grade its model's out-of-sample evidence backs
     probabilities: dict[str, float | None]  # the per-symbol models' classes; universe: None
     confirmations: dict[str, bool]
     regime: str

@@ -364,6 +364,8 @@ def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outc
     series' refusal, and after commit retire the cached pages and push it."""
     interval = model.interval
     try:
+        directional = fields["direction"] != Signal.Direction.NEUTRAL
+        fields["actionable"] = serving.actionable(model, fields["grade"], directional)
         with transaction.atomic():
             signal = Signal.objects.create(
                 symbol=symbol, interval=interval, open_time=bar, model_version=model, **fields

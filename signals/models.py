@@ -46,6 +46,11 @@ class Signal(models.Model):
     stop_price = models.FloatField(null=True, blank=True)
     target_price = models.FloatField(null=True, blank=True)
     explanation = models.JSONField(default=dict, help_text="TreeSHAP of the XGBoost member")
+    actionable = models.BooleanField(
+        default=False,
+        help_text="a directional call in a grade its model's out-of-sample evidence backs, "
+        "from a model that passed its gates",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(
         default=dict, help_text="seconds per stage of the inference that made it (and its start)"

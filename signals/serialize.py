@@ -15,6 +15,7 @@ def signal_json(s: Signal) -> dict:
         "direction": s.direction,
         "grade": s.grade,
         "confidence": s.confidence,
+        "actionable": s.actionable,
         "probabilities": {"sell": s.p_sell, "neutral": s.p_neutral, "buy": s.p_buy},
         "confirmations": s.confirmations,
         "regime": s.regime,

@@ -170,3 +170,26 @@ def test_the_daily_drift_check_and_the_worker_preload_cope_with_a_universe_champ
     inference._universe_models.clear()
     assert inference.load_champions() == 1
     assert universe_champion.version in inference._universe_models
+
+
+def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_champion):
+    from datetime import timedelta
+
+    universe_champion.forced = False
+    universe_champion.metrics["supported_grades"] = []
+    universe_champion.save()
+    first = inference.infer("1000PEPEUSDT", "1h", BAR).signal
+    assert not first.actionable and signal_json(first)["actionable"] is False
+    # The grade this model's evidence backs makes the next bar's call actionable...
+    bar = BAR - timedelta(hours=1)
+    probe = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    probe.delete()
+    universe_champion.metrics["supported_grades"] = [probe.grade]
+    universe_champion.save()
+    again = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    assert again.actionable == (again.direction != "neutral")
+    # ...unless the model was forced past a failed gate.
+    again.delete()
+    universe_champion.forced = True
+    universe_champion.save()
+    assert not inference.infer("1000PEPEUSDT", "1h", bar).signal.actionable
