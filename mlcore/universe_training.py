@@ -45,10 +45,11 @@ from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
-from mlcore.models import Evaluation, ModelVersion, TrainingRun
+from mlcore.config import default_barrier
+from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
 from mlcore.pipeline import pooled
 from mlcore.pipeline.device import compute_device
-from mlcore.pipeline.hits import supported_grades
+from mlcore.pipeline.hits import HitGrades, supported_grades
 from mlcore.pipeline.pooled_backtests import backtest_symbols
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
@@ -223,7 +224,16 @@ def _run(
     request: UniverseRequest, run: TrainingRun, tick: Callable[[int, int], None]
 ) -> UniverseOutcome:
     params = UniverseParams()
-    config = pooled.PooledConfig.build(quick=request.quick, device=compute_device())
+    # The grades promise the hit rates set on /settings (the universe model has no regime or
+    # higher-timeframe confirmations to count), and a call pays the same round trip as a
+    # symbol model's.
+    rules = GradingConfig.current().rules()
+    config = pooled.PooledConfig.build(
+        quick=request.quick,
+        device=compute_device(),
+        round_trip_cost=default_barrier().round_trip_cost,
+        grades=HitGrades({r.grade: r.min_confidence for r in rules.rules}),
+    )
     frames, markets, left_out = load_frames(request, params)
     if len(frames) < 2:
         raise UniverseError(

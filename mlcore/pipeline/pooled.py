@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +70,14 @@ class PooledConfig:
 
     @classmethod
     def build(cls, quick: bool = False, **overrides) -> PooledConfig:
-        config = cls(quick=quick)
+        """The defaults, or ``quick`` (3 folds, small forests, no per-symbol members: demos and
+        tests, recorded on the model), with ``overrides``."""
+        base = cls()
         if quick:
-            config = cls(
+            base = cls(
                 folds=3, xgb_trees=60, min_calibration_calls=300, quick=True, per_symbol=False
             )
-        return cls(**(asdict(config) | {"grades": config.grades} | overrides))
+        return replace(base, **overrides)
 
     def to_dict(self) -> dict:
         return asdict(self)

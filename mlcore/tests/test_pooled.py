@@ -246,6 +246,11 @@ def stored_three(settings, tmp_path, db):
 
 @pytest.mark.slow
 def test_train_all_pooled_writes_the_universe_report(stored_three):
+    from mlcore.models import GradingConfig
+
+    config = GradingConfig.current()
+    config.b_confidence = 0.52  # the grades promise what /settings says
+    config.save()
     out = io.StringIO()
     call_command(
         "train_all",
@@ -264,6 +269,8 @@ def test_train_all_pooled_writes_the_universe_report(stored_three):
     for key in ("ic", "best_rule", "per_symbol", "per_year", "calls", "gate", "calibrator"):
         assert key in rep
     assert rep["gate"]["number"] == 3
+    assert rep["config"]["grades"]["promises"] == {"A+": 0.60, "A": 0.57, "B": 0.52}
+    assert rep["config"]["round_trip_cost"] == pytest.approx(0.0012)
     # Every symbol's calls traded net of costs beside buy-and-hold, random and the best rule.
     assert {b["symbol"] for b in rep["backtests"]} == set(SYMBOLS)
     for b in rep["backtests"]:
