@@ -31,6 +31,7 @@ import xgboost as xgb
 from sklearn.linear_model import Ridge
 
 from mlcore.pipeline import baselines
+from mlcore.pipeline.dissimilarity import Dissimilarity
 from mlcore.pipeline.hits import (
     HitCalibrator,
     HitGrades,
@@ -314,6 +315,7 @@ class OutOfFold:
     ridge: np.ndarray
     target_z: np.ndarray  # forward return in vol units over the fold's horizon
     forward: np.ndarray  # simple forward return over the same horizon
+    outside: np.ndarray  # inputs unlike the fold's training rows (``dissimilarity``)
     folds: list[FoldInfo]
 
 
@@ -339,6 +341,9 @@ def _walk(
             continue
         model = Members(config).fit(data.X[train], data.target_z[horizon][train])
         score, px, pr = model.score(data.X[test])
+        # Fitted on (a sample of) the fold's training rows only, like the members.
+        sample = train[:: max(1, len(train) // 50_000)]
+        parts["outside"].append(Dissimilarity.fit(data.X[sample], data.features).flag(data.X[test]))
         target = data.target_z[horizon][test]
         parts["rows"].append(test)
         parts["fold"].append(np.full(len(test), fold.number))
@@ -473,6 +478,21 @@ def stable_inputs(oof: OutOfFold, min_agreement: float = 0.75) -> np.ndarray:
     return (agreement >= min_agreement) & (majority != 0)
 
 
+def _dissimilar(oof: OutOfFold, c: Calls, scored: np.ndarray) -> dict:
+    """How often the dissimilarity flag fired out of sample, and how flagged calls fared."""
+    settled = scored & np.isfinite(oof.forward) & (c.direction != 0)
+
+    def rate(mask: np.ndarray) -> float | None:
+        return float(c.hit[mask].mean()) if mask.any() else None
+
+    return {
+        "flagged_share": float(oof.outside.mean()) if len(oof.outside) else None,
+        "flagged_calls": int((settled & oof.outside).sum()),
+        "hit_rate_flagged": rate(settled & oof.outside),
+        "hit_rate_unflagged": rate(settled & ~oof.outside),
+    }
+
+
 def best_rule(result: PooledResult) -> baselines.BestRule:
     """The simple rule a trader would have used in each fold, chosen on the earlier ones."""
     return baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
@@ -543,6 +563,7 @@ def report(result: PooledResult) -> dict:
             "ece": hit_ece(c.confidence[settled], c.hit[settled]),
             "grades": [asdict(e) for e in evidence],
         },
+        "dissimilar": _dissimilar(oof, c, scored),
         "calibrator": result.calibrator.to_dict(),
         "unstable_inputs": [
             name for name, ok in zip(data.features, stable_inputs(oof), strict=True) if not ok

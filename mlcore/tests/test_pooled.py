@@ -232,6 +232,9 @@ def test_pooled_walk_forward_is_out_of_sample_end_to_end(data):
     assert {r["symbol"] for r in rep["per_symbol"]} == set(SYMBOLS)
     assert [g["grade"] for g in rep["calls"]["grades"]] == ["A+", "A", "B", "C"]
     assert rep["calls"]["ece"] < 0.05
+    d = rep["dissimilar"]
+    assert 0 <= d["flagged_share"] < 0.2 and d["hit_rate_unflagged"] is not None
+    assert len(result.oof.outside) == len(result.oof.rows)
     json.dumps(rep, default=float)
 
 

@@ -166,6 +166,14 @@ def universe_summary(rep: dict) -> str:
     )
     for g in calls["grades"]:
         lines.append(f"    {g['grade']:<2} {g['count']:>7} calls: {g['reason']}")
+    d = rep.get("dissimilar")
+    if d and d["flagged_share"] is not None:
+        hit = d["hit_rate_flagged"]
+        lines.append(
+            f"  inputs unlike the training rows on {d['flagged_share']:.1%} of out-of-fold "
+            f"rows: hit rate {'n/a' if hit is None else f'{hit:.1%}'} on {d['flagged_calls']} "
+            f"flagged calls vs {d['hit_rate_unflagged']:.1%} unflagged"
+        )
     for b in rep.get("backtests", []):
         every = next(x for x in b["sets"] if x["grade_set"] == "all calls")
         m, bh = every["metrics"], every["baselines"]["buy_and_hold"]
