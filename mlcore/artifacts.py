@@ -28,6 +28,7 @@ import numpy as np
 from django.conf import settings
 
 from mlcore.pipeline.calibrate import Calibrator
+from mlcore.pipeline.dissimilarity import Dissimilarity
 from mlcore.pipeline.features import FeatureSpec
 from mlcore.pipeline.hits import HitCalibrator
 from mlcore.pipeline.labels import BarrierParams
@@ -140,6 +141,7 @@ def load_universe(directory: Path) -> UniverseModel:
             HitCalibrator.from_dict(m["hits"]),
             tuple(m["symbols"]),
             tuple(m["supported"]),
+            Dissimilarity.from_dict(m["dissimilarity"]) if m.get("dissimilarity") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory}: bad universe manifest: {exc}") from exc

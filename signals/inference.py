@@ -308,6 +308,8 @@ def _infer_universe(
     )
     stop, target = levels(candles, barrier, direction)
     regime = market_context(candles, interval).regime[-1]
+    # Inputs unlike anything the model trained on: stored, said, never actionable.
+    outside = um.dissimilarity.explain(row) if um.dissimilarity else None
     fields = {
         "direction": DIRECTIONS[direction],
         "grade": str(calls.grade[-1]),
@@ -318,7 +320,7 @@ def _infer_universe(
         "stop_price": stop,
         "target_price": target,
         "explanation": explanation.to_dict()
-        | {"model": "universe", "unseen": calls.unseen, "horizon": um.horizon},
+        | {"model": "universe", "unseen": calls.unseen, "horizon": um.horizon, "outside": outside},
         "timings": timings,
     }
     return _save(model, symbol, bar, fields)
@@ -365,7 +367,10 @@ def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outc
     interval = model.interval
     try:
         directional = fields["direction"] != Signal.Direction.NEUTRAL
-        fields["actionable"] = serving.actionable(model, fields["grade"], directional)
+        outside = bool(fields["explanation"].get("outside"))
+        fields["actionable"] = (
+            serving.actionable(model, fields["grade"], directional) and not outside
+        )
         with transaction.atomic():
             signal = Signal.objects.create(
                 symbol=symbol, interval=interval, open_time=bar, model_version=model, **fields

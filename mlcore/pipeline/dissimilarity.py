@@ -58,3 +58,22 @@ class Dissimilarity:
             return None
         name = self.names[int(worst[0])]
         return f"inputs outside what the model was trained on: {name} at {score[0]:.1f} sd"
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "mean": self.mean.tolist(),
+            # An input with no spread in training never counts: saved as null, read back as inf.
+            "scale": [None if not np.isfinite(v) else float(v) for v in self.scale],
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Dissimilarity:
+        scale = np.array([np.inf if v is None else v for v in data["scale"]], dtype=np.float64)
+        return cls(
+            tuple(data["names"]),
+            np.asarray(data["mean"], dtype=np.float64),
+            scale,
+            float(data["threshold"]),
+        )

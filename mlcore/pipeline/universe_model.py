@@ -10,7 +10,9 @@ Pure; no Django.
 3. the hit calibrator fitted on every settled out-of-fold call of that horizon (all calls if
    no fold chose it);
 4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
-   that a prediction in any other grade is stored but never shown as a signal.
+   that a prediction in any other grade is stored but never shown as a signal;
+5. the dissimilarity reference of its training rows: a prediction whose inputs lie outside
+   them is flagged and is not actionable.
 
 ``predict_universe(model, frames, symbol)`` scores one symbol's bars with the market context
 of every symbol given. A symbol the model never trained on is served the same way; its
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mlcore.pipeline.baselines import ic_with_p
+from mlcore.pipeline.dissimilarity import Dissimilarity
 from mlcore.pipeline.evaluation import GRADE_SETS
 from mlcore.pipeline.hits import (
     HitCalibrator,
@@ -58,6 +61,7 @@ class UniverseModel:
     hits: HitCalibrator
     symbols: tuple[str, ...]  # trained on
     supported: tuple[str, ...]  # grades the out-of-fold evidence backs
+    dissimilarity: Dissimilarity | None = None  # fitted on the training rows
 
     @property
     def history_needed(self) -> int:
@@ -74,6 +78,7 @@ class UniverseModel:
             "hits": self.hits.to_dict(),
             "symbols": list(self.symbols),
             "supported": list(self.supported),
+            "dissimilarity": self.dissimilarity.to_dict() if self.dissimilarity else None,
         }
 
 
@@ -91,6 +96,7 @@ def final_model(
     use = same if same.sum() >= config.min_calibration_calls else settled
     cost_z = cost_in_vol(data, oof, config.round_trip_cost)
     hits = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
+    sample = rows[:: max(1, len(rows) // 50_000)]
     return UniverseModel(
         interval,
         params,
@@ -101,6 +107,7 @@ def final_model(
         hits,
         tuple(sorted(set(data.symbol))),
         tuple(supported),
+        Dissimilarity.fit(data.X[sample], data.features),
     )
 
 

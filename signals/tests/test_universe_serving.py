@@ -193,3 +193,40 @@ def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_cham
     universe_champion.forced = True
     universe_champion.save()
     assert not inference.infer("1000PEPEUSDT", "1h", bar).signal.actionable
+
+
+def test_inputs_unlike_the_training_rows_are_said_and_never_actionable(universe_champion):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    universe_champion.forced = False
+    universe_champion.save()
+    um = inference.universe_model_for(universe_champion)
+    assert um.dissimilarity is not None and um.dissimilarity.threshold > 0
+    bar = BAR - timedelta(hours=2)
+    probe = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    assert probe.explanation["outside"] is None  # an ordinary hour
+    probe.delete()
+    universe_champion.metrics["supported_grades"] = ["A+", "A", "B", "C"]
+    universe_champion.save()
+    # A threshold no row passes: every input counts as unlike the training rows.
+    um.dissimilarity = replace(um.dissimilarity, threshold=-1.0)
+    s = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    assert s.explanation["outside"].startswith("inputs outside what the model was trained on: ")
+    assert not s.actionable
+
+
+def test_the_dissimilarity_reference_round_trips(universe_champion):
+    import json
+    from pathlib import Path
+
+    from mlcore import artifacts
+    from mlcore.pipeline.dissimilarity import Dissimilarity
+
+    um = artifacts.load_universe(Path(universe_champion.artifact_path))
+    d = um.dissimilarity
+    again = Dissimilarity.from_dict(json.loads(json.dumps(d.to_dict())))
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(50, len(d.names)))
+    np.testing.assert_array_equal(again.score(X)[0], d.score(X)[0])
