@@ -5,7 +5,6 @@ run = run_backtest(BacktestRequest("BTCUSDT", "1h", start, end, strategy="moment
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import transaction
 
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import ms_to_datetime
+from mlcore import reports
 from mlcore.backtest import baselines, metrics
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import REASONS, BacktestResult, Costs, Margin, Market, run
@@ -263,9 +262,6 @@ def strategy_name(request: BacktestRequest) -> str:
 
 def write_summary(runs: list[BacktestRun]) -> Path:
     """var/reports/backtest_summary.json, written atomically (temp file, then rename)."""
-    reports = Path(settings.REPORTS_DIR)
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / "backtest_summary.json"
     summary = [
         {
             "id": r.id,
@@ -281,7 +277,4 @@ def write_summary(runs: list[BacktestRun]) -> Path:
         }
         for r in runs
     ]
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(summary, indent=2))
-    temporary.replace(path)
-    return path
+    return reports.write_report("backtest_summary.json", summary)

@@ -20,7 +20,6 @@ promises, the hit probability's ECE), with the same backtests.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import find_gaps
-from mlcore import artifacts
+from mlcore import artifacts, reports
 from mlcore.backtest.data import funding_within, market_from_frames
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets
 from mlcore.backtests import funding_gap
@@ -283,10 +282,6 @@ def report(evaluation: Evaluation) -> dict:
 
 
 def write_report(evaluation: Evaluation) -> Path:
-    reports = Path(settings.REPORTS_DIR)
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"evaluation_{evaluated_symbol(evaluation)}.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report(evaluation), indent=2))
-    temporary.replace(path)
-    return path
+    return reports.write_report(
+        f"evaluation_{evaluated_symbol(evaluation)}.json", report(evaluation)
+    )

@@ -42,12 +42,12 @@ from sklearn.metrics import log_loss as sk_log_loss
 from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime, row_problems
-from mlcore import artifacts
+from mlcore import artifacts, reports
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
 from mlcore.config import default_barrier
 from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
-from mlcore.pipeline import pooled
+from mlcore.pipeline import baselines, pooled
 from mlcore.pipeline.device import compute_device
 from mlcore.pipeline.hits import HitGrades, supported_grades
 from mlcore.pipeline.pooled_backtests import backtest_symbols
@@ -123,8 +123,7 @@ def gate(rep: dict) -> dict:
     """Gate 3 for the universe model, on the report's out-of-sample figures."""
     model, rule = rep["ic"]["ic"], rep["best_rule"]["ic_same_rows"]["ic"]
     calls = rep["calls"]
-    # Above zero too: beating a rule that lost is no evidence of skill.
-    beats_rule = model is not None and model > max(rule if rule is not None else 0.0, 0.0)
+    beats_rule = baselines.beats_rule(model, rule)
     beats_prior = (
         calls["log_loss"] is not None
         and calls["base_rate_log_loss"] is not None
@@ -376,13 +375,7 @@ def record(
 
 
 def write_report(rep: dict, interval: str) -> Path:
-    reports = Path(settings.REPORTS_DIR)
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"universe_{interval}.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(rep, indent=2, default=_plain))
-    temporary.replace(path)
-    return path
+    return reports.write_report(f"universe_{interval}.json", rep, default=_plain)
 
 
 def _plain(value: object) -> object:

@@ -218,19 +218,17 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     if bar is None:
         return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
     # The champions (the symbol's own and the universe's), and whether each has this bar's
-    # signal already, in one query each; ``serving.choose`` picks the one that serves.
+    # signal already, in one query; ``serving.choose`` picks the one that serves.
     stored = Signal.objects.filter(
         symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
     )
-
-    def champion_of(series: str) -> ModelVersion | None:
-        return (
-            ModelVersion.objects.champions(series, interval)
-            .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
-            .first()
-        )
-
-    model = serving.choose(champion_of(symbol), champion_of(UNIVERSE), symbol)
+    champions = {
+        m.symbol: m
+        for m in ModelVersion.objects.filter(
+            status=ModelVersion.Status.CHAMPION, interval=interval, symbol__in=[symbol, UNIVERSE]
+        ).annotate(stored_signal=Subquery(stored.values("pk")[:1]))
+    }
+    model = serving.choose(champions.get(symbol), champions.get(UNIVERSE), symbol)
     if model is None:
         return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
     if model.stored_signal:

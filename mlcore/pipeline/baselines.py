@@ -37,6 +37,12 @@ def rule_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def beats_rule(model_ic: float | None, rule_ic: float | None) -> bool:
+    """Gate 3's test: the model's IC above the best rule's and above zero (beating a rule that
+    lost is no evidence of skill)."""
+    return model_ic is not None and model_ic > max(rule_ic if rule_ic is not None else 0.0, 0.0)
+
+
 def spearman(score: np.ndarray, target: np.ndarray) -> float | None:
     known = np.isfinite(score) & np.isfinite(target)
     if known.sum() < 30 or np.ptp(score[known]) == 0:

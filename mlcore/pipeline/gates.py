@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from mlcore.backtest.signals import GradedBacktest
+from mlcore.pipeline import baselines
 from mlcore.pipeline.baselines import BestRule
 
 
@@ -79,9 +80,7 @@ def xgb_vs_baselines(
     vs_prior = member_vs_prior(3, "XGBoost", loss, prior, max_ratio, True)
     rule_ic = best.ic
     chosen = sorted(set(best.chosen.values()))
-    # Above zero too: beating a rule that lost (a negative IC) is no evidence of skill.
-    bar = max(rule_ic if rule_ic is not None else 0.0, 0.0)
-    beats_rule = model_ic is not None and model_ic > bar
+    beats_rule = baselines.beats_rule(model_ic, rule_ic)
     if model_ic is None:
         versus = "no out-of-fold IC could be measured"
     else:

@@ -40,7 +40,7 @@ from mlcore.pipeline.hits import (
     hit_ece,
     walk_forward_confidence,
 )
-from mlcore.pipeline.universe import UniverseParams, feature_columns
+from mlcore.pipeline.universe import UniverseParams, cost_over_vol, feature_columns
 
 Progress = Callable[[int, int], None]
 TARGET_CLIP = 4.0  # vol units: one crash bar must not steer a squared-error fit
@@ -112,14 +112,14 @@ def make_dataset(
     rows = rows[np.isfinite(rows["vol"]) & rows[f"ret_{max(p.return_bars)}_z"].notna()]
     rows = rows.reset_index(drop=True)
     names = feature_columns(p)
-    grouped = rows.groupby("symbol", sort=False)["close"]
+    grouped = rows.groupby("symbol", sort=False)
+    close = rows["close"].to_numpy(np.float64)
+    open_time = rows["open_time"].to_numpy()
     target_z, forward = {}, {}
     for h in horizons:
-        later = grouped.shift(-h).to_numpy(np.float64)
+        later = grouped["close"].shift(-h).to_numpy(np.float64)
         # The bar h steps later must be h intervals later: a hole would stretch the horizon.
-        t_later = rows.groupby("symbol", sort=False)["open_time"].shift(-h).to_numpy()
-        exact = t_later == rows["open_time"].to_numpy() + h * step_ms
-        close = rows["close"].to_numpy(np.float64)
+        exact = grouped["open_time"].shift(-h).to_numpy() == open_time + h * step_ms
         simple = np.where(exact, later / close - 1.0, np.nan)
         forward[h] = simple
         target_z[h] = np.log1p(simple) / (rows["vol"].to_numpy() * np.sqrt(h))
@@ -298,7 +298,6 @@ class FoldInfo:
     horizon: int
     validation_ic: dict[int, float]
     ic: float | None
-    calibrated: bool
     seconds: float
     ridge_coef: list[float]  # the ridge member's weight per input, in standardised units
 
@@ -363,7 +362,6 @@ def _walk(
                 horizon,
                 validation_ic,
                 baselines.spearman(score, target),
-                False,
                 round(time.perf_counter() - started, 2),
                 [round(float(v), 6) for v in model.coef],
             )
@@ -389,13 +387,12 @@ class Calls:
     calibrated_folds: list[int]
 
 
-def cost_in_vol(data: Dataset, oof: OutOfFold, cost: float) -> np.ndarray:
-    """The round trip in units of the move each row's horizon typically makes."""
-    vol = data.rows["vol"].to_numpy()[oof.rows]
-    return cost / (vol * np.sqrt(oof.horizon))
+def oof_cost_z(data: Dataset, oof: OutOfFold, cost: float) -> np.ndarray:
+    """The round trip in units of the move each out-of-fold row's horizon typically makes."""
+    return cost_over_vol(cost, data.rows["vol"].to_numpy()[oof.rows], oof.horizon)
 
 
-def calls(oof: OutOfFold, data: Dataset, config: PooledConfig) -> Calls:
+def calls(oof: OutOfFold, data: Dataset, config: PooledConfig, cost_z: np.ndarray) -> Calls:
     direction = np.sign(oof.score).astype(np.int64)
     net = direction * oof.forward - config.round_trip_cost
     hit = net > 0
@@ -403,7 +400,7 @@ def calls(oof: OutOfFold, data: Dataset, config: PooledConfig) -> Calls:
     t = data.open_time[oof.rows]
     confidence, done = walk_forward_confidence(
         np.abs(oof.score),
-        cost_in_vol(data, oof, config.round_trip_cost),
+        cost_z,
         hit,
         settled,
         oof.fold,
@@ -421,7 +418,9 @@ class PooledResult:
     data: Dataset
     oof: OutOfFold
     calls: Calls
-    calibrator: HitCalibrator  # fitted on every settled out-of-fold call: the one that serves
+    # The one that serves: fitted on the settled out-of-fold calls of the horizon the last fold
+    # chose (every settled call when too few of them).
+    calibrator: HitCalibrator
     per_symbol: dict[str, OutOfFold]
     rules: dict[str, np.ndarray]
     seconds: float
@@ -451,10 +450,12 @@ def walk_forward(
                 per_symbol[s] = _walk(data, folds, config, data.symbol == s, tick)
             except ValueError:
                 continue  # too young to train alone: the universe model is all it can have
-    c = calls(oof, data, config)
+    cost_z = oof_cost_z(data, oof, config.round_trip_cost)
+    c = calls(oof, data, config, cost_z)
     settled = np.isfinite(oof.forward) & (c.direction != 0)
-    cost_z = cost_in_vol(data, oof, config.round_trip_cost)
-    calibrator = HitCalibrator.fit(np.abs(oof.score)[settled], cost_z[settled], c.hit[settled])
+    same = settled & (oof.horizon == oof.folds[-1].horizon)
+    use = same if same.sum() >= config.min_calibration_calls else settled
+    calibrator = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
     rules = baselines.rule_scores(data.rows.iloc[oof.rows])
     return PooledResult(
         config, data, oof, c, calibrator, per_symbol, rules, round(time.perf_counter() - started, 1)

@@ -105,9 +105,15 @@ def volatility(close: np.ndarray, window: int = 168) -> np.ndarray:
     return vol
 
 
+def cost_over_vol(cost: float, vol: np.ndarray, horizon: np.ndarray | int) -> np.ndarray:
+    """The round trip in units of the move ``horizon`` bars typically make, given the
+    volatility unit at each bar: the hit calibrator's second input."""
+    return cost / (vol * np.sqrt(horizon))
+
+
 def cost_in_vol(close: np.ndarray, horizon: int, cost: float, window: int = 168) -> np.ndarray:
-    """The round trip in units of the move ``horizon`` bars typically make at each bar."""
-    return cost / (volatility(close, window) * np.sqrt(horizon))
+    """``cost_over_vol`` from the closes themselves (the per-symbol models)."""
+    return cost_over_vol(cost, volatility(close, window), horizon)
 
 
 def _funding_asof(

@@ -7,8 +7,8 @@ Pure; no Django.
    evidence), recorded on the model;
 2. the members fitted on every row with a known target for that horizon, the ridge member
    weighing only inputs whose weight kept its sign across the folds (``stable_inputs``);
-3. the hit calibrator fitted on every settled out-of-fold call of that horizon (all calls if
-   no fold chose it);
+3. the hit calibrator the walk-forward fitted on the settled out-of-fold calls of that
+   horizon (``PooledResult.calibrator``);
 4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
    that a prediction in any other grade is stored but never shown as a signal;
 5. the dissimilarity reference of its training rows: a prediction whose inputs lie outside
@@ -42,10 +42,9 @@ from mlcore.pipeline.pooled import (
     Members,
     PooledConfig,
     PooledResult,
-    cost_in_vol,
     stable_inputs,
 )
-from mlcore.pipeline.universe import UniverseParams, pooled_frame
+from mlcore.pipeline.universe import UniverseParams, cost_over_vol, pooled_frame
 
 UNIVERSE = "UNIVERSE"  # the series name a universe model is recorded under
 
@@ -90,12 +89,6 @@ def final_model(
     rows = np.flatnonzero(np.isfinite(data.target_z[horizon]))
     # The ridge member weighs only inputs whose effect kept its sign across the folds.
     members = Members(config).fit(data.X[rows], data.target_z[horizon][rows], stable_inputs(oof))
-    c = result.calls
-    settled = np.isfinite(oof.forward) & (c.direction != 0)
-    same = settled & (oof.horizon == horizon)
-    use = same if same.sum() >= config.min_calibration_calls else settled
-    cost_z = cost_in_vol(data, oof, config.round_trip_cost)
-    hits = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
     sample = rows[:: max(1, len(rows) // 50_000)]
     return UniverseModel(
         interval,
@@ -104,7 +97,7 @@ def final_model(
         list(data.features),
         horizon,
         members,
-        hits,
+        result.calibrator,
         tuple(sorted(set(data.symbol))),
         tuple(supported),
         Dissimilarity.fit(data.X[sample], data.features),
@@ -126,7 +119,6 @@ class UniverseCalls:
     direction: np.ndarray
     confidence: np.ndarray  # the probability that the call is a hit, net of the round trip
     grade: np.ndarray
-    actionable: np.ndarray  # a directional call in a grade the evidence backs
 
     def take(self, index: np.ndarray) -> UniverseCalls:
         return UniverseCalls(
@@ -141,7 +133,6 @@ class UniverseCalls:
             self.direction[index],
             self.confidence[index],
             self.grade[index],
-            self.actionable[index],
         )
 
 
@@ -165,11 +156,10 @@ def predict_universe(
     score, px, pr = model.members.score(X)
     direction = np.sign(score).astype(np.int64)
     vol = rows["vol"].to_numpy(np.float64)
-    cost_z = model.config.round_trip_cost / (vol * np.sqrt(model.horizon))
+    cost_z = cost_over_vol(model.config.round_trip_cost, vol, model.horizon)
     confidence = model.hits.apply(np.abs(score), cost_z)
     # Before a symbol's warm-up there is no volatility unit: no confidence, so no grade.
     grade = grade_calls(confidence, direction, model.config.grades)
-    actionable = np.isin(grade, list(model.supported)) & (direction != 0)
     return UniverseCalls(
         symbol,
         symbol not in model.symbols,
@@ -182,7 +172,6 @@ def predict_universe(
         direction,
         confidence,
         grade,
-        actionable,
     )
 
 
