@@ -116,12 +116,14 @@ def list_signals(
     request: HttpRequest,
     ticker: str | None = None,
     grade: Literal["A+", "A", "B", "C"] | None = None,
+    actionable: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
-    """Graded signals, newest first."""
+    """Every directional prediction, newest first (the dashboard lists only the actionable
+    ones; ``actionable=true`` gives the same here)."""
     symbol = symbol_or_404(ticker) if ticker else None
-    data = listing.page_json(symbol, grade, limit, offset, SignalPage)
+    data = listing.page_json(symbol, grade, limit, offset, SignalPage, actionable)
     # The cached page is already checked against SignalPage: wrap it as the renderer would.
     timestamp = envelope()["timestamp"]
     body = f'{{"success": true, "data": {data}, "error": null, "timestamp": "{timestamp}"}}'

@@ -1,8 +1,9 @@
 """Push a new signal to whoever listens, after the transaction that stored it commits.
 
-One message on the channel layer's ``signals`` group carries both forms: the HTML row the
-dashboard page itself renders (same template partial, auto-escaped, as an out-of-band swap that
-htmx's ws extension inserts at the top of the list) and the JSON the API's stream sends. The
+One message on the channel layer's ``signals`` group carries both forms: the HTML the dashboard
+page itself renders (same template partials, auto-escaped, as out-of-band swaps through htmx's
+ws extension: the series' board row always, and the list row at the top of the list when the
+signal is actionable) and the JSON the API's stream sends (every prediction). The
 in-memory layer serves the embedded mode; Redis carries it from a Celery worker in production.
 """
 
@@ -19,6 +20,7 @@ from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from signals import board
 from signals.models import Signal
 from signals.serialize import signal_json
 
@@ -34,9 +36,11 @@ def publish(signal: Signal | int) -> None:
     """Send ``signal`` (the stored row, or its id) to the ``signals`` group."""
     if not isinstance(signal, Signal):
         signal = Signal.objects.select_related("model_version").get(pk=signal)
-    # Every prediction goes to API clients; the dashboard lists graded (directional) ones only.
-    graded = signal.direction != Signal.Direction.NEUTRAL
-    html = render_to_string("signals/_row.html", {"signal": signal, "oob": True}) if graded else ""
+    # Every prediction goes to API clients and updates its series' row on the dashboard's
+    # board; the dashboard's list shows actionable ones only (the product abstains from the rest).
+    html = render_to_string("signals/_board_row.html", {"row": board.row_for(signal), "oob": True})
+    if signal.actionable:
+        html += render_to_string("signals/_row.html", {"signal": signal, "oob": True})
     message = {"type": "signal.new", "html": html, "data": signal_json(signal)}
     try:
         _send(get_channel_layer(), message)

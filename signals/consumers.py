@@ -30,14 +30,15 @@ class _SignalStream(AsyncWebsocketConsumer):
 
 
 class DashboardConsumer(_SignalStream):
-    """The dashboard's socket (logged-in users): the row's HTML, an htmx out-of-band swap."""
+    """The dashboard's socket (logged-in users): the series' board row and, for an actionable
+    signal, its list row, as htmx out-of-band swaps."""
 
     async def allowed(self) -> bool:
         user = self.scope.get("user")
         return bool(user and user.is_authenticated)
 
     async def signal_new(self, event: dict) -> None:
-        if event["html"]:  # empty for a neutral prediction: not a signal to list
+        if event["html"]:
             await self.send(text_data=event["html"])
 
 

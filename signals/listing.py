@@ -48,22 +48,36 @@ def bump(**kwargs) -> None:
     transaction.on_commit(_advance)
 
 
-def page(symbol: str | None, grade: str | None, limit: int, offset: int) -> dict:
+def page(
+    symbol: str | None, grade: str | None, limit: int, offset: int, actionable: bool | None = None
+) -> dict:
     """One page of graded signals, newest first, with the total count."""
     signals = Signal.objects.graded().select_related("model_version")
     if symbol:
         signals = signals.filter(symbol=symbol)
     if grade:
         signals = signals.filter(grade=grade)
+    if actionable is not None:
+        signals = signals.filter(actionable=actionable)
     items = [signal_json(s) for s in signals[offset : offset + limit]]
     return {"count": signals.count(), "limit": limit, "offset": offset, "items": items}
 
 
-def page_json(symbol: str | None, grade: str | None, limit: int, offset: int, schema) -> str:
+def page_json(
+    symbol: str | None,
+    grade: str | None,
+    limit: int,
+    offset: int,
+    schema,
+    actionable: bool | None = None,
+) -> str:
     """The page as JSON checked against ``schema``, built once per generation."""
-    key = f"signals:list:{generation()}:{symbol or '*'}:{grade or '*'}:{limit}:{offset}"
+    which = "*" if actionable is None else int(actionable)
+    key = f"signals:list:{generation()}:{symbol or '*'}:{grade or '*'}:{which}:{limit}:{offset}"
     cached = cache.get(key)
     if cached is None:
-        cached = schema.model_validate(page(symbol, grade, limit, offset)).model_dump_json()
+        cached = schema.model_validate(
+            page(symbol, grade, limit, offset, actionable)
+        ).model_dump_json()
         cache.set(key, cached, TTL)
     return cached

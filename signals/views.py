@@ -9,20 +9,26 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from mlcore.pipeline.grading import GRADES
-from signals import charts, explanations, replay
+from signals import board, charts, explanations, replay
 from signals.models import NoSignal, Signal
 
 PER_PAGE = 50
 
 
 def _listing(request: HttpRequest) -> dict:
+    """Actionable signals by default (the product abstains from the rest); ``show=all`` lists
+    every directional prediction. The count of the hidden ones is always given."""
     signals = Signal.objects.graded().select_related("model_version")
     ticker = request.GET.get("ticker", "").upper()
     grade = request.GET.get("grade", "")
+    show_all = request.GET.get("show") == "all"
     if ticker:
         signals = signals.filter(symbol=ticker)
     if grade in GRADES:
         signals = signals.filter(grade=grade)
+    hidden = 0 if show_all else signals.filter(actionable=False).count()
+    if not show_all:
+        signals = signals.filter(actionable=True)
     page = Paginator(signals, PER_PAGE).get_page(request.GET.get("page"))
     tickers = Signal.objects.graded().values_list("symbol", flat=True).distinct().order_by("symbol")
     return {
@@ -30,6 +36,8 @@ def _listing(request: HttpRequest) -> dict:
         "ticker": ticker,
         "grade": grade,
         "grades": GRADES,
+        "show_all": show_all,
+        "hidden": hidden,
         "tickers": list(tickers),
         "query": request.GET.urlencode(),
     }
@@ -48,7 +56,8 @@ def _detail(signal: Signal | None) -> dict:
 
 @login_required
 def dashboard(request: HttpRequest, signal_id: int | None = None) -> HttpResponse:
-    """The list (filterable by ticker and grade, newest first) beside one signal's detail."""
+    """The board of every series, then the list (actionable signals, or every prediction with
+    ``show=all``; filterable by ticker and grade, newest first) beside one signal's detail."""
     context = _listing(request)
     if request.htmx and request.htmx.target == "signal-list":
         return render(request, "signals/dashboard.html#list", context)
@@ -61,6 +70,9 @@ def dashboard(request: HttpRequest, signal_id: int | None = None) -> HttpRespons
     if request.htmx and request.htmx.target == "signal-detail":
         return render(request, "signals/dashboard.html#detail", context)
     context["refusals"] = NoSignal.objects.order_by("symbol")
+    context["board"] = board.board()
+    if not context["page"].object_list and not context["show_all"]:
+        context["abstentions"] = board.abstentions(context["board"])
     return render(request, "signals/dashboard.html", context)
 
 

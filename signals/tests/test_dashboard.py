@@ -48,7 +48,12 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     assert Signal.objects.count() == bars  # a replayed duplicate stores nothing
     graded = Signal.objects.graded()
     newest = graded.first()
+    # The forced champion's calls are not actionable: hidden by default, listed on asking.
+    assert not graded.filter(actionable=True).exists()
     page = trader.get("/").content.decode()
+    assert f'id="signal-{newest.pk}"' not in page and "No actionable signal." in page
+    assert f"{graded.count()} predictions not actionable are hidden" in page
+    page = trader.get("/?show=all").content.decode()
     assert f'id="signal-{newest.pk}"' in page and "TreeSHAP" in page and "chart-data" in page
     assert "explanation is of the XGBoost member" in page
     # Master-detail partials: the detail alone for an htmx click, the list alone for a filter.
@@ -58,7 +63,9 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     ).content.decode()
     assert detail.lstrip().startswith('<section id="signal-detail">') and oldest.direction in detail
     listed = trader.get(
-        f"/signals/?grade={oldest.grade}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="signal-list"
+        f"/signals/?grade={oldest.grade}&show=all",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="signal-list",
     ).content.decode()
     first_of_grade = graded.filter(grade=oldest.grade).first()  # page 1 holds the newest 50
     assert listed.lstrip().startswith('<div id="signal-list"')
@@ -121,6 +128,7 @@ def stub_signal() -> Signal:
         stop_price=60000.0,
         target_price=62000.0,
         explanation={"text": "<script>alert(1)</script>"},
+        actionable=True,
     )
 
 
