@@ -51,6 +51,14 @@ class ModelVersionQuerySet(models.QuerySet):
         return self.champions(symbol, interval).first()
 
 
+class LiveModels(models.Manager.from_queryset(ModelVersionQuerySet)):
+    """The product's own models: a simulation's (``signals.simulation``) are never among them,
+    so no champion query, drift check or page can pick one up."""
+
+    def get_queryset(self) -> ModelVersionQuerySet:
+        return super().get_queryset().filter(simulation="")
+
+
 class ModelVersion(models.Model):
     """A trained XGBoost + LSTM ensemble for one symbol and interval, with everything needed to
     judge it (gates, out-of-fold metrics) and to reproduce it (spec, window, data hash)."""
@@ -82,8 +90,15 @@ class ModelVersion(models.Model):
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    simulation = models.CharField(
+        max_length=40,
+        blank=True,
+        db_index=True,
+        help_text="the simulation that trained it (blank: a model of the live product)",
+    )
 
-    objects = ModelVersionQuerySet.as_manager()
+    objects = LiveModels()
+    everything = ModelVersionQuerySet.as_manager()  # live and simulated
 
     class Meta:
         ordering = ["-created_at"]

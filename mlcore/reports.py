@@ -10,10 +10,13 @@ from pathlib import Path
 from django.conf import settings
 
 
+def report_path(name: str) -> Path:
+    return Path(settings.REPORTS_DIR) / name
+
+
 def write_report(name: str, data: object, default: Callable | None = None) -> Path:
-    reports = Path(settings.REPORTS_DIR)
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / name
+    path = report_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(data, indent=2, default=default))
     temporary.replace(path)

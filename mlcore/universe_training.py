@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -219,28 +220,45 @@ def run_universe(
     return outcome
 
 
-def _run(
-    request: UniverseRequest, run: TrainingRun, tick: Callable[[int, int], None]
-) -> UniverseOutcome:
-    params = UniverseParams()
+@dataclass(frozen=True)
+class UniverseFit:
+    """A universe walk-forward and the model it yields, before anything is recorded."""
+
+    report: dict
+    model: UniverseModel
+    data: pooled.Dataset
+    result: pooled.PooledResult
+
+
+def universe_config(quick: bool) -> pooled.PooledConfig:
     # The grades promise the hit rates set on /settings (the universe model has no regime or
     # higher-timeframe confirmations to count), and a call pays the same round trip as a
     # symbol model's.
     rules = GradingConfig.current().rules()
-    config = pooled.PooledConfig.build(
-        quick=request.quick,
+    return pooled.PooledConfig.build(
+        quick=quick,
         device=compute_device(),
         round_trip_cost=default_barrier().round_trip_cost,
         grades=HitGrades({r.grade: r.min_confidence for r in rules.rules}),
     )
-    frames, markets, left_out = load_frames(request, params)
-    if len(frames) < 2:
-        raise UniverseError(
-            "a universe model needs at least two symbols with clean stored candles; "
-            + ("left out: " + "; ".join(f"{k}: {v}" for k, v in left_out.items()) or "none")
-        )
-    rows = pooled_frame(frames, params)
-    data = pooled.make_dataset(rows, interval_ms(request.interval), config.horizons, params)
+
+
+def fit_universe(
+    rows: pd.DataFrame,
+    markets: dict[str, Market],
+    left_out: dict[str, str],
+    interval: str,
+    until: datetime | None,
+    quick: bool,
+    tick: Callable[[int, int], None],
+    stage: Callable[[str], None] = lambda _: None,
+) -> UniverseFit:
+    """Steps 3-5 of the module docstring up to the final model, on ``rows``
+    (``universe.pooled_frame`` of every symbol's bars before ``until``): the walk-forward, its
+    report with the gate's verdict and the backtests, and the model that would serve."""
+    params = UniverseParams()
+    config = universe_config(quick)
+    data = pooled.make_dataset(rows, interval_ms(interval), config.horizons, params)
     try:
         result = pooled.walk_forward(data, config, tick)
     except ValueError as exc:
@@ -249,9 +267,9 @@ def _run(
     rep["calls"]["log_loss"], rep["calls"]["base_rate_log_loss"] = _hit_log_losses(result)
     rep = {
         "generated_at": timezone.now().isoformat(),
-        "interval": request.interval,
-        "until": request.until.isoformat() if request.until else None,
-        "quick": request.quick,
+        "interval": interval,
+        "until": until.isoformat() if until else None,
+        "quick": quick,
         "left_out": left_out,
         "features": data.features,
         "params": params.to_dict(),
@@ -259,8 +277,7 @@ def _run(
         "gate": None,
     } | rep
     rep["gate"] = gate(rep)
-    run.stage = "backtests"
-    run.save(update_fields=["stage"])
+    stage("backtests")
     rep["backtests"] = [
         b.to_dict()
         for b in backtest_symbols(
@@ -271,13 +288,43 @@ def _run(
             random_runs=min(settings.RANDOM_RUNS, 50),
         )
     ]
+    stage("final")
+    supported = supported_grades(rep["calls"]["grades"])
+    model = final_model(result, interval, params, supported)
+    return UniverseFit(rep, model, data, result)
+
+
+def _run(
+    request: UniverseRequest, run: TrainingRun, tick: Callable[[int, int], None]
+) -> UniverseOutcome:
+    frames, markets, left_out = load_frames(request, UniverseParams())
+    if len(frames) < 2:
+        raise UniverseError(
+            "a universe model needs at least two symbols with clean stored candles; "
+            + ("left out: " + "; ".join(f"{k}: {v}" for k, v in left_out.items()) or "none")
+        )
+
+    def stage(name: str) -> None:
+        run.stage = name
+        if name == "final":
+            run.percent = 90.0
+        run.save(update_fields=["stage", "percent"])
+
+    fit = fit_universe(
+        pooled_frame(frames, UniverseParams()),
+        markets,
+        left_out,
+        request.interval,
+        request.until,
+        request.quick,
+        tick,
+        stage,
+    )
+    rep = fit.report
     path = write_report(rep, request.interval)
     run.gates = [rep["gate"]]
-    run.stage, run.percent = "final", 90.0
-    run.save(update_fields=["gates", "stage", "percent"])
-    supported = supported_grades(rep["calls"]["grades"])
-    model = final_model(result, request.interval, params, supported)
-    version = record(request, run, model, data, rep)
+    run.save(update_fields=["gates"])
+    version = record(request, fit.model, fit.data, rep, run=run)
     passed = rep["gate"]["passed"]
     if passed or request.force:
         promote(version)
@@ -304,19 +351,26 @@ def _data_hash(data: pooled.Dataset) -> str:
 
 def record(
     request: UniverseRequest,
-    run: TrainingRun,
     model: UniverseModel,
     data: pooled.Dataset,
     rep: dict,
+    run: TrainingRun | None = None,
+    simulation: str = "",
 ) -> ModelVersion:
-    """Save the model's files (atomically) and its ModelVersion and walk-forward Evaluation."""
+    """Save the model's files (atomically) and its ModelVersion and walk-forward Evaluation.
+    A simulation's model is recorded under its name: never a champion of the live product."""
     step = interval_ms(request.interval)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if simulation:
+        stamp = f"sim-{simulation}-{request.until:%Y%m%d%H}"
     name, n = f"{UNIVERSE}-{request.interval}-{stamp}", 1
-    while ModelVersion.objects.filter(version=name).exists():
+    while ModelVersion.everything.filter(version=name).exists():
         n += 1
         name = f"{UNIVERSE}-{request.interval}-{stamp}-{n}"
     directory = artifacts.version_dir(UNIVERSE, request.interval, name)
+    if simulation and directory.exists():
+        # Files without a row: a simulation killed between writing them and its commit.
+        shutil.rmtree(directory)
     artifacts.save_universe(model, directory, extra={"version": name})
     spec = {"universe": model.params.to_dict(), "features": model.features}
     spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
@@ -333,7 +387,8 @@ def record(
         },
         rep["gate"] | {"name": "universe model vs simple rules and base rate", "figures": {}},
     ]
-    version = ModelVersion.objects.create(
+    version = ModelVersion.everything.create(
+        simulation=simulation,
         symbol=UNIVERSE,
         interval=request.interval,
         version=name,
@@ -369,8 +424,9 @@ def record(
         figures=json.loads(json.dumps(rep, default=_plain)),
         backtests=[],
     )
-    run.model_version = version
-    run.save(update_fields=["model_version"])
+    if run is not None:
+        run.model_version = version
+        run.save(update_fields=["model_version"])
     return version
 
 

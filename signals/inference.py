@@ -318,7 +318,13 @@ def _infer_universe(
         "stop_price": stop,
         "target_price": target,
         "explanation": explanation.to_dict()
-        | {"model": "universe", "unseen": calls.unseen, "horizon": um.horizon, "outside": outside},
+        | {
+            "model": "universe",
+            "unseen": calls.unseen,
+            "horizon": um.horizon,
+            "outside": outside,
+            "call_score": float(calls.score[-1]),
+        },
         "timings": timings,
     }
     return _save(model, symbol, bar, fields)

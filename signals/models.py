@@ -16,6 +16,97 @@ class SignalQuerySet(models.QuerySet):
         return self.exclude(direction=Signal.Direction.NEUTRAL)
 
 
+class LiveSignals(models.Manager.from_queryset(SignalQuerySet)):
+    """The product's live signals: a simulation's are never mixed in (dashboard, API, journal,
+    stream all read through here)."""
+
+    def get_queryset(self) -> SignalQuerySet:
+        return super().get_queryset().filter(simulation__isnull=True)
+
+
+class Simulation(models.Model):
+    """One run of ``manage.py simulate``: stored history replayed through the models the
+    product would have had, retrained on its schedule (``signals.simulation``)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        ERROR = "error"
+
+    name = models.SlugField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    interval = models.CharField(max_length=4)
+    symbols = models.JSONField(default=list)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    retrain_every_hours = models.PositiveIntegerField()
+    pooled = models.BooleanField(default=True)
+    quick = models.BooleanField(default=False)
+    force = models.BooleanField(default=False, help_text="serve models past failed gates")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    stage = models.CharField(max_length=60, blank=True)
+    percent = models.FloatField(default=0.0)
+    message = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, help_text="seconds per part of the simulation")
+    report = models.JSONField(default=dict, help_text="the track record's evaluation")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"simulation {self.name} ({self.status})"
+
+    def settings_dict(self) -> dict:
+        """What the simulation was asked: resuming it under other settings is refused."""
+        return {
+            "interval": self.interval,
+            "symbols": list(self.symbols),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "retrain_every_hours": self.retrain_every_hours,
+            "pooled": self.pooled,
+            "quick": self.quick,
+            "force": self.force,
+        }
+
+
+class SimulationWindow(models.Model):
+    """One period of a simulation between two retrainings: the model trained at its start
+    (on data before it), the model that served it, and whether its calls are stored."""
+
+    simulation = models.ForeignKey(Simulation, on_delete=models.CASCADE, related_name="windows")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    trained = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    served_by = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    passed = models.BooleanField(default=False, help_text="the trained model passed its gates")
+    labels_end = models.DateTimeField(
+        null=True, blank=True, help_text="where the last label the model trained on ended"
+    )
+    candles_end = models.DateTimeField(
+        null=True, blank=True, help_text="close of the last candle the training read"
+    )
+    rule = models.CharField(max_length=40, blank=True, help_text="simple rule chosen before it")
+    message = models.TextField(blank=True)
+    done = models.BooleanField(default=False, help_text="its calls are stored")
+    figures = models.JSONField(default=dict)
+    seconds = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["simulation", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["simulation", "start"], name="one_window_per_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.simulation.name} {self.start:%Y-%m-%d}"
+
+
 class Signal(models.Model):
     class Direction(models.TextChoices):
         LONG = "long"
@@ -55,8 +146,17 @@ class Signal(models.Model):
     timings = models.JSONField(
         default=dict, help_text="seconds per stage of the inference that made it (and its start)"
     )
+    simulation = models.ForeignKey(
+        Simulation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="signals",
+        help_text="the simulation that made it (none: a live signal)",
+    )
 
-    objects = SignalQuerySet.as_manager()
+    objects = LiveSignals()
+    everything = SignalQuerySet.as_manager()  # live and simulated
 
     class Meta:
         ordering = ["-open_time", "-id"]

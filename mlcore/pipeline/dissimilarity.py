@@ -53,11 +53,16 @@ class Dissimilarity:
 
     def explain(self, row: np.ndarray) -> str | None:
         """One line for a flagged row; None for a row like the training ones."""
-        score, worst = self.score(np.asarray(row).reshape(1, -1))
-        if score[0] <= self.threshold:
-            return None
-        name = self.names[int(worst[0])]
-        return f"inputs outside what the model was trained on: {name} at {score[0]:.1f} sd"
+        return self.explain_rows(np.asarray(row).reshape(1, -1))[0]
+
+    def explain_rows(self, X: np.ndarray) -> list[str | None]:
+        score, worst = self.score(X)
+        return [
+            f"inputs outside what the model was trained on: {self.names[int(w)]} at {z:.1f} sd"
+            if z > self.threshold
+            else None
+            for z, w in zip(score, worst, strict=True)
+        ]
 
     def to_dict(self) -> dict:
         return {

@@ -138,15 +138,33 @@ def explain_score(
     """The universe model's XGBoost member (a regressor of the forward return in volatility
     units): its TreeSHAP contributions to the score, read in the call's direction, so a
     driver "for" a short call is one pushing the score down."""
-    row = np.asarray(row, dtype=np.float32).reshape(1, -1)
-    values = booster.predict(xgb.DMatrix(row, nthread=1), pred_contribs=True)[0]
+    return explain_scores(booster, np.asarray(row).reshape(1, -1), names, np.array([direction]),
+                          top)[0]  # fmt: skip
+
+
+def explain_scores(
+    booster: xgb.Booster, X: np.ndarray, names: list[str], direction: np.ndarray, top: int = 5
+) -> list[Explanation]:
+    """``explain_score`` for many rows in one TreeSHAP pass (a simulation's window)."""
+    X = np.asarray(X, dtype=np.float32)
+    values = booster.predict(
+        xgb.DMatrix(X, nthread=1 if len(X) < SMALL else -1), pred_contribs=True
+    )
+    return [
+        _score_explanation(X[i], values[i], names, int(direction[i]), top) for i in range(len(X))
+    ]
+
+
+def _score_explanation(
+    row: np.ndarray, values: np.ndarray, names: list[str], direction: int, top: int
+) -> Explanation:
     shap, base = values[:-1], float(values[-1])
     sign = 1.0 if direction >= 0 else -1.0
     signed = sign * shap
 
     def driver(i: int) -> Driver:
         # A missing input (no funding, a context symbol absent) has no value to show.
-        value = float(row[0, i])
+        value = float(row[i])
         return Driver(names[i], value if np.isfinite(value) else None, float(shap[i]))
 
     order = np.argsort(-signed)

@@ -150,6 +150,12 @@ def predict_universe(
     rows = rows[rows["symbol"] == symbol]
     if since is not None:
         rows = rows[rows["open_time"] >= since]
+    return predict_rows(model, rows, symbol)
+
+
+def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> UniverseCalls:
+    """The calls on ``rows``: one symbol's rows of ``universe.pooled_frame`` (live inference,
+    ``evaluate`` and ``simulate`` all end here)."""
     if rows.empty:
         raise ValueError(f"no bar of {symbol} to predict")
     X = rows[model.features].to_numpy(np.float32)

@@ -1,0 +1,567 @@
+"""The product's own track record: stored history replayed through the models the product
+would have had, retrained on its schedule (``manage.py simulate``).
+
+``simulate(request, progress)``:
+1. The simulation row: created, or resumed when one of that name was asked the same thing (a
+   different ask is refused; ``replace`` starts it over). Its windows follow the schedule:
+   one retraining at each window's start, every ``retrain_every`` from ``start`` to ``end``.
+2. The inputs, read and computed once: each symbol's candles and funding (data QA as in
+   training), its scale-free frame (``universe.symbol_frame``) and the pooled frame across
+   symbols (``universe.pooled_frame``), its regime per bar and its market. Features at bar t
+   use data up to t only (proven by the features' prefix tests), so slicing the frame at a
+   window's start gives exactly what training then would have computed.
+3. Each window not yet done, in time order:
+   a. training on the rows before its start (``universe_training.fit_universe``: the same
+      walk-forward, gate and final model as ``train_all --pooled``); a row is trained on only
+      if its label (the forward return over the horizon) ends before the window starts. The
+      model is recorded as a ``ModelVersion`` of this simulation (never a live champion) with
+      where its labels and candles ended, in one transaction with the window;
+   b. the model that serves the window: the one just trained if it passed its gate; else the
+      last one that did (a champion stays until a better one passes); with ``force``, the one
+      just trained (its calls are then never actionable, as live);
+   c. its calls on every bar of the window (``universe_model.predict_rows``, the function live
+      inference ends in), explained and flagged as live ones are, stored as simulated
+      ``Signal`` rows in one transaction that marks the window done. A kill loses at most the
+      window in flight; re-running stores nothing twice.
+4. The evaluation of the whole track record (``mlcore.pipeline.track_record``), written
+   atomically to ``var/reports/simulation_<name>.json`` and kept on the row for its page.
+Simulated signals and models never appear on the dashboard, in the API or in the journal:
+their default managers read live rows only.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.intervals import interval_ms
+from analysis.market import UnknownSeries, candles_frame, funding_frame
+from analysis.quality import find_gaps, ms_to_datetime, row_problems
+from mlcore import artifacts, reports, serving
+from mlcore.backtest.data import market_from_frames
+from mlcore.backtest.engine import Market
+from mlcore.models import ModelVersion
+from mlcore.pipeline import baselines
+from mlcore.pipeline.confirmations import market_context
+from mlcore.pipeline.explain import explain_scores
+from mlcore.pipeline.labels import BarrierParams, triple_barrier
+from mlcore.pipeline.track_record import SymbolCalls, evaluate_track_record, window_figures
+from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
+from mlcore.pipeline.universe_model import UniverseModel, predict_rows
+from mlcore.universe_training import (
+    UniverseError,
+    UniverseRequest,
+    fit_universe,
+    record,
+    universe_config,
+)
+from signals.models import Signal, Simulation, SimulationWindow
+
+log = logging.getLogger(__name__)
+DIRECTIONS = {-1: Signal.Direction.SHORT, 0: Signal.Direction.NEUTRAL, 1: Signal.Direction.LONG}
+Progress = Callable[[str, int, int], None]
+
+
+class SimulationError(ValueError):
+    """A simulation that cannot run as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class SimulationRequest:
+    name: str
+    symbols: tuple[str, ...]
+    interval: str
+    start: datetime
+    end: datetime
+    retrain_every: timedelta
+    pooled: bool = True
+    quick: bool = False
+    force: bool = False
+    replace: bool = False
+
+    def fields(self) -> dict:
+        return {
+            "interval": self.interval,
+            "symbols": list(self.symbols),
+            "start": self.start,
+            "end": self.end,
+            "retrain_every_hours": int(self.retrain_every.total_seconds() // 3600),
+            "pooled": self.pooled,
+            "quick": self.quick,
+            "force": self.force,
+        }
+
+
+@dataclass
+class Inputs:
+    """Everything step 2 computes once for the whole span."""
+
+    rows: pd.DataFrame  # the pooled frame of every symbol, (open_time, symbol) sorted
+    candles: dict[str, pd.DataFrame]
+    markets: dict[str, Market]
+    regime: dict[str, pd.Series]  # open_time -> regime name
+    left_out: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def schedule(start: datetime, end: datetime, every: timedelta) -> list[tuple[datetime, datetime]]:
+    if every <= timedelta(0):
+        raise SimulationError("--retrain-every must be positive")
+    if end <= start:
+        raise SimulationError(f"the span is empty: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    windows, at = [], start
+    while at < end:
+        windows.append((at, min(at + every, end)))
+        at += every
+    return windows
+
+
+def open_simulation(request: SimulationRequest) -> Simulation:
+    """Step 1."""
+    if not request.pooled:
+        raise SimulationError(
+            "only the universe model can be simulated yet (--pooled): a per-symbol simulation "
+            "would retrain every symbol's XGBoost + LSTM ensemble each window"
+        )
+    windows = schedule(request.start, request.end, request.retrain_every)
+    with transaction.atomic():
+        existing = Simulation.objects.select_for_update().filter(name=request.name).first()
+        if existing and request.replace:
+            discard(existing)
+            existing = None
+        if existing:
+            asked = Simulation(**request.fields()).settings_dict()
+            if existing.settings_dict() != asked:
+                raise SimulationError(
+                    f"a simulation named {request.name!r} exists with other settings "
+                    f"({existing.settings_dict()}); resume it with the same ones, or "
+                    "--replace it"
+                )
+            sim = existing
+            sim.status, sim.message = Simulation.Status.RUNNING, ""
+            sim.save(update_fields=["status", "message", "updated_at"])
+        else:
+            sim = Simulation.objects.create(name=request.name, **request.fields())
+        for start, end in windows:
+            SimulationWindow.objects.get_or_create(
+                simulation=sim, start=start, defaults={"end": end}
+            )
+    return sim
+
+
+def discard(sim: Simulation) -> None:
+    """Remove a simulation with its signals, its models and their files."""
+    models = list(ModelVersion.everything.filter(simulation=sim.name))
+    Signal.everything.filter(simulation=sim).delete()
+    sim.delete()
+    for model in models:
+        model.evaluations.all().delete()
+        model.delete()
+        shutil.rmtree(model.artifact_path, ignore_errors=True)
+
+
+def read_inputs(sim: Simulation, params: UniverseParams, lookahead: int) -> Inputs:
+    """Step 2: every symbol's bars up to ``end`` plus ``lookahead`` bars (only for the last
+    calls' outcomes; no training or prediction reads past the bar it is at)."""
+    step = interval_ms(sim.interval)
+    until = sim.end + timedelta(milliseconds=lookahead * step)
+    started = time.perf_counter()
+    frames, candles_of, markets, regime, left_out = {}, {}, {}, {}, {}
+    for symbol in sim.symbols:
+        try:
+            candles = candles_frame(symbol, sim.interval, until=until)
+        except (UnknownSeries, ValueError) as exc:
+            left_out[symbol] = str(exc)
+            continue
+        problems = row_problems(candles, step)
+        gaps = find_gaps(candles["open_time"].to_numpy(), step)
+        if problems or gaps:
+            first = (problems or [f"gap {g}" for g in gaps])[0]
+            left_out[symbol] = f"data QA failed ({first}); run `manage.py check_data --repair`"
+            continue
+        funding = funding_frame(symbol, until=until)
+        frames[symbol] = symbol_frame(
+            candles, funding if not funding.empty else None, sim.interval, params
+        )
+        candles_of[symbol] = candles
+        markets[symbol] = market_from_frames(candles, funding, sim.interval)
+        context = market_context(candles, sim.interval)
+        regime[symbol] = pd.Series(context.regime, index=context.open_time)
+    if len(frames) < 2:
+        raise SimulationError(
+            "a universe simulation needs at least two symbols with clean stored candles; "
+            "left out: " + ("; ".join(f"{k}: {v}" for k, v in left_out.items()) or "none")
+        )
+    read = time.perf_counter() - started
+    rows = pooled_frame(frames, params)
+    seconds = {"read": read, "features": time.perf_counter() - started - read}
+    return Inputs(rows, candles_of, markets, regime, left_out, seconds)
+
+
+def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: Progress):
+    """Step 3a."""
+    cut = int(window.start.timestamp() * 1000)
+    rows = inputs.rows[inputs.rows["open_time"] < cut]
+    markets = {s: _before(m, cut) for s, m in inputs.markets.items()}
+    label = f"train {window.start:%Y-%m-%d}"
+    fit = fit_universe(
+        rows,
+        markets,
+        inputs.left_out,
+        sim.interval,
+        window.start,
+        sim.quick,
+        lambda done, total: progress(label, done, total),
+    )
+    data, h = fit.data, fit.model.horizon
+    step = interval_ms(sim.interval)
+    trained = np.isfinite(data.target_z[h])
+    # A row's label is the close of the bar h intervals later: it ends when that bar closes.
+    labels_end = int(data.open_time[trained].max()) + (h + 1) * step
+    candles_end = int(rows["open_time"].max()) + step
+    rule = _chosen_rule(data, h)
+    request = UniverseRequest(tuple(sim.symbols), sim.interval, until=window.start,
+                              quick=sim.quick, force=sim.force)  # fmt: skip
+    with transaction.atomic():
+        version = record(request, fit.model, fit.data, fit.report, simulation=sim.name)
+        window.trained = version
+        window.passed = bool(fit.report["gate"]["passed"])
+        window.labels_end = ms_to_datetime(labels_end)
+        window.candles_end = ms_to_datetime(candles_end)
+        window.rule = rule
+        window.message = fit.report["gate"]["reason"]
+        window.save()
+    return version
+
+
+def _before(market: Market, cut: int) -> Market:
+    keep, paid = market.open_time < cut, market.funding_time < cut
+    return Market(
+        market.open_time[keep],
+        market.open[keep],
+        market.high[keep],
+        market.low[keep],
+        market.close[keep],
+        market.funding_time[paid],
+        market.funding_rate[paid],
+        market.funding_mark[paid],
+        market.step_ms,
+    )
+
+
+def _chosen_rule(data, horizon: int) -> str:
+    """The simple rule a trader would have picked then: the best IC on the training rows."""
+    scores = baselines.rule_scores(data.rows)
+    ics = {
+        name: baselines.spearman(score, data.target_z[horizon]) for name, score in scores.items()
+    }
+    ics = {k: v for k, v in ics.items() if v is not None}
+    return max(ics, key=ics.get) if ics else ""
+
+
+def _serving(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
+    """Step 3b."""
+    if window.passed or sim.force:
+        return window.trained
+    earlier = (
+        sim.windows.filter(start__lt=window.start, passed=True)
+        .exclude(trained=None)
+        .order_by("-start")
+        .first()
+    )
+    return earlier.trained if earlier else None
+
+
+_loaded: dict[int, UniverseModel] = {}
+
+
+def _load(model: ModelVersion) -> UniverseModel:
+    if model.pk not in _loaded:
+        _loaded.clear()
+        _loaded[model.pk] = artifacts.load_universe(Path(model.artifact_path))
+    return _loaded[model.pk]
+
+
+def _calls(
+    sim: Simulation, window: SimulationWindow, model: ModelVersion, inputs: Inputs
+) -> list[Signal]:
+    """Step 3c: the window's calls as unsaved simulated signals."""
+    um = _load(model)
+    first, last = (int(t.timestamp() * 1000) for t in (window.start, window.end))
+    rows = inputs.rows[(inputs.rows["open_time"] >= first) & (inputs.rows["open_time"] < last)]
+    step = interval_ms(sim.interval)
+    barrier = BarrierParams(
+        upper_atr=settings.LABEL_ATR_MULTIPLE,
+        lower_atr=settings.LABEL_ATR_MULTIPLE,
+        horizon=um.horizon,
+        round_trip_cost=um.config.round_trip_cost,
+    )
+    signals = []
+    for symbol, mine in rows.groupby("symbol", sort=True):
+        calls = predict_rows(um, mine, symbol)
+        ok = np.isfinite(calls.confidence)  # live refuses a bar before the warm-up too
+        if not ok.any():
+            continue
+        X = calls.features.to_numpy(np.float32)[ok]
+        explained = explain_scores(um.members.booster, X, um.features, calls.direction[ok])
+        outside = um.dissimilarity.explain_rows(X) if um.dissimilarity else [None] * len(X)
+        candles = inputs.candles[symbol]
+        span = candles[(candles["open_time"] >= first - 200 * step) & (candles["open_time"] < last)]
+        levels = triple_barrier(span, barrier)
+        upper = pd.Series(levels.upper, index=span["open_time"].to_numpy())
+        lower = pd.Series(levels.lower, index=span["open_time"].to_numpy())
+        regime = inputs.regime[symbol]
+        for i, at in enumerate(np.flatnonzero(ok)):
+            t, direction = int(calls.open_time[at]), int(calls.direction[at])
+            grade = str(calls.grade[at])
+            stop, target = (
+                (float(lower[t]), float(upper[t]))
+                if direction > 0
+                else (float(upper[t]), float(lower[t]))
+                if direction < 0
+                else (None, None)
+            )
+            signals.append(
+                Signal(
+                    simulation=sim,
+                    symbol=symbol,
+                    interval=sim.interval,
+                    open_time=ms_to_datetime(t),
+                    model_version=model,
+                    direction=DIRECTIONS[direction],
+                    grade=grade,
+                    confidence=float(calls.confidence[at]),
+                    confirmations={
+                        "members": bool(np.sign(calls.p_xgb[at]) == np.sign(calls.p_ridge[at]))
+                    },
+                    regime=str(regime.get(t) or ""),
+                    entry_price=float(calls.close[at]),
+                    stop_price=stop,
+                    target_price=target,
+                    explanation=explained[i].to_dict()
+                    | {
+                        "model": "universe",
+                        "unseen": calls.unseen,
+                        "horizon": um.horizon,
+                        "outside": outside[i],
+                        "call_score": float(calls.score[at]),
+                    },
+                    actionable=serving.actionable(model, grade, direction != 0)
+                    and outside[i] is None,
+                )
+            )
+    return signals
+
+
+def run_window(
+    sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: Progress
+) -> None:
+    """Step 3 for one window; its calls are stored with the window marked done, atomically."""
+    seconds = {}
+    started = time.perf_counter()
+    if window.trained is None:
+        _train(sim, window, inputs, progress)
+    seconds["train"] = time.perf_counter() - started
+    model = _serving(sim, window)
+    tick = time.perf_counter()
+    signals = _calls(sim, window, model, inputs) if model else []
+    seconds["predict"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    with transaction.atomic():
+        # A window killed before this commit stored nothing; one re-run after stores it once.
+        Signal.everything.filter(
+            simulation=sim, open_time__gte=window.start, open_time__lt=window.end
+        ).delete()
+        Signal.everything.bulk_create(signals, batch_size=2000)
+        window.served_by = model
+        window.done = True
+        window.seconds = seconds | {"store": time.perf_counter() - tick}
+        if model is None:
+            window.message = "abstained: no model had passed its gates by then; " + window.message
+        window.save()
+
+
+def simulate(request: SimulationRequest, progress: Progress | None = None) -> Simulation:
+    """The steps of the module docstring."""
+    progress = progress or (lambda *_: None)
+    sim = open_simulation(request)
+    started = time.perf_counter()
+    try:
+        params = UniverseParams()
+        lookahead = max(universe_config(sim.quick).horizons) + 1
+        sim.stage = "reading and computing features"
+        sim.save(update_fields=["stage", "updated_at"])
+        inputs = read_inputs(sim, params, lookahead)
+        windows = list(sim.windows.order_by("start"))
+        for number, window in enumerate(windows, start=1):
+            if window.done:
+                continue
+            sim.stage = f"window {number} of {len(windows)}: {window.start:%Y-%m-%d}"
+            sim.percent = round(95.0 * (number - 1) / len(windows), 1)
+            sim.save(update_fields=["stage", "percent", "updated_at"])
+            progress("windows", number - 1, len(windows))
+            run_window(sim, window, inputs, progress)
+        progress("windows", len(windows), len(windows))
+        sim.stage = "evaluating the track record"
+        sim.save(update_fields=["stage", "updated_at"])
+        tick = time.perf_counter()
+        sim.report = plain(track_record(sim, inputs))
+        inputs.seconds["evaluate"] = time.perf_counter() - tick
+    except (UniverseError, SimulationError) as exc:
+        _fail(sim, str(exc))
+        raise SimulationError(str(exc)) from exc
+    except KeyboardInterrupt:
+        _fail(sim, "interrupted: run the same command again to resume")
+        raise
+    except Exception as exc:
+        log.exception("simulation %s failed", sim.name)
+        _fail(sim, f"{type(exc).__name__}: {exc}")
+        raise
+    windows = list(sim.windows.order_by("start"))
+    sim.timings = inputs.seconds | {
+        "train": sum(w.seconds.get("train", 0.0) for w in windows),
+        "predict": sum(w.seconds.get("predict", 0.0) for w in windows),
+        "store": sum(w.seconds.get("store", 0.0) for w in windows),
+        "this_run": time.perf_counter() - started,
+    }
+    sim.report["timings"] = sim.timings
+    reports.write_report(f"simulation_{sim.name}.json", sim.report, default=_plain)
+    sim.status, sim.stage, sim.percent = Simulation.Status.DONE, "done", 100.0
+    sim.save()
+    return sim
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def plain(value: object) -> object:
+    """JSON-ready: numpy scalars as Python's, a non-finite number as null (JSON has none)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _fail(sim: Simulation, message: str) -> None:
+    sim.status, sim.message = Simulation.Status.ERROR, message
+    sim.save(update_fields=["status", "message", "updated_at"])
+
+
+def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindow]) -> list:
+    stored = pd.DataFrame.from_records(
+        Signal.everything.filter(simulation=sim)
+        .order_by("symbol", "open_time")
+        .values_list(
+            "symbol",
+            "open_time",
+            "direction",
+            "grade",
+            "confidence",
+            "actionable",
+            "model_version_id",
+            "explanation__call_score",
+        ),
+        columns=["symbol", "open_time", "direction", "grade", "confidence", "actionable",
+                 "model", "score"],
+    )  # fmt: skip
+    if stored.empty:
+        return []
+    horizons = {
+        m.pk: int(m.label_params.get("horizon", 1))
+        for m in ModelVersion.everything.filter(simulation=sim.name)
+    }
+    starts = np.array([int(w.start.timestamp() * 1000) for w in windows], dtype=np.int64)
+    rules = {i: w.rule for i, w in enumerate(windows)}
+    rows = inputs.rows.set_index(["symbol", "open_time"])
+    rule_scores = baselines.rule_scores(inputs.rows)
+    rule_frame = pd.DataFrame(rule_scores, index=rows.index)
+    out = []
+    sign = {"long": 1, "short": -1, "neutral": 0}
+    for symbol, mine in stored.groupby("symbol", sort=True):
+        t = np.array([int(x.timestamp() * 1000) for x in mine["open_time"]], dtype=np.int64)
+        window = np.searchsorted(starts, t, side="right") - 1
+        rule = np.array(
+            [
+                rule_frame.at[(symbol, ti), rules[w]] if rules[w] in rule_frame else np.nan
+                for ti, w in zip(t, window, strict=True)
+            ]
+        )
+        out.append(
+            SymbolCalls(
+                symbol,
+                t,
+                mine["direction"].map(sign).to_numpy(np.int64),
+                mine["grade"].to_numpy(object),
+                mine["confidence"].to_numpy(np.float64),
+                pd.to_numeric(mine["score"], errors="coerce").to_numpy(np.float64),
+                mine["actionable"].to_numpy(bool),
+                mine["model"].map(horizons).to_numpy(np.int64),
+                rule,
+                window,
+            )
+        )
+    return out
+
+
+def track_record(sim: Simulation, inputs: Inputs) -> dict:
+    """Step 4."""
+    windows = list(sim.windows.order_by("start").select_related("trained", "served_by"))
+    config = universe_config(sim.quick)
+    calls = _symbol_calls(sim, inputs, windows)
+    evaluation = evaluate_track_record(
+        calls,
+        inputs.markets,
+        config.round_trip_cost,
+        config.grades.promises,
+        settings.LABEL_ATR_MULTIPLE,
+        random_runs=min(settings.RANDOM_RUNS, 50),
+    )
+    timeline = []
+    for i, w in enumerate(windows):
+        figures = window_figures(calls, inputs.markets, config.round_trip_cost, i)
+        w.figures = figures
+        w.save(update_fields=["figures"])
+        timeline.append(
+            {
+                "start": w.start.isoformat(),
+                "end": w.end.isoformat(),
+                "trained": w.trained.version if w.trained else None,
+                "passed": w.passed,
+                "served_by": w.served_by.version if w.served_by else None,
+                "forced": bool(w.served_by and w.served_by.forced),
+                "supported_grades": serving.supported_grades(w.served_by) if w.served_by else [],
+                "labels_end": w.labels_end.isoformat() if w.labels_end else None,
+                "candles_end": w.candles_end.isoformat() if w.candles_end else None,
+                "rule": w.rule,
+                "gate": w.message,
+                "seconds": w.seconds,
+            }
+            | figures
+        )
+    return {
+        "name": sim.name,
+        "generated_at": timezone.now().isoformat(),
+        "settings": sim.settings_dict(),
+        "left_out": inputs.left_out,
+        "round_trip_cost": config.round_trip_cost,
+        "windows": timeline,
+    } | evaluation

@@ -1,0 +1,184 @@
+"""``simulate``: the product's own track record, with no look-ahead, resumable and idempotent.
+
+Two research symbols (BTC, ETH) from the shared universe, the quick training, short windows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from analysis.ingest import import_file
+from analysis.models import Candle
+from mlcore import artifacts
+from mlcore.models import ModelVersion
+from mlcore.pipeline.universe_model import predict_universe
+from mlcore.tests.factories import model_version
+from mlcore.universe_data import read_inputs
+from signals.models import Signal, Simulation, SimulationWindow
+from signals.simulation import SimulationRequest, simulate
+
+UNIVERSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "universe"
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def research(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.MLFLOW_TRACKING_URI = ""
+    settings.RANDOM_RUNS = 5
+    for symbol in SYMBOLS:
+        import_file(UNIVERSE / f"binance_futures_{symbol}_1h.csv.gz")
+        import_file(UNIVERSE / f"binance_futures_{symbol}_funding.csv.gz")
+    return tmp_path
+
+
+def request(name: str, days: int, windows: int = 1, **options) -> SimulationRequest:
+    return SimulationRequest(
+        name,
+        SYMBOLS,
+        "1h",
+        T0,
+        T0 + timedelta(days=days * windows),
+        timedelta(days=days),
+        quick=True,
+        force=True,
+        **options,
+    )
+
+
+@pytest.mark.django_db
+def test_the_model_serving_bar_t_never_saw_anything_after_t(research):
+    sim = simulate(request("before", 3))
+    window = sim.windows.get()
+    model = window.trained
+    assert window.served_by == model and model.simulation == "before"
+    # Recorded: the last label trained on ended, and the last candle read closed, by the
+    # window's start; every call of the window is at or after it.
+    assert window.labels_end <= window.start and window.candles_end <= window.start
+    signals = Signal.everything.filter(simulation=sim)
+    assert signals.count() == 2 * 3 * 24
+    assert min(signals.values_list("open_time", flat=True)) == window.start
+
+    # The simulated call is the live path's call: the universe model's live inference, read
+    # from the store for that bar, gives the same score and confidence.
+    um = artifacts.load_universe(Path(model.artifact_path))
+    bar_ms = int(window.start.timestamp() * 1000) + 5 * 3_600_000
+    stored = Signal.everything.get(
+        simulation=sim, symbol="ETHUSDT", open_time=window.start + timedelta(hours=5)
+    )
+    inputs = read_inputs(um, "ETHUSDT", "1h", bar_ms - (um.history_needed - 1) * 3_600_000, bar_ms)
+    live = predict_universe(um, inputs.frames, "ETHUSDT", since=bar_ms)
+    assert np.isclose(live.score[-1], stored.explanation["call_score"], rtol=1e-6)
+    assert np.isclose(live.confidence[-1], stored.confidence, rtol=1e-6)
+
+    # Proof, not bookkeeping: rewrite every candle from the window's start on and simulate
+    # again. The model trained at the start must be the same model, file for file. The control:
+    # the same rewrite two days earlier, inside what it may train on, changes it.
+    def rewrite(since: datetime) -> None:
+        for c in Candle.objects.filter(open_time__gte=since):
+            c.close = c.close * 1.37
+            c.high = max(c.high * 1.37, c.close)
+            c.save(update_fields=["close", "high"])
+
+    def files(name: str) -> dict:
+        trained = Simulation.objects.get(name=name).windows.get().trained
+        return artifacts.read_manifest(Path(trained.artifact_path))["files"]
+
+    rewrite(T0)
+    assert files(simulate(request("after", 3)).name) == files("before")
+    rewrite(T0 - timedelta(days=2))
+    assert files(simulate(request("control", 3)).name) != files("before")
+
+
+@pytest.mark.django_db
+def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing(research):
+    def kill_after_first_window(what: str, done: int, total: int) -> None:
+        if what == "windows" and done == 1:
+            raise KeyboardInterrupt  # what SIGTERM becomes in the command
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(request("resume", 2, windows=2), kill_after_first_window)
+    sim = Simulation.objects.get(name="resume")
+    assert sim.status == "error" and "resume" in sim.message
+    first, second = sim.windows.order_by("start")
+    assert first.done and not second.done
+    trained_first = first.trained_id
+    stored = Signal.everything.filter(simulation=sim).count()
+    assert stored == 2 * 2 * 24
+    out = io.StringIO()
+    call_command(
+        "simulate", "--pooled", "--symbols", ",".join(SYMBOLS), "--from", "2024-03-01",
+        "--to", "2024-03-05", "--retrain-every", "2d", "--quick", "--force", "--name", "resume",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    sim.refresh_from_db()
+    first.refresh_from_db()
+    assert sim.status == "done" and first.trained_id == trained_first  # not trained again
+    assert Signal.everything.filter(simulation=sim).count() == 2 * 4 * 24
+    assert ModelVersion.everything.filter(simulation="resume").count() == 2
+    # Idempotent: the same command again stores and trains nothing new.
+    call_command(
+        "simulate", "--pooled", "--symbols", ",".join(SYMBOLS), "--from", "2024-03-01",
+        "--to", "2024-03-05", "--retrain-every", "2d", "--quick", "--force", "--name", "resume",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    assert Signal.everything.filter(simulation=sim).count() == 2 * 4 * 24
+    assert ModelVersion.everything.filter(simulation="resume").count() == 2
+    assert "2 windows" in out.getvalue() and "report: " in out.getvalue()
+    # Other settings under the same name are refused, not mixed in.
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="exists with other settings"):
+        call_command(
+            "simulate", "--pooled", "--symbols", ",".join(SYMBOLS), "--from", "2024-03-01",
+            "--to", "2024-03-05", "--retrain-every", "1d", "--quick", "--force",
+            "--name", "resume", stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+
+    # The report: per grade with Wilson bounds, IC, the backtests beside their baselines.
+    report = json.loads((research / "reports" / "simulation_resume.json").read_text())
+    assert [g["grade"] for g in report["calls"]["per_grade"]] == ["A+", "A", "B", "C"]
+    every = report["calls"]["all_calls"]
+    assert (
+        every["count"] > 0 and every["hit_rate_low"] <= every["hit_rate"] <= every["hit_rate_high"]
+    )
+    assert report["calls"]["actionable"]["count"] == 0  # forced models earn nothing
+    assert len(report["windows"]) == 2 and all(w["forced"] for w in report["windows"])
+    assert report["ic"]["rows"] > 0
+    sets = {s["grade_set"] for s in report["backtests"][0]["sets"]}
+    assert sets == {"all calls", "B and up", "actionable"}
+    assert "buy_and_hold" in report["backtests"][0]["sets"][0]["baselines"]
+    assert set(report["curves"]) >= {"all calls", "best rule", "buy and hold"}
+    assert report["timings"]["train"] > 0
+
+    # Never mixed with live ones: the dashboard, the API, the models' pages.
+    assert Signal.objects.count() == 0 and ModelVersion.objects.count() == 0
+    from ninja.testing import TestClient
+
+    from tradingai.api import api
+
+    assert TestClient(api).get("/signals").json()["data"]["count"] == 0
+    live = model_version()
+    assert ModelVersion.objects.champion("BTCUSDT", "1h") == live
+    # The page shows the track record.
+    from django.contrib.auth.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_user("trader", password="x" * 12))
+    listing = client.get("/simulations/").content.decode()
+    assert "resume" in listing
+    page = client.get(f"/simulations/{sim.pk}/").content.decode()
+    assert "Wilson" in page and "curve-data" in page and "UNIVERSE-1h-sim-resume" in page
+    assert SimulationWindow.objects.filter(simulation=sim, done=True).count() == 2
