@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analysis import universe
+from analysis.chart import price_chart
 from analysis.freshness import series_freshness
 from analysis.market import (
     TimeframeView,
@@ -57,15 +58,24 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def detail(request: HttpRequest, ticker: str) -> HttpResponse:
-    """Regime and key indicators on the stored interval, 4h and 1d (closed candles only)."""
+    """The chart (candles, EMA 50/200, Bollinger bands, the regime shaded, the symbol's signals
+    as markers), then regime and key indicators on the stored interval, 4h and 1d (closed
+    candles only)."""
     symbol = ticker.upper()
     interval = request.GET.get("interval") or universe.intervals()[0]
     try:
         views = cached_multi_timeframe(symbol, interval)
+        chart = price_chart(symbol, interval)
     except (UnknownSeries, ValueError) as exc:
         raise Http404(str(exc)) from exc
     return render(
         request,
         "analysis/detail.html",
-        {"symbol": symbol, "interval": interval, "views": views, "rows": indicator_rows(views)},
+        {
+            "symbol": symbol,
+            "interval": interval,
+            "views": views,
+            "rows": indicator_rows(views),
+            "chart": chart,
+        },
     )
