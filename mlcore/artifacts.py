@@ -194,7 +194,20 @@ def load_bundle(
         xgb_weight=float(manifest["xgb_weight"]),
         calibrator=calibrator,
         hits=HitCalibrator.from_dict(json.loads((directory / manifest["hits"]).read_text())),
+        dissimilarity=_dissimilarity(directory, spec),
     )
+
+
+def _dissimilarity(directory: Path, spec: FeatureSpec) -> Dissimilarity | None:
+    """The dissimilarity reference of a symbol model: fitted on the sample of its training rows
+    saved for drift checks (training rows only, so its threshold is a training figure)."""
+    if not (directory / "reference.npz").exists():
+        return None
+    reference = load_arrays(directory, "reference.npz")
+    names = [str(n) for n in reference["names"]]
+    if names != list(spec.features):
+        return None
+    return Dissimilarity.fit(reference["features"], names)
 
 
 def load_arrays(directory: Path, name: str) -> dict[str, np.ndarray]:

@@ -90,6 +90,16 @@ class UniverseOutcome:
     version: ModelVersion | None
 
 
+def qa_problem(candles: pd.DataFrame, step: int) -> str | None:
+    """Why a symbol's candles cannot enter a universe run (bad rows, gaps), or None."""
+    problems = row_problems(candles, step)
+    gaps = find_gaps(candles["open_time"].to_numpy(), step)
+    if problems or gaps:
+        first = (problems or [f"gap {g}" for g in gaps])[0]
+        return f"data QA failed ({first}); run `manage.py check_data --repair`"
+    return None
+
+
 def load_frames(
     request: UniverseRequest, params: UniverseParams
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Market], dict[str, str]]:
@@ -106,11 +116,9 @@ def load_frames(
         if len(candles) < params.warmup + 500:
             left_out[symbol] = f"{len(candles)} {request.interval} candles: too few"
             continue
-        problems = row_problems(candles, step)
-        gaps = find_gaps(candles["open_time"].to_numpy(), step)
-        if problems or gaps:
-            first = (problems or [f"gap {g}" for g in gaps])[0]
-            left_out[symbol] = f"data QA failed ({first}); run `manage.py check_data --repair`"
+        problem = qa_problem(candles, step)
+        if problem:
+            left_out[symbol] = problem
             continue
         funding = funding_frame(symbol, until=request.until)
         frames[symbol] = symbol_frame(

@@ -347,6 +347,8 @@ def _store(
     timings["shap"] = time.perf_counter() - tick
     stop, target = levels(candles, bundle.barrier, direction)
     p = preds.calibrated[-1]
+    # Inputs unlike anything the model trained on: stored, said, never actionable.
+    outside = bundle.dissimilarity.explain(row) if bundle.dissimilarity else None
     fields = {
         "direction": DIRECTIONS[direction],
         "grade": str(g.grade[-1]),
@@ -359,7 +361,7 @@ def _store(
         "entry_price": float(preds.close[-1]),
         "stop_price": stop,
         "target_price": target,
-        "explanation": explanation.to_dict(),
+        "explanation": explanation.to_dict() | {"outside": outside},
         "timings": timings,
     }
     return _save(model, model.symbol, bar, fields)

@@ -10,12 +10,15 @@ would have had, retrained on its schedule (``manage.py simulate``).
    symbols (``universe.pooled_frame``), its regime per bar and its market. Features at bar t
    use data up to t only (proven by the features' prefix tests), so slicing the frame at a
    window's start gives exactly what training then would have computed.
-3. Each window not yet done, in time order:
-   a. training on the rows before its start (``universe_training.fit_universe``: the same
-      walk-forward, gate and final model as ``train_all --pooled``); a row is trained on only
-      if its label (the forward return over the horizon) ends before the window starts. The
-      model is recorded as a ``ModelVersion`` of this simulation (never a live champion) with
-      where its labels and candles ended, in one transaction with the window;
+3. Each window:
+   a. (every window without a model first; one Celery task per window on the gpu queue in
+      production, in process in the embedded mode) training on the rows before its start
+      (``universe_training.fit_universe``: the same walk-forward, gate and final model as
+      ``train_all --pooled``); a row is trained on only if its label (the forward return over
+      the horizon) ends before the window starts. The model is recorded as a ``ModelVersion``
+      of this simulation (never a live champion) with where its labels and candles ended, in
+      one transaction with the window;
+   then each window not yet done, in time order:
    b. the model that serves the window: the one just trained if it passed its gate; else the
       last one that did (a champion stays until a better one passes); with ``force``, the one
       just trained (its calls are then never actionable, as live);
@@ -47,7 +50,7 @@ from django.utils import timezone
 
 from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
-from analysis.quality import find_gaps, ms_to_datetime, row_problems
+from analysis.quality import ms_to_datetime
 from mlcore import artifacts, reports, serving
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
@@ -63,6 +66,7 @@ from mlcore.universe_training import (
     UniverseError,
     UniverseRequest,
     fit_universe,
+    qa_problem,
     record,
     universe_config,
 )
@@ -171,11 +175,14 @@ def discard(sim: Simulation) -> None:
         shutil.rmtree(model.artifact_path, ignore_errors=True)
 
 
-def read_inputs(sim: Simulation, params: UniverseParams, lookahead: int) -> Inputs:
+def read_inputs(
+    sim: Simulation, params: UniverseParams, lookahead: int, until: datetime | None = None
+) -> Inputs:
     """Step 2: every symbol's bars up to ``end`` plus ``lookahead`` bars (only for the last
-    calls' outcomes; no training or prediction reads past the bar it is at)."""
+    calls' outcomes; no training or prediction reads past the bar it is at), or up to
+    ``until`` (a training task reads only what its window may train on)."""
     step = interval_ms(sim.interval)
-    until = sim.end + timedelta(milliseconds=lookahead * step)
+    until = until or sim.end + timedelta(milliseconds=lookahead * step)
     started = time.perf_counter()
     frames, candles_of, markets, regime, left_out = {}, {}, {}, {}, {}
     for symbol in sim.symbols:
@@ -184,11 +191,9 @@ def read_inputs(sim: Simulation, params: UniverseParams, lookahead: int) -> Inpu
         except (UnknownSeries, ValueError) as exc:
             left_out[symbol] = str(exc)
             continue
-        problems = row_problems(candles, step)
-        gaps = find_gaps(candles["open_time"].to_numpy(), step)
-        if problems or gaps:
-            first = (problems or [f"gap {g}" for g in gaps])[0]
-            left_out[symbol] = f"data QA failed ({first}); run `manage.py check_data --repair`"
+        problem = qa_problem(candles, step)
+        if problem:
+            left_out[symbol] = problem
             continue
         funding = funding_frame(symbol, until=until)
         frames[symbol] = symbol_frame(
@@ -213,7 +218,7 @@ def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: 
     """Step 3a."""
     cut = int(window.start.timestamp() * 1000)
     rows = inputs.rows[inputs.rows["open_time"] < cut]
-    markets = {s: _before(m, cut) for s, m in inputs.markets.items()}
+    markets = {s: m.span(last=cut - 1) for s, m in inputs.markets.items()}
     label = f"train {window.start:%Y-%m-%d}"
     fit = fit_universe(
         rows,
@@ -234,6 +239,9 @@ def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: 
     request = UniverseRequest(tuple(sim.symbols), sim.interval, until=window.start,
                               quick=sim.quick, force=sim.force)  # fmt: skip
     with transaction.atomic():
+        locked = SimulationWindow.objects.select_for_update().get(pk=window.pk)
+        if locked.trained_id:  # a second delivery of the same training finished first
+            return locked.trained
         version = record(request, fit.model, fit.data, fit.report, simulation=sim.name)
         window.trained = version
         window.passed = bool(fit.report["gate"]["passed"])
@@ -243,21 +251,6 @@ def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: 
         window.message = fit.report["gate"]["reason"]
         window.save()
     return version
-
-
-def _before(market: Market, cut: int) -> Market:
-    keep, paid = market.open_time < cut, market.funding_time < cut
-    return Market(
-        market.open_time[keep],
-        market.open[keep],
-        market.high[keep],
-        market.low[keep],
-        market.close[keep],
-        market.funding_time[paid],
-        market.funding_rate[paid],
-        market.funding_mark[paid],
-        market.step_ms,
-    )
 
 
 def _chosen_rule(data, horizon: int) -> str:
@@ -364,15 +357,70 @@ def _calls(
     return signals
 
 
+TRAINING_FAILED = "training failed: "
+
+
+def train_window(window_id: int) -> int | None:
+    """Step 3a for one window, on its own (a Celery task on the gpu queue in production, one per
+    window): reads only the bars before the window, trains, records. Idempotent: a window that
+    has its model returns it; a second delivery racing the first keeps one model."""
+    window = SimulationWindow.objects.select_related("simulation").get(pk=window_id)
+    if window.trained_id:
+        return window.trained_id
+    sim = window.simulation
+    started = time.perf_counter()
+    try:
+        inputs = read_inputs(sim, UniverseParams(), 0, until=window.start)
+        version = _train(sim, window, inputs, lambda *_: None)
+    except Exception as exc:
+        SimulationWindow.objects.filter(pk=window.pk).update(
+            message=f"{TRAINING_FAILED}{type(exc).__name__}: {exc}"
+        )
+        raise
+    SimulationWindow.objects.filter(pk=window.pk).update(
+        seconds={"train": time.perf_counter() - started}
+    )
+    return version.pk
+
+
+def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: float = 2.0) -> None:
+    """Step 3a for every window without a model. In process (the embedded mode, where tasks
+    run eagerly) on the inputs already computed; otherwise fanned out as one Celery task per
+    window on the gpu queue, so more workers finish it sooner, and waited for here."""
+    from signals import tasks
+    from tradingai.celery import app
+
+    pending = list(sim.windows.filter(trained=None).order_by("start"))
+    if not pending:
+        return
+    if app.conf.task_always_eager:
+        for window in pending:
+            started = time.perf_counter()
+            _train(sim, window, inputs, progress)
+            window.seconds = {"train": time.perf_counter() - started}
+            window.save(update_fields=["seconds"])
+        return
+    SimulationWindow.objects.filter(pk__in=[w.pk for w in pending]).update(message="")
+    for window in pending:
+        tasks.train_simulation_window.delay(window.pk)
+    while True:
+        rows = list(sim.windows.filter(pk__in=[w.pk for w in pending]))
+        failed = [w for w in rows if w.message.startswith(TRAINING_FAILED)]
+        if failed:
+            raise SimulationError(f"window {failed[0].start:%Y-%m-%d}: {failed[0].message}")
+        done = sum(w.trained_id is not None for w in rows)
+        progress("trainings (Celery, gpu queue)", done, len(rows))
+        if done == len(rows):
+            return
+        time.sleep(poll)
+
+
 def run_window(
     sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: Progress
 ) -> None:
-    """Step 3 for one window; its calls are stored with the window marked done, atomically."""
-    seconds = {}
-    started = time.perf_counter()
-    if window.trained is None:
-        _train(sim, window, inputs, progress)
-    seconds["train"] = time.perf_counter() - started
+    """Steps 3b-c for one trained window; its calls are stored with the window marked done,
+    atomically."""
+    seconds = dict(window.seconds)
     model = _serving(sim, window)
     tick = time.perf_counter()
     signals = _calls(sim, window, model, inputs) if model else []
@@ -403,6 +451,9 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
         sim.stage = "reading and computing features"
         sim.save(update_fields=["stage", "updated_at"])
         inputs = read_inputs(sim, params, lookahead)
+        sim.stage = "training at each window's start"
+        sim.save(update_fields=["stage", "updated_at"])
+        train_windows(sim, inputs, progress)
         windows = list(sim.windows.order_by("start"))
         for number, window in enumerate(windows, start=1):
             if window.done:
@@ -411,6 +462,7 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
             sim.percent = round(95.0 * (number - 1) / len(windows), 1)
             sim.save(update_fields=["stage", "percent", "updated_at"])
             progress("windows", number - 1, len(windows))
+            window.refresh_from_db()
             run_window(sim, window, inputs, progress)
         progress("windows", len(windows), len(windows))
         sim.stage = "evaluating the track record"

@@ -7,7 +7,7 @@ from datetime import datetime
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from signals import inference
+from signals import inference, simulation
 
 
 # The outcome lives in the database (a Signal or a NoSignal); storing the return value in the
@@ -21,6 +21,13 @@ def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
         "created": outcome.created,
         "reason": outcome.reason,
     }
+
+
+@shared_task(acks_late=True)
+def train_simulation_window(window_id: int) -> int | None:
+    """Train a simulation window's model on the bars before it (routed to the ``gpu`` queue by
+    tradingai.celery); a redelivery finds the model and returns it."""
+    return simulation.train_window(window_id)
 
 
 @worker_process_init.connect

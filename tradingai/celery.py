@@ -18,7 +18,10 @@ app = Celery("tradingai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
 # Training is the only GPU work; everything else defaults to the cpu queue.
-app.conf.task_routes = {"mlcore.tasks.train*": {"queue": "gpu"}}
+app.conf.task_routes = {
+    "mlcore.tasks.train*": {"queue": "gpu"},
+    "signals.tasks.train_simulation_window": {"queue": "gpu"},
+}
 app.autodiscover_tasks()
 
 

@@ -65,6 +65,25 @@ class Market:
     def __len__(self) -> int:
         return len(self.close)
 
+    def span(self, first: int | None = None, last: int | None = None) -> Market:
+        """The bars opening in [first, last] (either end open when None), with the funding
+        settled among them."""
+        lo = -np.inf if first is None else first
+        hi = np.inf if last is None else last
+        keep = (self.open_time >= lo) & (self.open_time <= hi)
+        paid = (self.funding_time >= lo) & (self.funding_time <= hi)
+        return Market(
+            self.open_time[keep],
+            self.open[keep],
+            self.high[keep],
+            self.low[keep],
+            self.close[keep],
+            self.funding_time[paid],
+            self.funding_rate[paid],
+            self.funding_mark[paid],
+            self.step_ms,
+        )
+
     def funding_bar(self) -> np.ndarray:
         """Bar index each settlement falls in (-1: outside the window)."""
         idx = np.searchsorted(self.open_time, self.funding_time, "right") - 1

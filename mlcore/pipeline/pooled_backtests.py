@@ -40,23 +40,6 @@ class SymbolBacktest:
         }
 
 
-def _span(market: Market, first: int, last: int) -> Market:
-    """The market's bars opening in [first, last] (and the funding settled among them)."""
-    keep = (market.open_time >= first) & (market.open_time <= last)
-    paid = (market.funding_time >= first) & (market.funding_time <= last)
-    return Market(
-        market.open_time[keep],
-        market.open[keep],
-        market.high[keep],
-        market.low[keep],
-        market.close[keep],
-        market.funding_time[paid],
-        market.funding_rate[paid],
-        market.funding_mark[paid],
-        market.step_ms,
-    )
-
-
 def backtest_symbols(
     result: PooledResult,
     best: BestRule,
@@ -74,7 +57,7 @@ def backtest_symbols(
         mine = np.flatnonzero(symbols == symbol)
         if len(mine) < 2:
             continue
-        market = _span(markets[symbol], int(times[mine].min()), int(times[mine].max()))
+        market = markets[symbol].span(int(times[mine].min()), int(times[mine].max()))
         at = np.searchsorted(market.open_time, times[mine])
         direction = np.zeros(len(market.open_time))
         grade = np.full(len(market.open_time), "", dtype=object)

@@ -20,6 +20,7 @@ import pandas as pd
 from mlcore.pipeline import ensemble
 from mlcore.pipeline.calibrate import Calibrator
 from mlcore.pipeline.confirmations import MarketContext, market_context
+from mlcore.pipeline.dissimilarity import Dissimilarity
 from mlcore.pipeline.features import FeatureSpec, build_features, make_spec
 from mlcore.pipeline.grading import Graded, GradingRules, call_strength, grade
 from mlcore.pipeline.hits import HitCalibrator
@@ -42,6 +43,9 @@ class Bundle:
     xgb_weight: float
     calibrator: Calibrator
     hits: HitCalibrator  # a call's strength and cost -> the probability it is a hit
+    # Inputs unlike the training rows' (fitted on the saved reference sample of them); None
+    # for a model saved without one.
+    dissimilarity: Dissimilarity | None = None
 
     @property
     def history_needed(self) -> int:

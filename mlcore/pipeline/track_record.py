@@ -108,19 +108,7 @@ def backtest_symbol(
     """The symbol's calls traded over the span they cover; and the equity per strategy (for
     the portfolio curve)."""
     first, last = int(calls.open_time[0]), int(calls.open_time[-1])
-    keep = (market.open_time >= first) & (market.open_time <= last)
-    paid = (market.funding_time >= first) & (market.funding_time <= last)
-    span = Market(
-        market.open_time[keep],
-        market.open[keep],
-        market.high[keep],
-        market.low[keep],
-        market.close[keep],
-        market.funding_time[paid],
-        market.funding_rate[paid],
-        market.funding_mark[paid],
-        market.step_ms,
-    )
+    span = market.span(first, last)
     at = np.searchsorted(span.open_time, calls.open_time)
     direction = np.zeros(len(span.open_time))
     grade = np.full(len(span.open_time), "", dtype=object)

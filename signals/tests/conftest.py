@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
@@ -42,3 +44,11 @@ def eager():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def trader() -> Client:
+    """A signed-in trader's browser session."""
+    client = Client()
+    client.force_login(User.objects.create_user("trader", password="x" * 12))
+    return client

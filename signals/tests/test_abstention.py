@@ -11,7 +11,6 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from mlcore.models import Evaluation
 from mlcore.tests.factories import model_version
@@ -43,13 +42,6 @@ def with_evidence(supported: list[str], **fields):
         figures={"per_grade": GRADES},
     )
     return model
-
-
-@pytest.fixture
-def trader() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_user("trader", password="x" * 12))
-    return client
 
 
 @pytest.mark.django_db

@@ -24,13 +24,6 @@ from signals.tests.factories import signal_row
 WEEK = ("--from", "2024-05-10", "--to", "2024-05-14T08:00")
 
 
-@pytest.fixture
-def trader() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_user("trader", password="x" * 12))
-    return client
-
-
 @pytest.mark.django_db
 def test_the_dashboard_asks_who_you_are():
     response = Client().get("/")

@@ -103,3 +103,27 @@ def test_a_feature_spec_mismatch_is_refused(champion):
     assert bundle.spec.uses_funding
     with pytest.raises(FeatureSpecMismatch, match="missing features: funding_rate"):
         predict(bundle, candles_frame("BTCUSDT", "1h", last=2000), None)
+
+
+def test_inputs_unlike_the_training_rows_are_flagged_and_never_actionable(champion):
+    """A symbol model's dissimilarity reference is fitted on its saved sample of training rows:
+    an ordinary hour passes; an hour that moves 30 % on 50 times the volume is flagged, said in
+    one line, and not actionable even from a model whose grades are all backed."""
+    champion.forced = False
+    champion.metrics = champion.metrics | {"supported_grades": ["A+", "A", "B", "C"]}
+    champion.save(update_fields=["forced", "metrics"])
+    bundle = inference.bundle_for(champion)
+    assert bundle.dissimilarity is not None
+    assert bundle.dissimilarity.names == tuple(bundle.spec.features)
+    ordinary = inference.infer("BTCUSDT", "1h", BAR - timedelta(hours=5)).signal
+    assert ordinary.explanation["outside"] is None
+    assert ordinary.actionable == (ordinary.direction != "neutral")
+    candle = Candle.objects.get(symbol="BTCUSDT", interval="1h", open_time=BAR)
+    candle.close, candle.high = candle.close * 1.3, candle.close * 1.31
+    candle.volume *= 50
+    candle.save(update_fields=["close", "high", "volume"])
+    flagged = inference.infer("BTCUSDT", "1h", BAR).signal
+    assert flagged.explanation["outside"].startswith(
+        "inputs outside what the model was trained on: "
+    )
+    assert " sd" in flagged.explanation["outside"] and not flagged.actionable

@@ -24,6 +24,7 @@ from mlcore.tests.factories import model_version
 from mlcore.universe_data import read_inputs
 from signals.models import Signal, Simulation, SimulationWindow
 from signals.simulation import SimulationRequest, simulate
+from signals.tasks import train_simulation_window
 
 UNIVERSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "universe"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def research(settings, tmp_path):
+def research(settings, tmp_path, eager):
     settings.MODELS_DIR = tmp_path / "models"
     settings.REPORTS_DIR = tmp_path / "reports"
     settings.MLFLOW_TRACKING_URI = ""
@@ -117,6 +118,10 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
     trained_first = first.trained_id
     stored = Signal.everything.filter(simulation=sim).count()
     assert stored == 2 * 2 * 24
+    # The second window's training as the gpu queue's task runs it, delivered twice: one model.
+    trained = train_simulation_window(second.pk)
+    assert train_simulation_window(second.pk) == trained
+    assert ModelVersion.everything.filter(simulation="resume").count() == 2
     out = io.StringIO()
     call_command(
         "simulate", "--pooled", "--symbols", ",".join(SYMBOLS), "--from", "2024-03-01",
@@ -125,7 +130,9 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
     )  # fmt: skip
     sim.refresh_from_db()
     first.refresh_from_db()
+    second.refresh_from_db()
     assert sim.status == "done" and first.trained_id == trained_first  # not trained again
+    assert second.trained_id == trained and second.done
     assert Signal.everything.filter(simulation=sim).count() == 2 * 4 * 24
     assert ModelVersion.everything.filter(simulation="resume").count() == 2
     # Idempotent: the same command again stores and trains nothing new.
