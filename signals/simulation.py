@@ -388,12 +388,11 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
     run eagerly) on the inputs already computed; otherwise fanned out as one Celery task per
     window on the gpu queue, so more workers finish it sooner, and waited for here."""
     from signals import tasks
-    from tradingai.celery import app
 
     pending = list(sim.windows.filter(trained=None).order_by("start"))
     if not pending:
         return
-    if app.conf.task_always_eager:
+    if tasks.train_simulation_window.app.conf.task_always_eager:
         for window in pending:
             started = time.perf_counter()
             _train(sim, window, inputs, progress)

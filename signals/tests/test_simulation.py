@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def research(settings, tmp_path, eager):
+def research(settings, tmp_path):
     settings.MODELS_DIR = tmp_path / "models"
     settings.REPORTS_DIR = tmp_path / "reports"
     settings.MLFLOW_TRACKING_URI = ""
@@ -60,7 +61,7 @@ def request(name: str, days: int, windows: int = 1, **options) -> SimulationRequ
 
 
 @pytest.mark.django_db
-def test_the_model_serving_bar_t_never_saw_anything_after_t(research):
+def test_the_model_serving_bar_t_never_saw_anything_after_t(research, eager):
     sim = simulate(request("before", 3))
     window = sim.windows.get()
     model = window.trained
@@ -104,7 +105,7 @@ def test_the_model_serving_bar_t_never_saw_anything_after_t(research):
 
 
 @pytest.mark.django_db
-def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing(research):
+def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing(research, eager):
     def kill_after_first_window(what: str, done: int, total: int) -> None:
         if what == "windows" and done == 1:
             raise KeyboardInterrupt  # what SIGTERM becomes in the command
@@ -189,3 +190,25 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
     page = client.get(f"/simulations/{sim.pk}/").content.decode()
     assert "Wilson" in page and "curve-data" in page and "UNIVERSE-1h-sim-resume" in page
     assert SimulationWindow.objects.filter(simulation=sim, done=True).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
+    reason="the production path needs DATABASE_URL and REDIS_URL (CI sets both)",
+)
+def test_in_production_the_trainings_run_as_gpu_queue_tasks_on_a_worker(research):
+    from signals.tests.test_live_production import start_worker
+    from tradingai.celery import app
+
+    assert not app.conf.task_always_eager
+    worker = start_worker(research / "models")
+    try:
+        sim = simulate(request("fanout", 2, windows=2))
+    finally:
+        worker.terminate()
+        log = worker.communicate(timeout=30)[0]
+    windows = list(sim.windows.order_by("start"))
+    assert all(w.trained_id and w.done for w in windows) and sim.status == "done"
+    assert log.count("signals.tasks.train_simulation_window") >= 2 and "succeeded" in log
+    assert Signal.everything.filter(simulation=sim).count() == 2 * 4 * 24
