@@ -125,10 +125,11 @@ def backtest_symbol(
     rule[at] = np.nan_to_num(np.sign(calls.rule))
     rule_result = run(span, graded_target(span, rule, np.full(len(rule), "C", dtype=object),
                                           ("C",), rules))  # fmt: skip
-    equity = {s.grade_set: np.array([p[1] for p in s.curve]) for s in sets}
+    # Every curve as a multiple of its starting equity, so symbols and strategies average.
+    equity = {s.grade_set: np.array([p[1] for p in s.curve]) / s.curve[0][1] for s in sets}
     curve_time = np.array([p[0] for p in sets[0].curve], dtype=np.int64)
     pick = np.searchsorted(span.open_time, curve_time)
-    equity["best rule"] = rule_result.equity[pick]
+    equity["best rule"] = rule_result.equity[pick] / rule_result.equity[0]
     equity["buy and hold"] = span.close[pick] / span.close[0]
     figures = {
         "symbol": calls.symbol,

@@ -169,6 +169,7 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
     assert sets == {"all calls", "B and up", "actionable"}
     assert "buy_and_hold" in report["backtests"][0]["sets"][0]["baselines"]
     assert set(report["curves"]) >= {"all calls", "best rule", "buy and hold"}
+    assert all(curve[0][1] == 1.0 for curve in report["curves"].values())  # from 1, comparable
     assert report["timings"]["train"] > 0
 
     # Never mixed with live ones: the dashboard, the API, the models' pages.
