@@ -530,9 +530,10 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
             "actionable",
             "model_version_id",
             "explanation__call_score",
+            "explanation__outside",
         ),
         columns=["symbol", "open_time", "direction", "grade", "confidence", "actionable",
-                 "model", "score"],
+                 "model", "score", "outside"],
     )  # fmt: skip
     if stored.empty:
         return []
@@ -568,6 +569,7 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
                 mine["model"].map(horizons).to_numpy(np.int64),
                 rule,
                 window,
+                mine["outside"].notna().to_numpy(bool),
             )
         )
     return out

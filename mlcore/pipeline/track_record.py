@@ -7,7 +7,8 @@ symbol, its calls in time order and its market over the span (and the bars after
 last calls' outcomes):
 1. each call's outcome: its direction times the forward return over its model's horizon, net of
    the round trip; a hit is a positive net return (the event the confidence is the chance of);
-2. per grade, the actionable calls, and every directional call: hit rate with its Wilson 95 %
+2. per grade, the actionable calls, every directional call, and the calls whose inputs were
+   flagged as unlike the training rows against the rest: hit rate with its Wilson 95 %
    interval and mean net return (``hits.grade_figures``); the IC of the score against the
    forward return, with its p-value on the effective sample (``baselines.ic_with_p``);
 3. per symbol, the calls traded net of fees, slippage and funding (``backtest_grade_sets``:
@@ -48,6 +49,7 @@ class SymbolCalls:
     horizon: np.ndarray  # bars, the serving model's
     rule: np.ndarray  # the window's chosen simple rule's score at the bar
     window: np.ndarray  # index of the window (model period) the call belongs to
+    outside: np.ndarray  # bool: inputs unlike the serving model's training rows (flagged)
 
 
 def forward_returns(market: Market, open_time: np.ndarray, horizon: np.ndarray) -> np.ndarray:
@@ -83,10 +85,15 @@ def call_figures(
     confidence: np.ndarray,
     net: np.ndarray,
     promises: Mapping[str, float],
+    outside: np.ndarray | None = None,
 ) -> dict:
-    """Per grade, the actionable calls, and every directional call: hits with Wilson bounds."""
+    """Per grade, the actionable calls, every directional call, and the calls flagged as
+    unlike the training rows against the rest: hits with Wilson bounds."""
     called = direction != 0
+    outside = np.zeros(len(direction), dtype=bool) if outside is None else outside
     return {
+        "flagged": _figures("flagged", called & outside, net, confidence),
+        "unflagged": _figures("unflagged", called & ~outside, net, confidence),
         "per_grade": [
             _figures(g, called & (grade == g), net, confidence, promises.get(g)) for g in GRADES
         ],
@@ -180,6 +187,7 @@ def evaluate_track_record(
         cat([c.confidence for c in calls]),
         cat(net),
         promises,
+        cat([c.outside for c in calls]),
     )
     horizon = int(np.median(cat([c.horizon for c in calls])))
     rho, p, n = ic_with_p(cat([c.score for c in calls]), cat(forward), horizon)

@@ -163,6 +163,8 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
         every["count"] > 0 and every["hit_rate_low"] <= every["hit_rate"] <= every["hit_rate_high"]
     )
     assert report["calls"]["actionable"]["count"] == 0  # forced models earn nothing
+    flagged, unflagged = report["calls"]["flagged"], report["calls"]["unflagged"]
+    assert flagged["count"] + unflagged["count"] == every["count"]
     assert len(report["windows"]) == 2 and all(w["forced"] for w in report["windows"])
     assert report["ic"]["rows"] > 0
     sets = {s["grade_set"] for s in report["backtests"][0]["sets"]}
