@@ -1,4 +1,6 @@
-"""Real servers for the tests and benchmarks that need them: daphne on a free loopback port."""
+"""Real servers for the tests and benchmarks that need them, on free loopback ports: daphne
+(ASGI: WebSockets, and everything in the embedded mode), gunicorn or granian (WSGI: production
+HTTP), Celery workers."""
 
 from __future__ import annotations
 
@@ -22,22 +24,39 @@ def free_port() -> int:
 def start_daphne(env: dict[str, str], quiet: bool = False) -> tuple[subprocess.Popen, str]:
     """daphne serving the project with ``env``; returns once /api/system/health answers."""
     port = free_port()
+    command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tradingai.asgi:application"]
+    return _serve(command, port, env, quiet, "daphne")
+
+
+def start_gunicorn(
+    env: dict[str, str], workers: int = 3, threads: int = 4, quiet: bool = False
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving ``tradingai.wsgi`` as production does (threaded workers)."""
+    port = free_port()
+    command = ["-m", "gunicorn", "tradingai.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--log-level", "warning"]  # fmt: skip
+    return _serve(command, port, env, quiet, "gunicorn")
+
+
+def start_granian(
+    env: dict[str, str], workers: int = 2, threads: int = 4, quiet: bool = False
+) -> tuple[subprocess.Popen, str]:
+    """granian serving ``tradingai.wsgi`` (its Rust HTTP front, Python threads per worker)."""
+    port = free_port()
+    command = ["-m", "granian", "--interface", "wsgi", "tradingai.wsgi:application",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+               "--blocking-threads", str(threads), "--log-level", "warning"]  # fmt: skip
+    return _serve(command, port, env, quiet, "granian")
+
+
+def _serve(
+    command: list[str], port: int, env: dict[str, str], quiet: bool, name: str
+) -> tuple[subprocess.Popen, str]:
+    """Start ``python <command>``; return once /api/system/health answers (a 503 is an answer)."""
     output = subprocess.DEVNULL if quiet else subprocess.PIPE
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "tradingai.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
+        [sys.executable, *command], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -45,13 +64,13 @@ def start_daphne(env: dict[str, str], quiet: bool = False) -> tuple[subprocess.P
             urllib.request.urlopen(f"{url}/api/system/health", timeout=2)
             return server, url
         except urllib.error.HTTPError:
-            return server, url  # it answers (a 503 is an answer)
+            return server, url
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError("daphne exited before it answered") from None
+                raise RuntimeError(f"{name} exited before it answered") from None
             time.sleep(0.2)
     server.terminate()
-    raise RuntimeError("daphne did not answer within a minute")
+    raise RuntimeError(f"{name} did not answer within a minute")
 
 
 def start_worker(env: dict[str, str], *options: str, quiet: bool = False) -> subprocess.Popen:

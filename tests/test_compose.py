@@ -19,17 +19,30 @@ def test_compose_has_every_service_of_the_design():
         "postgres",
         "redis",
         "web",
+        "ws",
+        "proxy",
         "worker-cpu",
         "worker-gpu",
         "beat",
         "mlflow",
     }
-    assert "-Q cpu" in services["worker-cpu"]["command"]
+    # HTTP from the WSGI pool, WebSockets from daphne, one origin through the proxy.
+    assert "gunicorn tradingai.wsgi:application" in services["web"]["command"]
+    assert "daphne" in services["ws"]["command"] and "8001" in services["ws"]["command"]
+    assert services["proxy"]["ports"] == ["8000:80"]
+    mount = services["proxy"]["volumes"][0].split(":")[0]
+    conf = (COMPOSE.parent / mount).read_text()
+    assert "server web:8000" in conf and "server ws:8001" in conf
+    assert "location ~ ^/(ws/|api/realtime/)" in conf and "proxy_set_header Upgrade" in conf
+    # A host without a GPU starts: the GPU worker is behind a profile, and the CPU worker
+    # serves the gpu queue unless told otherwise.
+    assert services["worker-gpu"]["profiles"] == ["gpu"]
+    assert "-Q ${WORKER_QUEUES:-cpu,gpu}" in services["worker-cpu"]["command"]
     assert "-Q gpu" in services["worker-gpu"]["command"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
-    assert "daphne" in services["web"]["command"] and "beat" in services["beat"]["command"]
-    for name in ("web", "worker-cpu", "worker-gpu", "beat"):
+    assert "beat" in services["beat"]["command"]
+    for name in ("web", "ws", "worker-cpu", "worker-gpu", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith(
             "redis://"

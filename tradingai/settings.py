@@ -105,7 +105,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tradingai.urls"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "tradingai.wsgi.application"
 ASGI_APPLICATION = "tradingai.asgi.application"
 
 TEMPLATES = [
