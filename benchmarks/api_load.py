@@ -1,4 +1,6 @@
-"""API load: ``GET /api/signals?limit=50`` served by daphne from PostgreSQL with 10,000 signals.
+"""API load: ``GET /api/signals?limit=50`` from PostgreSQL with 10,000 signals, served by the
+production HTTP server (gunicorn's threaded WSGI workers) and, in the same run on the same
+database, by granian's WSGI workers and by daphne alone (one ASGI process).
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python benchmarks/api_load.py
 
@@ -6,19 +8,25 @@
    a full explanation (10 drivers, base value, paragraph) as inference stores them, and a read
    key. Reads require the key (the production default) and the rate limit is on but set high,
    so both are part of every request's cost.
-2. daphne started as production runs it (one process), on loopback.
+2. Each server in turn, on loopback: gunicorn (3 workers x 4 threads, gthread: the production
+   choice), granian (2 workers x 4 threads, WSGI) and daphne (1 process).
 3. A bounded closed-loop run: 50 connections, each sending its next request when the last one
    answered, ``REQUESTS`` in all after a warm-up; then the same at 1 connection (the time one
    request costs the server, without queueing). A new signal is stored every second during the
    run, so the cached page is invalidated as it is in production.
-4. Prints requests/s and p50/p99 for both, and checks every answer was a 200 with 50 items.
-5. The same two runs against an unknown /api/ path (the enveloped 404 that the middleware and
-   one plain view answer): the floor of this server stack on this machine.
+4. Prints requests/s, p50/p99 and the server's CPU per request (its processes' user + system
+   time from /proc over the run), and checks every answer was a 200 with 50 items.
+5. The same runs against an unknown /api/ path (the enveloped 404 that the middleware and one
+   plain view answer): the floor of this server stack on this machine.
+6. Ends with ``api p99 at 50 connections: <X> ms (gunicorn), daphne alone: <Y> ms`` and the
+   list's CPU per request as a multiple of the floor's. Targets: p99 < 50 ms at 50
+   connections, CPU per request <= 2x the floor's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -34,6 +42,8 @@ from tests.servers import (  # noqa: E402
     production_env,
     shell_key,
     start_daphne,
+    start_granian,
+    start_gunicorn,
     stop,
 )
 
@@ -140,12 +150,48 @@ async def load(
     return np.asarray(latencies), wall
 
 
-def report(label: str, latencies: np.ndarray, wall: float) -> None:
+def cpu_seconds(root: int) -> float:
+    """User + system CPU of ``root`` and its live descendants (the server's workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(times.get(pid, 0.0) for pid in family)
+
+
+def measured(server, url: str, key: str, concurrency: int, requests: int, path: str = PATH):
+    before = cpu_seconds(server.pid)
+    latencies, wall = asyncio.run(load(url, key, concurrency, requests, path))
+    return latencies, wall, (cpu_seconds(server.pid) - before) / len(latencies)
+
+
+def report(label: str, latencies: np.ndarray, wall: float, cpu: float) -> None:
     ms = latencies * 1000
     print(
         f"  {label:<16} {len(ms) / wall:7.0f} req/s   p50 {np.percentile(ms, 50):6.1f} ms   "
-        f"p99 {np.percentile(ms, 99):6.1f} ms   ({len(ms)} requests)"
+        f"p99 {np.percentile(ms, 99):6.1f} ms   CPU {cpu * 1000:5.2f} ms/request   "
+        f"({len(ms)} requests)"
     )
+
+
+SERVERS = {
+    "gunicorn 3x4 (WSGI)": lambda env: start_gunicorn(env, workers=3, threads=4, quiet=True),
+    "granian 2x4 (WSGI)": lambda env: start_granian(env, workers=2, threads=4, quiet=True),
+    "daphne 1 process (ASGI)": lambda env: start_daphne(env, quiet=True),
+}
 
 
 def main() -> None:
@@ -154,25 +200,44 @@ def main() -> None:
     )
     print(f"preparing: database with {ROWS:,} signals, a read key ...", flush=True)
     key = prepare(env)
-    daphne, url = start_daphne(env, quiet=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
+        check=True,
+    )  # fmt: skip
     writer = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-v0", "-c", WRITER], cwd=ROOT, env=env
     )
+    results = {}
     try:
-        asyncio.run(load(url, key, CONCURRENCY, 500))  # warm-up: imports, connections, plans
-        print(f"GET {PATH} (all 200, 50 items), daphne (1 process), PostgreSQL, Redis:")
-        report(f"{CONCURRENCY} connections", *asyncio.run(load(url, key, CONCURRENCY, REQUESTS)))
-        report("1 connection", *asyncio.run(load(url, key, 1, REQUESTS // 5)))
-        # The stack's own floor: an unknown /api/ path is answered by the middleware and one
-        # plain view (the enveloped 404), with no key check, query or page.
-        print(f"GET {FLOOR} (the enveloped 404: the same server doing nearly nothing):")
-        report(
-            f"{CONCURRENCY} connections", *asyncio.run(load(url, "", CONCURRENCY, REQUESTS, FLOOR))
-        )
-        report("1 connection", *asyncio.run(load(url, "", 1, REQUESTS // 5, FLOOR)))
-        print("target: p99 < 50 ms at 50 connections")
+        for name, start in SERVERS.items():
+            server, url = start(env)
+            try:
+                asyncio.run(load(url, key, CONCURRENCY, 500))  # warm-up: imports, connections
+                print(f"{name}: GET {PATH} (all 200, 50 items), PostgreSQL, Redis:")
+                listed = measured(server, url, key, CONCURRENCY, REQUESTS)
+                report(f"{CONCURRENCY} connections", *listed)
+                report("1 connection", *measured(server, url, key, 1, REQUESTS // 5))
+                # The stack's own floor: an unknown /api/ path is answered by the middleware
+                # and one plain view (the enveloped 404), with no key check, query or page.
+                print(f"{name}: GET {FLOOR} (the enveloped 404: the server doing nearly nothing):")
+                floor = measured(server, url, "", CONCURRENCY, REQUESTS, FLOOR)
+                report(f"{CONCURRENCY} connections", *floor)
+                results[name] = (listed, floor)
+            finally:
+                stop(server)
     finally:
-        stop(writer, daphne)
+        stop(writer)
+    chosen, daphne = results["gunicorn 3x4 (WSGI)"], results["daphne 1 process (ASGI)"]
+    p99 = float(np.percentile(chosen[0][0], 99) * 1000)
+    print(
+        f"api p99 at {CONCURRENCY} connections: {p99:.1f} ms (gunicorn), daphne alone: "
+        f"{float(np.percentile(daphne[0][0], 99) * 1000):.1f} ms"
+    )
+    print(
+        f"list CPU per request: {chosen[0][2] / chosen[1][2]:.2f}x the floor's "
+        f"({chosen[0][2] * 1000:.2f} vs {chosen[1][2] * 1000:.2f} ms)"
+    )
+    print("targets: p99 < 50 ms at 50 connections; list CPU per request <= 2x the floor's")
 
 
 if __name__ == "__main__":

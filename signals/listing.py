@@ -2,10 +2,10 @@
 
 Every client polls the same few pages (newest 50, per ticker, per grade), and they change only
 when a signal is stored or acknowledged. So a page is built once per change: queried, checked
-against the API schema, rendered to JSON and cached under the list's current *generation*.
+against the API schema, rendered to JSON and cached with the list's current *generation*.
 Any save or delete of a signal bumps the generation when its transaction commits, which
-retires every cached page at once (Django's cache cannot delete by pattern; a new generation
-needs not).
+retires every cached page at once (Django's cache cannot delete by pattern; a generation
+needs not). Serving a cached page reads the generation and the page in one round trip.
 """
 
 from __future__ import annotations
@@ -71,13 +71,18 @@ def page_json(
     schema,
     actionable: bool | None = None,
 ) -> str:
-    """The page as JSON checked against ``schema``, built once per generation."""
+    """The page as JSON checked against ``schema``, built once per generation. A cached page
+    costs one cache round trip: the generation and the page (stored with the generation it was
+    built under) are read together; a page of an older generation is built again."""
     which = "*" if actionable is None else int(actionable)
-    key = f"signals:list:{generation()}:{symbol or '*'}:{grade or '*'}:{which}:{limit}:{offset}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = schema.model_validate(
-            page(symbol, grade, limit, offset, actionable)
-        ).model_dump_json()
-        cache.set(key, cached, TTL)
-    return cached
+    key = f"signals:list:{symbol or '*'}:{grade or '*'}:{which}:{limit}:{offset}"
+    found = cache.get_many([GENERATION, key])
+    current = found.get(GENERATION)
+    if current is None:
+        current = generation()
+    cached = found.get(key)
+    if cached is not None and cached[0] == current:
+        return cached[1]
+    body = schema.model_validate(page(symbol, grade, limit, offset, actionable)).model_dump_json()
+    cache.set(key, (current, body), TTL)
+    return body

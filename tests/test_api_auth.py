@@ -29,6 +29,14 @@ TRADE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_counts(settings) -> None:
+    """Each test's rate-limit counts start from zero (Redis outlives a test's rows)."""
+    from tradingai.ratelimit import limiter
+
+    limiter(settings.REDIS_URL or "").storage.reset()
+
+
 @pytest.fixture
 def key() -> str:
     out = io.StringIO()
@@ -136,3 +144,23 @@ def test_the_daily_summary(key, btc):
     assert Client().get("/api/performance/summary?day=0").status_code == 422  # not 1970-01-01
     performance = Client().get("/api/trades/performance").json()["data"]  # not the PUT route
     assert performance["overall"]["trades"] == 1
+
+
+def test_made_up_keys_count_against_the_address_and_cannot_spend_a_real_keys_allowance(
+    settings, key
+):
+    """The limit counts a key only once it is verified: a client rotating made-up keys stays
+    its address, and a wrong secret with a real prefix spends the sender's address, not the
+    key's allowance."""
+    settings.API_RATE_LIMIT = 3
+    client = Client()
+    codes = [
+        client.get("/api/signals/", headers={"X-API-Key": f"made{i:04d}.x"}).status_code
+        for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    prefix = key.split(".", 1)[0]
+    for _ in range(5):
+        client.get("/api/signals/", headers={"X-API-Key": f"{prefix}.wrong-secret"})
+    other = Client(REMOTE_ADDR="10.9.8.7")
+    assert other.get("/api/signals/", headers={"X-API-Key": key}).status_code == 200

@@ -5,9 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
 from django.db import models
 from django.utils import timezone
+
+# Verified keys (and unknown prefixes) per process, for a few seconds: a request's key check
+# costs no query, and a revocation is honoured everywhere within KEY_CACHE_SECONDS (at once in
+# the process that revokes). Bounded, so made-up keys cannot grow it without limit.
+KEY_CACHE_SECONDS = 5.0
+_KEY_CACHE_SIZE = 10_000
+_recent: dict[str, tuple[float, ApiKey | None]] = {}
 
 
 def _digest(raw: str) -> str:
@@ -39,14 +47,24 @@ class ApiKey(models.Model):
 
     @classmethod
     def verify(cls, raw: str) -> ApiKey | None:
+        """The live key ``raw`` is, or None; compared in constant time against its digest."""
         prefix = raw.split(".", 1)[0]
-        key = cls.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+        now = time.monotonic()
+        seen = _recent.get(prefix)
+        if seen is None or now - seen[0] > KEY_CACHE_SECONDS:
+            if len(_recent) >= _KEY_CACHE_SIZE:
+                _recent.clear()
+            key = cls.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+            seen = _recent[prefix] = (now, key)
+        key = seen[1]
         if key is None or not hmac.compare_digest(key.digest, _digest(raw)):
             return None
         if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
-            cls.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+            key.last_used_at = timezone.now()
+            cls.objects.filter(pk=key.pk).update(last_used_at=key.last_used_at)
         return key
 
     def revoke(self) -> None:
         self.revoked_at = self.revoked_at or timezone.now()
         self.save(update_fields=["revoked_at"])
+        _recent.pop(self.prefix, None)

@@ -57,3 +57,27 @@ def test_the_generation_advances_on_save_and_again_on_commit():
         # Pages built now (other connections do not see the row yet) are retired on commit.
         assert generation() == before + 1
     assert generation() == before + 2
+
+
+def test_a_cached_page_costs_one_cache_round_trip_and_no_query(django_assert_num_queries):
+    from unittest import mock
+
+    from signals import listing
+
+    signal_row()
+    client = Client()
+    page(client)  # built and cached
+    calls = []
+    real = listing.cache
+    spy = mock.Mock(wraps=real)
+    for name in ("get", "get_many", "set", "add", "incr", "delete"):
+        method = getattr(real, name)
+
+        def counted(*args, _name=name, _method=method, **kwargs):
+            calls.append(_name)
+            return _method(*args, **kwargs)
+
+        setattr(spy, name, counted)
+    with mock.patch.object(listing, "cache", spy), django_assert_num_queries(0):
+        assert page(client)["count"] == 1
+    assert calls == ["get_many"]
