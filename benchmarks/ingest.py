@@ -166,8 +166,9 @@ def main() -> None:
         sys.exit("set DATABASE_URL to a PostgreSQL server (the scratch database is made there)")
     import psycopg
 
-    admin = psycopg.connect(database_url, autocommit=True)
-    admin.execute("DROP DATABASE IF EXISTS tradingai_bench")
+    # The server's own maintenance database: the one DATABASE_URL names need not exist.
+    admin = psycopg.connect(scratch_url(database_url, "postgres"), autocommit=True)
+    admin.execute("DROP DATABASE IF EXISTS tradingai_bench WITH (FORCE)")
     admin.execute("CREATE DATABASE tradingai_bench")
     try:
         with tempfile.TemporaryDirectory() as var_dir:
@@ -175,9 +176,11 @@ def main() -> None:
             results = run_postgres(database_url)
             from django.db import connections
 
-            connections.close_all()
+            for connection in connections.all():
+                getattr(connection, "close_pool", connection.close)()  # a pool outlives close_all
     finally:
-        admin.execute("DROP DATABASE IF EXISTS tradingai_bench")
+        # FORCE: any connection still open (a pool's, a crashed run's) must not keep it.
+        admin.execute("DROP DATABASE IF EXISTS tradingai_bench WITH (FORCE)")
     child = subprocess.run(
         [sys.executable, __file__, "--child-sqlite"], capture_output=True, text=True, check=True
     )

@@ -22,6 +22,7 @@ GENERATION = "signals:list:generation"
 # A page lives a minute at most: it absorbs the bursts of polls between two signals, and a
 # generation advance lost to a Redis blink cannot keep a stale page for longer.
 TTL = 60
+BUILD_SECONDS = 0.25  # the longest a request waits for another to build the page
 
 
 def generation() -> int:
@@ -83,6 +84,21 @@ def page_json(
     cached = found.get(key)
     if cached is not None and cached[0] == current:
         return cached[1]
+    # One request builds the new page; the others (every thread of every process polls the
+    # same pages) do not all query at once: while it builds they get the page it replaces
+    # (older by one signal, for the few milliseconds of the build; the new signal reaches the
+    # dashboards over the WebSocket anyway), or, with no page yet, wait a moment for it.
+    # Measured: a new signal a second made the list's p99 ten times its median without this.
+    building = f"{key}:building:{current}"
+    if not cache.add(building, 1, BUILD_SECONDS):
+        if cached is not None:
+            return cached[1]
+        deadline = time.monotonic() + BUILD_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.003)
+            cached = cache.get(key)
+            if cached is not None and cached[0] == current:
+                return cached[1]
     body = schema.model_validate(page(symbol, grade, limit, offset, actionable)).model_dump_json()
     cache.set(key, (current, body), TTL)
     return body

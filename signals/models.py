@@ -168,12 +168,13 @@ class Signal(models.Model):
         ]
         indexes = [
             models.Index(fields=["symbol", "interval", "-open_time"]),
-            # The signal list (newest graded first) reads this instead of sorting the table;
-            # neutral predictions, most of the rows, stay out of it.
+            # The signal list (newest graded live first) reads this instead of sorting the
+            # table; neutral predictions (most rows) and simulated ones stay out of it. (With
+            # the simulation filter outside the index, PostgreSQL sorted all rows: 30 ms a page.)
             models.Index(
                 fields=["-open_time", "-id"],
-                condition=~models.Q(direction="neutral"),
-                name="graded_newest_first",
+                condition=~models.Q(direction="neutral") & models.Q(simulation__isnull=True),
+                name="graded_live_newest_first",
             ),
         ]
 

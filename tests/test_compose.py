@@ -27,7 +27,7 @@ def test_compose_has_every_service_of_the_design():
         "mlflow",
     }
     # HTTP from the WSGI pool, WebSockets from daphne, one origin through the proxy.
-    assert "gunicorn tradingai.wsgi:application" in services["web"]["command"]
+    assert "granian --interface wsgi tradingai.wsgi:application" in services["web"]["command"]
     assert "daphne" in services["ws"]["command"] and "8001" in services["ws"]["command"]
     assert services["proxy"]["ports"] == ["8000:80"]
     mount = services["proxy"]["volumes"][0].split(":")[0]

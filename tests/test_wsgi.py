@@ -1,4 +1,4 @@
-"""The production HTTP server: ``tradingai.wsgi`` under gunicorn's threaded workers, on the same
+"""The production HTTP server: ``tradingai.wsgi`` under granian's WSGI workers, on the same
 PostgreSQL and Redis as the rest, answering the API (with its key), pages and the enveloped
 errors as daphne does."""
 
@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from signals.tests.factories import signal_row
-from tests.servers import ROOT, start_gunicorn, stop
+from tests.servers import ROOT, start_granian, stop
 from tradingai.models import ApiKey
 
 pytestmark = [
@@ -40,7 +40,7 @@ def get(url: str, key: str = "") -> tuple[int, dict | str, str]:
     return status, json.loads(body) if kind == "json" else body, final
 
 
-def test_gunicorn_serves_the_api_and_pages_over_wsgi(tmp_path):
+def test_granian_serves_the_api_and_pages_over_wsgi(tmp_path):
     import tradingai.wsgi
 
     assert callable(tradingai.wsgi.application)
@@ -60,7 +60,7 @@ def test_gunicorn_serves_the_api_and_pages_over_wsgi(tmp_path):
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT, env=env, check=True,
     )  # fmt: skip
-    server, url = start_gunicorn(env, workers=2, threads=2)
+    server, url = start_granian(env, workers=2, threads=2)
     try:
         status, body, _ = get(f"{url}/api/signals?limit=5", key)
         assert status == 200 and [i["id"] for i in body["data"]["items"]] == [signal.pk]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -30,8 +31,19 @@ from tradingai.models import ApiKey
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=4)
+_building = threading.Lock()
+
+
 def limiter(redis_url: str) -> FixedWindowRateLimiter:
+    # limits resolves its Redis dependency lazily, and not thread-safely: threads building
+    # the first limiter at once failed with "redis version 0.0.0" under load (measured). One
+    # builds it; the middleware builds it at start-up already.
+    with _building:
+        return _limiter(redis_url)
+
+
+@lru_cache(maxsize=4)
+def _limiter(redis_url: str) -> FixedWindowRateLimiter:
     storage: Storage = (
         # Short timeouts: a dead Redis must cost milliseconds, not a hung request.
         storage_from_string(redis_url, socket_connect_timeout=0.25, socket_timeout=0.25)
@@ -51,6 +63,11 @@ def who(request: HttpRequest) -> str:
 class RateLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        if settings.API_RATE_LIMIT:
+            try:
+                limiter(settings.REDIS_URL or "")
+            except Exception as exc:  # counted as unreachable per request, below
+                log.warning("rate limit store not ready: %s", exc)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.API_RATE_LIMIT
@@ -58,8 +75,8 @@ class RateLimitMiddleware:
             return self.get_response(request)
         item = RateLimitItemPerMinute(limit)
         bucket = who(request)
-        rate = limiter(settings.REDIS_URL or "")
         try:
+            rate = limiter(settings.REDIS_URL or "")
             allowed = rate.hit(item, bucket)
         except Exception as exc:  # any failure of the store: fail open
             log.warning("rate limit skipped: its store is unreachable (%s)", exc)

@@ -1,7 +1,8 @@
 """WSGI entry point: the production HTTP server (pages, API, admin, static) as a process pool
-(gunicorn, see ``docker-compose.yml``). WebSockets stay on daphne (``tradingai.asgi``); a page
-served here still reaches every open socket, since pushes go through the Redis channel layer.
-Measured (``benchmarks/api_load.py``): the single ASGI process was the API's floor."""
+(granian, see ``docker-compose.yml``; gunicorn serves it as well). WebSockets stay on daphne
+(``tradingai.asgi``); a page served here still reaches every open socket, since pushes go
+through the Redis channel layer. Measured (``benchmarks/api_load.py``): the single ASGI process
+was the API's floor."""
 
 from __future__ import annotations
 
