@@ -81,3 +81,17 @@ def test_a_cached_page_costs_one_cache_round_trip_and_no_query(django_assert_num
     with mock.patch.object(listing, "cache", spy), django_assert_num_queries(0):
         assert page(client)["count"] == 1
     assert calls == ["get_many"]
+
+
+def test_while_one_request_rebuilds_a_page_the_others_get_the_page_it_replaces():
+    from signals.listing import cache, generation
+
+    first = signal_row()
+    client = Client()
+    assert page(client)["count"] == 1
+    signal_row(open_time=datetime(2024, 5, 13, 1, tzinfo=UTC), model_version=first.model_version)
+    building = f"signals:list:*:*:*:50:0:building:{generation()}"
+    cache.add(building, 1, 5)  # another request is building the new page
+    assert page(client)["count"] == 1  # meanwhile: the page it replaces, not a second query
+    cache.delete(building)
+    assert page(client)["count"] == 2  # the next request builds it
