@@ -4,7 +4,8 @@ One call is one transaction: all rows land or none do. A row that is already sto
 same values is left untouched, so running an import or a fetch twice changes nothing.
 
 PostgreSQL takes a bulk batch through ``COPY`` into a temporary staging table and merges it with
-one ``INSERT .. SELECT .. ON CONFLICT``: that keeps bulk imports near raw ``COPY`` speed (see
+one ``INSERT .. SELECT .. ON CONFLICT``; a bulk batch where its series has no row yet (the
+common import) goes straight into the table with one ``COPY``, at raw ``COPY`` speed (see
 benchmarks/ingest.py). A small one (a live fetch's newest bars) goes into the same merge as a
 parameterised ``VALUES`` list. The CSV for COPY is rendered by pyarrow, four times faster than
 pandas and exact (shortest round-trip floats, empty fields for NULL). SQLite takes the same upsert
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from analysis.models import Candle, FundingRate
 
@@ -114,6 +115,7 @@ def _cells(rows: pd.DataFrame) -> np.ndarray:
 # Up to this many rows (a live fetch stores one or two) travel as one parameterised VALUES list:
 # a staging table and COPY cost ~3 ms of fixed overhead, which a bulk import earns back.
 SMALL_BATCH = 500
+COPY_SLICE = 20_000  # rows rendered and sent at a time by a direct COPY
 
 
 def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame) -> tuple[int, int]:
@@ -156,6 +158,8 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
             cursor.execute(merge.format(source=source), [*fixed.values(), *cells.ravel().tolist()])
             inserted, updated = cursor.fetchone()
             return int(inserted), int(updated)
+        if _copy_if_new(cursor, target, fixed, rows):
+            return len(rows), 0
         sink = pa.BufferOutputStream()
         options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
         pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), sink, options)
@@ -168,6 +172,98 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
         # Dropped now, not only at commit: a caller may run several upserts in one transaction.
         cursor.execute("DROP TABLE _stage")
     return int(inserted), int(updated)
+
+
+def _copy_if_new(cursor, target: _Target, fixed: dict[str, str], rows: pd.DataFrame) -> bool:
+    """A batch that lands where its series has no row yet (a first import, the next month of
+    a dump) is all new: it goes straight into the table with one COPY, at raw COPY speed,
+    instead of through staging and the merge. Writers of the series wait for each other (a
+    transaction-level advisory lock), so no row can appear between the check and the COPY; a
+    row written past the lock fails the COPY, which is then undone and merged instead."""
+    time_key = next(k for k in target.keys if k not in fixed)
+    where = " AND ".join(f'"{k}" = %s' for k in fixed)
+    lock = ":".join([target.table, *fixed.values()])
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
+    first, last = int(rows[time_key].min()), int(rows[time_key].max())
+    cursor.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM "{target.table}" WHERE {where} AND "{time_key}"
+        BETWEEN to_timestamp(%s / 1000.0) AND to_timestamp(%s / 1000.0))""",
+        [*fixed.values(), first, last],
+    )
+    if cursor.fetchone()[0]:
+        return False
+    import psycopg
+
+    binary = _binary_copy(target, fixed, rows)
+    if binary is not None:
+        names = ", ".join(f'"{c}"' for c in [*fixed, *rows.columns])
+        copy_sql = f'COPY "{target.table}" ({names}) FROM STDIN (FORMAT binary)'
+        slices = [binary]
+    else:
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        for name in TIME_COLUMNS & set(rows.columns):  # epoch ms -> timestamptz, exactly
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, table[name].cast(pa.timestamp("ms", tz="UTC")))
+        for name, value in fixed.items():
+            table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), len(rows)))
+        names = ", ".join(f'"{c}"' for c in table.column_names)
+        copy_sql = f'COPY "{target.table}" ({names}) FROM STDIN (FORMAT csv)'
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        slices = (_csv(batch, options) for batch in table.to_batches(max_chunksize=COPY_SLICE))
+    try:
+        # A savepoint: a failed COPY is undone alone and leaves the batch to the merge.
+        with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
+            for data in slices:
+                copy.write(data)
+    except (IntegrityError, psycopg.IntegrityError):
+        return False
+    return True
+
+
+def _csv(batch: pa.RecordBatch, options: pa_csv.WriteOptions) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(pa.Table.from_batches([batch]), sink, options)
+    return sink.getvalue()
+
+
+PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, where PostgreSQL's binary timestamps count from
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, no extension
+BINARY_TYPES = {"double precision": ">f8", "bigint": ">i8", "integer": ">i4"}
+
+
+def _binary_copy(target: _Target, fixed: dict[str, str], rows: pd.DataFrame) -> bytes | None:
+    """The batch in PostgreSQL's binary COPY format, built by numpy as one record array (no
+    text to render or parse: rendering shortest round-trip floats cost more than the COPY
+    itself). Every row has the same layout when each column is either all values or all NULL;
+    a column with some NULLs returns None (the CSV route takes that batch)."""
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    values: dict[str, object] = {"count": len(fixed) + len(rows.columns)}
+    for name, value in fixed.items():
+        raw = value.encode()
+        fields += [(f"{name}_n", ">i4"), (name, f"S{len(raw)}")]
+        values |= {f"{name}_n": len(raw), name: raw}
+    for name in rows.columns:
+        column = rows[name]
+        missing = column.isna().to_numpy()
+        if missing.all():
+            fields.append((f"{name}_n", ">i4"))
+            values[f"{name}_n"] = -1
+            continue
+        if missing.any():
+            return None
+        if name in TIME_COLUMNS:
+            kind, data = ">i8", (column.to_numpy(np.int64) - PG_EPOCH_MS) * 1000
+        else:
+            kind = BINARY_TYPES.get(target.db_type(name))
+            if kind is None:
+                return None
+            data = column.to_numpy()
+        fields += [(f"{name}_n", ">i4"), (name, kind)]
+        values |= {f"{name}_n": np.dtype(kind).itemsize, name: data}
+    records = np.empty(len(rows), dtype=np.dtype(fields))
+    for name, value in values.items():
+        records[name] = value
+    return BINARY_HEADER + records.tobytes() + b"\xff\xff"
 
 
 def _upsert_sqlite(target: _Target, rows: pd.DataFrame) -> tuple[int, int]:
