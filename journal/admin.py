@@ -39,8 +39,16 @@ def export_csv(modeladmin, request: HttpRequest, queryset) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(CSV_FIELDS)
     for trade in queryset.order_by("entry_time"):
-        writer.writerow([getattr(trade, f) for f in CSV_FIELDS])
+        writer.writerow([spreadsheet_safe(getattr(trade, f)) for f in CSV_FIELDS])
     return response
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, or a tab or return first)
+    is exported with a leading apostrophe: shown as text, never executed (OWASP's advice)."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
 
 
 @admin.register(Trade)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from journal.models import Trade
 from journal.performance import performance
@@ -30,6 +30,29 @@ def _iso_only(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+
+# What a trade's numbers can be: finite (JSON's Infinity and NaN are refused, and would make the
+# journal's own answers invalid JSON), of a size a trade can have (so no product overflows), and
+# numbers, not strings or booleans coerced into one.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e12, le=1e12)]
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _time_text(value: object) -> object:
+    # pydantic reads a number as epoch seconds ("entry_time": 0 would be 1970): a time is
+    # written in ISO 8601, with its zone.
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time is written in ISO 8601 with its zone, e.g. 2024-05-13T00:30:00Z")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("a time must lie between 2000 and 2100")
+    return value
+
+
+TradeTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_in_range)]
 router = Router(tags=["trades"])
 performance_router = Router(tags=["performance"])
 
@@ -38,14 +61,14 @@ class TradeIn(Schema):
     ticker: str
     action: Literal["executed", "skipped", "missed"]
     side: Literal["long", "short"]
-    entry_time: datetime
-    entry_price: float
-    quantity: float
-    exit_time: datetime | None = None
-    exit_price: float | None = None
-    leverage: float = 1.0
-    fees: float = 0.0
-    funding: float = 0.0
+    entry_time: TradeTime
+    entry_price: Number
+    quantity: Number
+    exit_time: TradeTime | None = None
+    exit_price: Number | None = None
+    leverage: Number = 1.0
+    fees: Number = 0.0
+    funding: Number = 0.0
     signal_id: int | None = None
     notes: str = ""
 

@@ -103,6 +103,11 @@ class SignalOut(Schema):
     created_at: datetime
 
 
+# Deeper than any list could be (a series' every hour for a century): a bigger offset is a
+# 422 naming it, where PostgreSQL would have refused it with a 500.
+MAX_OFFSET = 10_000_000
+
+
 class SignalPage(Schema):
     count: int
     limit: int
@@ -118,7 +123,7 @@ def list_signals(
     grade: Literal["A+", "A", "B", "C"] | None = None,
     actionable: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> HttpResponse:
     """Every directional prediction, newest first (the dashboard lists only the actionable
     ones; ``actionable=true`` gives the same here)."""

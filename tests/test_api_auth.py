@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -164,3 +165,37 @@ def test_made_up_keys_count_against_the_address_and_cannot_spend_a_real_keys_all
         client.get("/api/signals/", headers={"X-API-Key": f"{prefix}.wrong-secret"})
     other = Client(REMOTE_ADDR="10.9.8.7")
     assert other.get("/api/signals/", headers={"X-API-Key": key}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("entry_price", "Infinity", "finite"),
+        ("fees", "NaN", "finite"),
+        ("quantity", 1e308, "less than or equal"),
+        ("quantity", True, "valid number"),
+        ("entry_price", "62000", "valid number"),
+        ("entry_time", 0, "ISO 8601"),
+        ("entry_time", "0001-01-01T00:00:00Z", "between 2000 and 2100"),
+        ("entry_time", "2024-05-13T00:30:00", "timezone"),
+    ],
+)
+def test_numbers_and_times_a_trade_cannot_have_are_a_422_naming_the_field(
+    key, btc, field, value, message
+):
+    """Non-finite or absurd numbers, booleans and strings posing as numbers, epoch integers and
+    zoneless or out-of-range times: each a 422 naming the field, nothing stored, and the
+    journal's answers stay valid JSON."""
+    client = Client()
+    raw = json.dumps(TRADE | {field: value})
+    if value in ("Infinity", "NaN"):  # JSON's non-standard literals, as a careless client sends
+        raw = raw.replace(f'"{value}"', value)
+    response = client.post(
+        "/api/trades/", raw, content_type="application/json", headers={"X-API-Key": key}
+    )
+    assert response.status_code == 422, response.content
+    detail = response.json()["error"]["details"][0]
+    assert detail["loc"][-1] == field and message in detail["msg"]
+    assert Trade.objects.count() == 0
+    listed = client.get("/api/trades/")
+    assert listed.status_code == 200 and json.loads(listed.content)  # plain JSON still

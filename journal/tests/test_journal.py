@@ -187,3 +187,12 @@ def test_the_journal_page_records_and_shows(btc):
     assert Trade.objects.get().entry_time.isoformat() == "2024-05-13T00:30:00+00:00"
     bad = client.post("/journal/", form | {"quantity": "-1"}).content.decode()
     assert "must be a positive number" in bad and Trade.objects.count() == 1
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula():
+    from journal.admin import spreadsheet_safe
+
+    for formula in ('=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"):
+        assert spreadsheet_safe(formula) == "'" + formula
+    assert spreadsheet_safe("bought the dip") == "bought the dip"
+    assert spreadsheet_safe(-2.5) == -2.5  # a number stays a number

@@ -95,3 +95,10 @@ def test_while_one_request_rebuilds_a_page_the_others_get_the_page_it_replaces()
     assert page(client)["count"] == 1  # meanwhile: the page it replaces, not a second query
     cache.delete(building)
     assert page(client)["count"] == 2  # the next request builds it
+
+
+def test_an_offset_beyond_any_list_is_a_422_naming_it():
+    response = Client().get(f"/api/signals?offset={10**30}")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"][-1] == "offset"
+    assert Client().get("/api/signals?offset=10000000").status_code == 200
