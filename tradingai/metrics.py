@@ -33,6 +33,9 @@ LATENCY = Histogram(
 )
 
 
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
 class MetricsMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -42,8 +45,10 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = getattr(match, "route", None) or "unmatched"  # the pattern, not the raw path
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        # Any string a client sends as its method would otherwise become a label: a series each.
+        method = request.method if request.method in METHODS else "other"
+        LATENCY.labels(method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
         return response
 
 

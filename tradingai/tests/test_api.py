@@ -212,3 +212,29 @@ def test_a_write_to_an_unknown_path_is_an_enveloped_404(db):
         "/api/trades/not-an-id", "{}", content_type="application/json"
     )
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_a_made_up_http_method_is_no_new_metrics_series(db):
+    from django.test import Client
+
+    client = Client()
+    client.generic("BREW", "/api/signals/")
+    client.generic("X" * 40, "/api/signals/")
+    text = client.get("/api/system/metrics").content.decode()
+    assert 'method="BREW"' not in text and "XXXX" not in text
+    assert 'tradingai_http_requests_total{method="other"' in text
+
+
+def test_pages_carry_a_strict_script_policy_and_api_data_is_never_stored(db):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_user("t", password="x" * 12))
+    page = client.get("/")
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+    for path in ("/api/signals/", "/api/portfolio/balance", "/api/no-such-endpoint"):
+        assert "no-store" in client.get(path)["Cache-Control"], path
+    assert "no-store" not in page.get("Cache-Control", "")
