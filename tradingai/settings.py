@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",  # its bundled Swagger UI: /api/docs works offline (no CDN)
     "django_celery_beat",
+    "axes",  # sign-in throttling: lockout by user and address
     "tradingai",  # glue only: it hosts the operations commands (healthcheck)
     "analysis",
     "mlcore",
@@ -105,6 +106,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tradingai.ratelimit.RateLimitMiddleware",
     "tradingai.metrics.MetricsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 # Content-Security-Policy (django-csp): the pages load only their own scripts (there are no
@@ -206,6 +208,28 @@ STORAGES = {
 }
 # A page must not 500 because collectstatic has not run yet (tests, a fresh checkout).
 WHITENOISE_MANIFEST_STRICT = False
+# Sign-in (the trader's and the admin's): django-axes locks a user at an address out after
+# AXES_FAILURE_LIMIT failed attempts, for AXES_COOLOFF_MINUTES; Django's validators refuse weak
+# passwords wherever one is set (createsuperuser, the admin, changepassword).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -373,5 +397,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "mlflow": {"level": "WARNING"},
         "alembic": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # its start-up banner in every process; lockouts stay
     },
 }
