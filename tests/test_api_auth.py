@@ -199,3 +199,26 @@ def test_numbers_and_times_a_trade_cannot_have_are_a_422_naming_the_field(
     assert Trade.objects.count() == 0
     listed = client.get("/api/trades/")
     assert listed.status_code == 200 and json.loads(listed.content)  # plain JSON still
+
+
+def test_a_write_without_a_valid_key_is_a_401_saying_so_even_with_csrf_enforced(key, btc):
+    """Through the CSRF checks a real browser meets: no key, a wrong key or a revoked key is a
+    401 in the envelope saying what is wrong (not a 403 about CSRF); the signed-in dashboard
+    session still needs its CSRF token; a valid key writes."""
+    client = Client(enforce_csrf_checks=True)
+    body = json.dumps(TRADE)
+
+    def write(headers: dict) -> object:
+        return client.post("/api/trades/", body, content_type="application/json", headers=headers)
+
+    none = write({})
+    assert none.status_code == 401 and "key is needed" in none.json()["error"]["message"]
+    wrong = write({"X-API-Key": "abcd1234.not-the-secret"})
+    assert wrong.status_code == 401 and "not valid" in wrong.json()["error"]["message"]
+    assert write({"X-API-Key": key}).status_code == 201
+    call_command("apikey", "revoke", "bot", stdout=io.StringIO())
+    assert write({"X-API-Key": key}).status_code == 401
+    client.force_login(User.objects.create_user("t", password="x" * 12))
+    no_token = write({})
+    assert no_token.status_code == 403 and "CSRF" in no_token.json()["error"]["message"]
+    assert Trade.objects.count() == 1

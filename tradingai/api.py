@@ -10,7 +10,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from tradingai.api_errors import ApiError
@@ -100,6 +100,17 @@ def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     body = error_body("invalid_request", "The request is not valid.", exc.errors)
     return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    given = bool(request.headers.get("X-API-Key"))
+    message = (
+        "the API key is not valid (unknown or revoked)"
+        if given
+        else "an API key is needed: send it in the X-API-Key header"
+    )
+    return api.create_response(request, error_body("http_401", message), status=401)
 
 
 @api.exception_handler(HttpError)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja.security import APIKeyHeader, django_auth
+from ninja.security import APIKeyHeader, SessionAuth
 
 from tradingai.models import ApiKey
 
@@ -30,9 +30,21 @@ class ReadAuth(KeyAuth):
         return super().__call__(request)
 
 
+class SignedInSession(SessionAuth):
+    """The dashboard's own session, with its CSRF check; a request with no signed-in session is
+    simply not this kind (so a write without a key is a 401 saying a key is needed, not a 403
+    about CSRF), while a signed-in one without its CSRF token is still refused."""
+
+    def __call__(self, request: HttpRequest):
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
 key_auth = KeyAuth()
-WRITE = [key_auth, django_auth]
-READ = [ReadAuth(), django_auth]
+session_auth = SignedInSession()
+WRITE = [key_auth, session_auth]
+READ = [ReadAuth(), session_auth]
 
 
 def valid_key(raw: str) -> bool:
