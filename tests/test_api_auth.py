@@ -222,3 +222,19 @@ def test_a_write_without_a_valid_key_is_a_401_saying_so_even_with_csrf_enforced(
     no_token = write({})
     assert no_token.status_code == 403 and "CSRF" in no_token.json()["error"]["message"]
     assert Trade.objects.count() == 1
+
+
+def test_a_new_keys_secret_is_shown_once_and_never_travels_in_a_cookie():
+    client = Client()
+    client.force_login(User.objects.create_superuser("boss", "b@x.y", "x" * 12))
+    created = client.post("/admin/tradingai/apikey/add/", {"name": "desk"})
+    assert created.status_code == 302
+    assert all("desk" not in morsel.value for morsel in created.cookies.values())
+    assert "messages" not in created.cookies
+    shown = client.get(created["Location"]).content.decode()
+    assert "The key for desk, shown only now: " in shown
+    secret = shown.split("shown only now: ")[1].split("<")[0].strip()
+    from tradingai.models import ApiKey
+
+    assert ApiKey.verify(secret) is not None
+    assert secret not in client.get(created["Location"]).content.decode()  # once

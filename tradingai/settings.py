@@ -230,6 +230,10 @@ AUTH_PASSWORD_VALIDATORS = [
     )
 ]
 
+# Messages live in the session, server-side: the admin shows a new API key's secret once as a
+# message, and the default storage would carry it to the browser in a plain cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
