@@ -42,6 +42,17 @@ class DashboardConsumer(_SignalStream):
             await self.send(text_data=event["html"])
 
 
+def _own_origin(origin: bytes | None) -> bool:
+    """A browser always sends its page's origin: the session counts only from our own pages."""
+    if origin is None:
+        return False
+    from urllib.parse import urlparse
+
+    from channels.security.websocket import AllowedHostsOriginValidator
+
+    return AllowedHostsOriginValidator(None).valid_origin(urlparse(origin.decode("latin1")))
+
+
 class ApiSignalsConsumer(_SignalStream):
     """``/api/realtime/signals``: one JSON object per new signal, with the same auth as the API's
     reads: open when TRADINGAI_API_AUTH is open; otherwise an ``X-API-Key`` header (or ``?key=``
@@ -52,10 +63,10 @@ class ApiSignalsConsumer(_SignalStream):
 
         if settings.API_AUTH != "required":
             return True
-        user = self.scope.get("user")
-        if user and user.is_authenticated:
-            return True
         headers = dict(self.scope.get("headers", []))
+        user = self.scope.get("user")
+        if user and user.is_authenticated and _own_origin(headers.get(b"origin")):
+            return True
         key = headers.get(b"x-api-key", b"").decode()
         if not key:
             query = parse_qs(self.scope.get("query_string", b"").decode())

@@ -13,7 +13,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from tradingai.routing import websocket_urlpatterns  # noqa: E402
 from tradingai.startup import on_server_start  # noqa: E402
@@ -21,9 +20,9 @@ from tradingai.startup import on_server_start  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Origins are checked per route (signals.routing): the session socket only from our
+        # own pages; the key-authenticated API stream from any program.
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
 
