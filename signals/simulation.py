@@ -40,7 +40,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,7 +50,7 @@ from django.utils import timezone
 from analysis.intervals import interval_ms
 from analysis.market import UnknownSeries, candles_frame, funding_frame
 from analysis.quality import ms_to_datetime
-from mlcore import artifacts, reports, serving
+from mlcore import reports, serving
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
 from mlcore.models import ModelVersion
@@ -61,7 +60,7 @@ from mlcore.pipeline.explain import explain_scores
 from mlcore.pipeline.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.track_record import SymbolCalls, evaluate_track_record, window_figures
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
-from mlcore.pipeline.universe_model import UniverseModel, predict_rows
+from mlcore.pipeline.universe_model import predict_rows
 from mlcore.universe_training import (
     UniverseError,
     UniverseRequest,
@@ -70,6 +69,7 @@ from mlcore.universe_training import (
     record,
     universe_config,
 )
+from signals import inference
 from signals.models import Signal, Simulation, SimulationWindow
 
 log = logging.getLogger(__name__)
@@ -276,21 +276,11 @@ def _serving(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
     return earlier.trained if earlier else None
 
 
-_loaded: dict[int, UniverseModel] = {}
-
-
-def _load(model: ModelVersion) -> UniverseModel:
-    if model.pk not in _loaded:
-        _loaded.clear()
-        _loaded[model.pk] = artifacts.load_universe(Path(model.artifact_path))
-    return _loaded[model.pk]
-
-
 def _calls(
     sim: Simulation, window: SimulationWindow, model: ModelVersion, inputs: Inputs
 ) -> list[Signal]:
     """Step 3c: the window's calls as unsaved simulated signals."""
-    um = _load(model)
+    um = inference.universe_model_for(model)  # the live path's loader and its cache
     first, last = (int(t.timestamp() * 1000) for t in (window.start, window.end))
     rows = inputs.rows[(inputs.rows["open_time"] >= first) & (inputs.rows["open_time"] < last)]
     step = interval_ms(sim.interval)
@@ -487,16 +477,10 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
         "this_run": time.perf_counter() - started,
     }
     sim.report["timings"] = sim.timings
-    reports.write_report(f"simulation_{sim.name}.json", sim.report, default=_plain)
+    reports.write_report(f"simulation_{sim.name}.json", sim.report)  # already plain()
     sim.status, sim.stage, sim.percent = Simulation.Status.DONE, "done", 100.0
     sim.save()
     return sim
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def plain(value: object) -> object:

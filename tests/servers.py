@@ -15,6 +15,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def production_only():
+    """The mark of a test of the production path: it needs PostgreSQL and Redis (CI sets both)."""
+    import os
+
+    import pytest
+
+    return pytest.mark.skipif(
+        not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
+        reason="the production path needs DATABASE_URL and REDIS_URL (CI sets both)",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,16 +15,13 @@ import pytest
 from django.db import connection
 
 from signals.tests.factories import signal_row
-from tests.servers import ROOT, start_granian, stop
+from tests.servers import ROOT, production_only, start_granian, stop
 from tradingai.models import ApiKey
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
-        reason="the production path needs DATABASE_URL and REDIS_URL (CI sets both)",
-    ),
+    production_only(),
 ]
 
 

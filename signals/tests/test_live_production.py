@@ -24,6 +24,7 @@ from signals import replay
 from signals.consumers import ApiSignalsConsumer
 from signals.models import Signal
 from signals.tests.conftest import quick_champion
+from tests.servers import production_only
 from tests.servers import start_worker as start_celery
 from tradingai.celery import app
 
@@ -33,10 +34,7 @@ NEW_BAR = datetime(2024, 5, 14, 7, tzinfo=UTC)  # funding is fresh for it (see t
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
-        reason="the production path needs DATABASE_URL and REDIS_URL (CI sets both)",
-    ),
+    production_only(),
 ]
 
 

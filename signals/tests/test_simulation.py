@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from mlcore.universe_data import read_inputs
 from signals.models import Signal, Simulation, SimulationWindow
 from signals.simulation import SimulationRequest, simulate
 from signals.tasks import train_simulation_window
+from tests.servers import production_only
 
 UNIVERSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "universe"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -196,10 +196,7 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
-    reason="the production path needs DATABASE_URL and REDIS_URL (CI sets both)",
-)
+@production_only()
 def test_in_production_the_trainings_run_as_gpu_queue_tasks_on_a_worker(research):
     from signals.tests.test_live_production import start_worker
     from tradingai.celery import app
