@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from tqdm import tqdm
 
 from analysis.ingest import Progress
+from analysis.symbols import normalise
 
 
 def parse_when(value: str) -> datetime:
@@ -25,7 +26,7 @@ def parse_when(value: str) -> datetime:
 
 
 def symbol_list(value: str) -> list[str]:
-    return [s.strip().upper() for s in value.split(",") if s.strip()]
+    return [normalise(s) for s in value.split(",") if s.strip()]
 
 
 @contextmanager

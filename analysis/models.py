@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import Cast, Extract
 
 from analysis.intervals import INTERVAL_MS
-from tradingai.api_errors import SYMBOL
+from analysis.symbols import SYMBOL, normalise
 
 FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
@@ -160,7 +160,7 @@ class Universe(models.Model):
         return list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
 
     def clean(self) -> None:
-        symbols = [s.upper() for s in self.split(self.symbols)]
+        symbols = [normalise(s) for s in self.split(self.symbols)]
         bad = [s for s in symbols if not SYMBOL.fullmatch(s)]
         if not symbols or bad:
             problem = f"not a Binance symbol: {', '.join(bad)}" if bad else "name at least one"

@@ -15,6 +15,7 @@ from analysis.market import (
     cached_multi_timeframe,
     price_decimals,
 )
+from analysis.symbols import normalise
 
 # (indicator, label, how it reads): "price" at the symbol's decimals, a number of decimals, or
 # "direction" for a +1/-1 state.
@@ -61,7 +62,7 @@ def detail(request: HttpRequest, ticker: str) -> HttpResponse:
     """The chart (candles, EMA 50/200, Bollinger bands, the regime shaded, the symbol's signals
     as markers), then regime and key indicators on the stored interval, 4h and 1d (closed
     candles only)."""
-    symbol = ticker.upper()
+    symbol = normalise(ticker)
     interval = request.GET.get("interval") or universe.intervals()[0]
     try:
         views = cached_multi_timeframe(symbol, interval)

@@ -14,7 +14,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-from journal.models import Trade
+from analysis.symbols import normalise
+from journal.models import EARLIEST, LATEST, MAX_NUMBER, Trade
 from journal.performance import performance
 from mlcore.models import ModelVersion
 from signals.models import NoSignal, Signal
@@ -29,13 +30,19 @@ def _iso_only(value: object) -> object:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+def _day_in_range(value: date) -> date:
+    # The day's bounds are computed from it: 9999-12-31 plus a day would overflow.
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("a day must lie between 2000 and 2100")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_only), AfterValidator(_day_in_range)]
 
 # What a trade's numbers can be: finite (JSON's Infinity and NaN are refused, and would make the
 # journal's own answers invalid JSON), of a size a trade can have (so no product overflows), and
 # numbers, not strings or booleans coerced into one.
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e12, le=1e12)]
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_NUMBER, le=MAX_NUMBER)]
 
 
 def _time_text(value: object) -> object:
@@ -58,12 +65,16 @@ performance_router = Router(tags=["performance"])
 
 
 class TradeIn(Schema):
+    """An executed trade needs its side, entry price and quantity; a skipped or missed one
+    records the signal and the reason (``notes``), its side defaulting to the signal's.
+    ``ticker`` may be written ``BTC-USD``; it is stored as Binance writes it (``BTCUSDT``)."""
+
     ticker: str
     action: Literal["executed", "skipped", "missed"]
-    side: Literal["long", "short"]
-    entry_time: TradeTime
-    entry_price: Number
-    quantity: Number
+    side: Literal["long", "short"] | None = None
+    entry_time: TradeTime = Field(default_factory=lambda: datetime.now(UTC))
+    entry_price: Number | None = None
+    quantity: Number | None = None
     exit_time: TradeTime | None = None
     exit_price: Number | None = None
     leverage: Number = 1.0
@@ -74,18 +85,22 @@ class TradeIn(Schema):
 
 
 class TradeOut(Schema):
+    @staticmethod
+    def resolve_side(trade: Trade) -> str | None:
+        return trade.side or None  # a skipped entry without a side has none, not ""
+
     id: int
     ticker: str
     action: str
-    side: str
+    side: str | None
     signal_id: int | None
     grade: str
     followed_signal: bool | None
     entry_time: datetime
-    entry_price: float
+    entry_price: float | None
     exit_time: datetime | None
     exit_price: float | None
-    quantity: float
+    quantity: float | None
     leverage: float
     fees: float
     funding: float
@@ -106,9 +121,10 @@ def _save(trade: Trade, payload: TradeIn) -> Trade:
             f"no signal #{signal_id}",
             [{"loc": ["body", "signal_id"], "msg": "no such signal"}],
         )
+    data["side"] = data["side"] or ""
     for name, value in data.items():
         setattr(trade, name, value)
-    trade.ticker = trade.ticker.upper()
+    trade.ticker = normalise(trade.ticker)
     trade.signal_id = signal_id
     try:
         trade.full_clean()
@@ -125,7 +141,7 @@ def _save(trade: Trade, payload: TradeIn) -> Trade:
 def list_trades(request: HttpRequest, ticker: str | None = None, limit: int = 100) -> list[Trade]:
     trades = Trade.objects.all()
     if ticker:
-        trades = trades.filter(ticker=ticker.upper())
+        trades = trades.filter(ticker=normalise(ticker))
     return list(trades[: max(1, min(limit, 1000))])
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from analysis.intervals import interval_ms
 from analysis.models import Candle
+from analysis.symbols import normalise
 from journal.outcome import outcome
 from signals.models import Signal
+
+# What a trade's numbers and times can be: finite, of a size a trade can have (so no product of
+# them overflows into an infinite PnL), and in this century (so no date arithmetic overflows).
+MAX_NUMBER = 1e12
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Trade(models.Model):
@@ -31,15 +39,18 @@ class Trade(models.Model):
     )
     grade = models.CharField(max_length=2, blank=True, help_text="the linked signal's grade")
     action = models.CharField(max_length=8, choices=Action.choices)
-    side = models.CharField(max_length=5, choices=Side.choices)
+    # A skipped or missed entry records the signal and the reason (in the notes): its side
+    # defaults to the signal's, and prices and quantity are optional (given, they price what
+    # was left on the table). An executed trade needs all three.
+    side = models.CharField(max_length=5, choices=Side.choices, blank=True)
     followed_signal = models.BooleanField(
         null=True, blank=True, help_text="same direction as the linked signal (blank: no signal)"
     )
-    entry_time = models.DateTimeField()
-    entry_price = models.FloatField()
+    entry_time = models.DateTimeField(default=timezone.now)
+    entry_price = models.FloatField(null=True, blank=True)
     exit_time = models.DateTimeField(null=True, blank=True)
     exit_price = models.FloatField(null=True, blank=True)
-    quantity = models.FloatField(help_text="base-asset units")
+    quantity = models.FloatField(null=True, blank=True, help_text="base-asset units")
     leverage = models.FloatField(default=1.0)
     fees = models.FloatField(default=0.0, help_text="paid, in USDT")
     funding = models.FloatField(default=0.0, help_text="paid (negative: received), in USDT")
@@ -56,6 +67,8 @@ class Trade(models.Model):
         ordering = ["-entry_time", "-id"]
 
     def __str__(self) -> str:
+        if self.entry_price is None or self.quantity is None:
+            return f"{self.action} {self.side or ''} {self.ticker}".replace("  ", " ")
         return f"{self.action} {self.side} {self.quantity:g} {self.ticker} @ {self.entry_price:g}"
 
     def save(self, *args, **kwargs) -> None:
@@ -68,17 +81,35 @@ class Trade(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        for name in ("entry_price", "quantity", "leverage"):
+        executed = self.action == self.Action.EXECUTED
+        if not self.side and self.signal_id and self.signal.direction in self.Side.values:
+            self.side = self.signal.direction  # a skipped signal was skipped in its direction
+        if executed and not self.side:
+            errors["side"] = "an executed trade needs its side"
+        for name in ("entry_price", "quantity", "leverage", "exit_price"):
             value = getattr(self, name)
-            if value is None or not value > 0:
+            if value is None:
+                if (executed and name in ("entry_price", "quantity")) or name == "leverage":
+                    errors[name] = "must be a positive number"
+            elif not (math.isfinite(value) and value > 0):
                 errors[name] = "must be a positive number"
+            elif value > MAX_NUMBER:
+                errors[name] = f"must be at most {MAX_NUMBER:g}"
+        for name in ("fees", "funding"):
+            value = getattr(self, name)
+            if value is None or not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
+                errors[name] = f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+        for name in ("entry_time", "exit_time"):
+            value = getattr(self, name)
+            if value is not None and not EARLIEST <= value < LATEST:
+                errors[name] = "must lie between 2000 and 2100"
+        if errors:
+            raise ValidationError(errors)  # the checks below need sound numbers and times
         if (self.exit_price is None) != (self.exit_time is None):
             errors["exit_time"] = "an exit needs both its price and its time"
         elif self.exit_time and self.entry_time and self.exit_time <= self.entry_time:
             errors["exit_time"] = "the exit must come after the entry"
-        if self.exit_price is not None and not self.exit_price > 0:
-            errors["exit_price"] = "must be a positive number"
-        ticker = (self.ticker or "").upper()
+        ticker = normalise(self.ticker or "")
         if ticker and not Candle.objects.filter(symbol=ticker).exists():
             errors["ticker"] = f"no market data stored for {ticker}: unknown ticker"
         if self.signal_id and self.signal.symbol != ticker:
@@ -88,12 +119,17 @@ class Trade(models.Model):
 
     def compute(self) -> None:
         """Fill the linked signal's grade, followed/overrode, PnL and MAE/MFE."""
-        self.ticker = self.ticker.upper()
+        self.ticker = normalise(self.ticker)
         if self.signal_id:
             self.grade = self.signal.grade
-            self.followed_signal = self.signal.direction == self.side
+            self.followed_signal = self.signal.direction == self.side if self.side else None
         else:
             self.grade, self.followed_signal = "", None
+        if not self.side or self.entry_price is None or self.quantity is None:
+            # Nothing to price: a skipped signal recorded with its reason only.
+            self.pnl = self.return_on_margin = self.mae = self.mfe = None
+            self.mae_pct = self.mfe_pct = None
+            return
         interval = self._interval()
         candles = Candle.objects.filter(symbol=self.ticker, interval=interval)
         step = timedelta(milliseconds=interval_ms(interval))
@@ -121,7 +157,7 @@ class Trade(models.Model):
     def _interval(self) -> str:
         # The finest stored interval of the ticker gives the closest excursions.
         intervals = set(
-            Candle.objects.filter(symbol=self.ticker.upper())
+            Candle.objects.filter(symbol=normalise(self.ticker))
             .values_list("interval", flat=True)
             .distinct()
         )

@@ -9,6 +9,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from analysis.symbols import normalise
 from mlcore.models import BacktestRun, DriftReport, Evaluation, ModelVersion, TrainingRun
 from tradingai.api_errors import ApiError
 
@@ -154,7 +155,7 @@ def list_models(
     """Model versions, newest first: champions and challengers with their gates."""
     versions = ModelVersion.objects.all()
     if symbol:
-        versions = versions.filter(symbol=symbol.upper())
+        versions = versions.filter(symbol=normalise(symbol))
     if status:
         versions = versions.filter(status=status)
     return list(versions[: max(1, min(limit, 500))])

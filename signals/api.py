@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
 from analysis import universe
+from analysis.symbols import normalise
 from signals import explanations, inference, listing
 from signals.models import Signal
 from signals.serialize import signal_json
@@ -55,7 +56,7 @@ def _out(signal: Signal, pairs=None) -> ExplanationOut:
 
 
 def _unknown(ticker: str) -> ApiError:
-    return ApiError(404, "unknown_symbol", f"no graded signal for {ticker.upper()} yet")
+    return ApiError(404, "unknown_symbol", f"no graded signal for {normalise(ticker)} yet")
 
 
 @router.get("/{ticker}", response=ExplanationOut)
@@ -128,6 +129,8 @@ def list_signals(
     """Every directional prediction, newest first (the dashboard lists only the actionable
     ones; ``actionable=true`` gives the same here)."""
     symbol = symbol_or_404(ticker) if ticker else None
+    if symbol and not listing.known_symbol(symbol):
+        raise ApiError(404, "unknown_symbol", f"no market data or signal for {symbol}")
     data = listing.page_json(symbol, grade, limit, offset, SignalPage, actionable)
     # The cached page is already checked against SignalPage: wrap it as the renderer would.
     timestamp = envelope()["timestamp"]

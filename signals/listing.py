@@ -15,6 +15,7 @@ import time
 from django.core.cache import cache
 from django.db import transaction
 
+from analysis.models import Candle
 from signals.models import Signal
 from signals.serialize import signal_json
 
@@ -23,6 +24,21 @@ GENERATION = "signals:list:generation"
 # generation advance lost to a Redis blink cannot keep a stale page for longer.
 TTL = 60
 BUILD_SECONDS = 0.25  # the longest a request waits for another to build the page
+
+
+_known: set[str] = set()
+
+
+def known_symbol(symbol: str) -> bool:
+    """Whether any candle or signal names the symbol: a well-formed symbol the product has never
+    heard of is a 404, like /api/explain's, not an empty list that reads as "no signals yet".
+    A symbol once known stays known, so on the hot path this costs nothing after its first ask."""
+    if symbol not in _known and (
+        Candle.objects.filter(symbol=symbol).exists()
+        or Signal.everything.filter(symbol=symbol).exists()
+    ):
+        _known.add(symbol)
+    return symbol in _known
 
 
 def generation() -> int:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
+from analysis.symbols import normalise
 from mlcore.pipeline.grading import GRADES
 from signals import board, charts, explanations, replay
 from signals.models import NoSignal, Signal
@@ -19,7 +20,7 @@ def _listing(request: HttpRequest) -> dict:
     """Actionable signals by default (the product abstains from the rest); ``show=all`` lists
     every directional prediction. The count of the hidden ones is always given."""
     signals = Signal.objects.graded().select_related("model_version")
-    ticker = request.GET.get("ticker", "").upper()
+    ticker = normalise(request.GET.get("ticker", ""))
     grade = request.GET.get("grade", "")
     show_all = request.GET.get("show") == "all"
     if ticker:

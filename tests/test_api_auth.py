@@ -238,3 +238,74 @@ def test_a_new_keys_secret_is_shown_once_and_never_travels_in_a_cookie():
 
     assert ApiKey.verify(secret) is not None
     assert secret not in client.get(created["Location"]).content.decode()  # once
+
+
+def test_answers_given_before_our_handlers_are_the_envelope_and_never_a_5xx(key, btc, settings):
+    """A 405 for a method a path does not take, a body over the upload limit (413), a day whose
+    bounds overflow, fees of NaN: each a 4xx in the envelope."""
+    client = Client()
+    wrong_method = client.delete("/api/signals/")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method["Allow"]
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert wrong_method["Cache-Control"] == "no-store"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    too_big = post(client, "/api/trades/", TRADE | {"notes": "x" * 2_000}, key)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+    far = client.get("/api/performance/summary?day=9999-12-31")
+    assert far.status_code == 422 and "between 2000 and 2100" in far.content.decode()
+    nan_fees = json.dumps(TRADE).replace('"fees": 6.2', '"fees": NaN')
+    refused = client.post(
+        "/api/trades/", nan_fees, content_type="application/json", headers={"X-API-Key": key}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["details"][0]["loc"][-1] == "fees"
+    assert not Trade.objects.exists()
+
+
+def test_tickers_are_read_in_any_common_spelling_and_shown_as_stored(key, btc):
+    """``BTC-USD`` (the seed's form), ``btc/usdt``: read as BTCUSDT everywhere, shown back as
+    stored; a well-formed symbol the product has never heard of is a 404, as /api/explain's."""
+    signal = signal_row()
+    client = Client()
+    created = post(client, "/api/trades/", TRADE | {"ticker": "BTC-USD"}, key)
+    assert created.status_code == 201 and created.json()["data"]["ticker"] == "BTCUSDT"
+    assert client.get("/api/trades/?ticker=btc/usdt").json()["data"][0]["ticker"] == "BTCUSDT"
+    listed = client.get("/api/signals/?ticker=BTC-USD").json()["data"]
+    assert [item["id"] for item in listed["items"]] == [signal.pk]
+    unknown = client.get("/api/signals/?ticker=NOPEUSDT")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_symbol"
+    assert client.get("/api/explain/NOPEUSDT").status_code == 404
+    from analysis.cli import symbol_list
+    from analysis.models import Universe
+
+    assert symbol_list("BTC-USD, eth/usdt,SOLUSDT") == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    universe = Universe(symbols="BTC-USD,ETH_USDT", intervals="1h")
+    universe.clean()
+    assert universe.symbols == "BTCUSDT,ETHUSDT"
+
+
+def test_a_skipped_signal_needs_no_side_prices_or_quantity(key, btc):
+    signal = signal_row(direction="short")
+    client = Client()
+    skipped = post(
+        client,
+        "/api/trades/",
+        {"ticker": "BTC-USD", "action": "missed", "signal_id": signal.pk, "notes": "asleep"},
+        key,
+    )
+    assert skipped.status_code == 201, skipped.content
+    data = skipped.json()["data"]
+    assert (data["side"], data["entry_price"], data["quantity"], data["pnl"]) == (
+        "short", None, None, None,
+    )  # fmt: skip
+    entered = datetime.fromisoformat(data["entry_time"].replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - entered).total_seconds()) < 60
+    bare = post(client, "/api/trades/", {"ticker": "BTCUSDT", "action": "skipped"}, key)
+    assert bare.status_code == 201 and bare.json()["data"]["side"] is None
+    executed = post(client, "/api/trades/", {"ticker": "BTCUSDT", "action": "executed"}, key)
+    assert executed.status_code == 422
+    assert {d["loc"][-1] for d in executed.json()["error"]["details"]} == {
+        "side", "entry_price", "quantity",
+    }  # fmt: skip
+    assert client.get("/api/trades/performance").status_code == 200
+    assert client.get("/api/performance/summary").status_code == 200

@@ -46,5 +46,8 @@ def test_a_plain_client_with_a_key_gets_the_api_stream_and_never_the_dashboard_s
         # The dashboard's socket: no Origin, or a foreign one, is refused at the handshake.
         assert asyncio.run(opens("/ws/signals/", {})) == 403
         assert asyncio.run(opens("/ws/signals/", {"Origin": "https://evil.example"})) == 403
+        # A path that streams nothing is refused at the handshake, not a 500.
+        assert asyncio.run(opens("/ws/nothing-here/", {"X-API-Key": key})) == 403
+        assert asyncio.run(opens("/api/realtime/nothing", {"X-API-Key": key})) == 403
     finally:
         stop(daphne)

@@ -7,6 +7,8 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
@@ -124,6 +126,13 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(
         request, error_body("not_found", str(exc) or "Not found."), status=404
     )
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = error_body("payload_too_large", f"the request body is over the {limit:,}-byte limit")
+    return api.create_response(request, body, status=413)
 
 
 @api.exception_handler(Exception)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from analysis.symbols import SYMBOL, normalise
 
 
 class ApiError(Exception):
@@ -15,13 +16,13 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
-SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
+__all__ = ["SYMBOL", "ApiError", "symbol_or_404"]
 
 
 def symbol_or_404(ticker: str) -> str:
-    """A ticker as Binance writes symbols (``BTCUSDT``, ``1000PEPEUSDT``), or a 404: anything else
-    names no market, and must not reach the database or a cache key."""
-    symbol = ticker.strip().upper()
+    """A ticker in Binance's spelling (``BTC-USD`` read as ``BTCUSDT``, see analysis.symbols),
+    or a 404: anything else names no market, and must not reach the database or a cache key."""
+    symbol = normalise(ticker)
     if not SYMBOL.fullmatch(symbol):
         raise ApiError(404, "unknown_symbol", f"{ticker!r} is not a symbol")
     return symbol

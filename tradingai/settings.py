@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
+from analysis.symbols import normalise  # pure: no Django, safe to import from settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -95,7 +97,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "tradingai.headers.ApiNoStoreMiddleware",
+    "tradingai.headers.ApiResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -295,7 +297,8 @@ API_AUTH = env("TRADINGAI_API_AUTH", "open" if EMBEDDED else "required")
 API_RATE_LIMIT = env_int("TRADINGAI_API_RATE_LIMIT", 600)  # requests a minute per key/address
 
 # --- Market data
-SYMBOLS = env_list("TRADINGAI_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")
+# Read in Binance's spelling whatever the file says (BTC-USD is BTCUSDT, see analysis.symbols).
+SYMBOLS = [normalise(s) for s in env_list("TRADINGAI_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")]
 INTERVALS = env_list("TRADINGAI_INTERVALS", "1h")
 BINANCE_BASE_URL = env("BINANCE_BASE_URL", "https://fapi.binance.com")
 BINANCE_SPOT_BASE_URL = env("BINANCE_SPOT_BASE_URL", "https://api.binance.com")

@@ -20,6 +20,7 @@ from analysis.models import Candle
 from analysis.tests.binance_replay import SHARED
 from journal.models import Trade
 from journal.outcome import outcome
+from journal.performance import performance
 from signals.tests.factories import signal_row
 
 H13 = datetime(2024, 5, 13, tzinfo=UTC)
@@ -196,3 +197,63 @@ def test_the_csv_export_never_hands_a_spreadsheet_a_formula():
         assert spreadsheet_safe(formula) == "'" + formula
     assert spreadsheet_safe("bought the dip") == "bought the dip"
     assert spreadsheet_safe(-2.5) == -2.5  # a number stays a number
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("entry_time", "0001-01-01T00:00", "between 2000 and 2100"),
+        ("exit_time", "9999-12-31T23:59", "between 2000 and 2100"),
+        ("quantity", "1e300", "at most 1e+12"),
+        ("fees", "-1e300", "between -1e+12 and 1e+12"),
+    ],
+)
+def test_the_journal_page_refuses_times_and_sizes_a_trade_cannot_have(btc, field, value, message):
+    """The dashboard's form: a year-1 date once overflowed the excursion window into a 500."""
+    client = Client()
+    client.force_login(User.objects.create_user("t", password="x" * 12))
+    form = {
+        "ticker": "BTCUSDT",
+        "action": "executed",
+        "side": "long",
+        "entry_time": "2024-05-13T00:30",
+        "entry_price": "62000",
+        "exit_time": "2024-05-13T05:30",
+        "exit_price": "62500",
+        "quantity": "0.1",
+        "leverage": "1",
+        "fees": "0",
+        "funding": "0",
+        "notes": "",
+    }
+    answer = client.post("/journal/", form | {field: value})
+    assert answer.status_code == 200 and message in answer.content.decode()
+    assert not Trade.objects.exists()
+
+
+def test_a_skipped_signal_is_recorded_with_its_reason_alone(btc):
+    """A skipped or missed entry needs no side, prices or quantity: it records the signal (its
+    side taken from it) and the reason; the entry time is now; nothing is priced."""
+    signal = signal_row(open_time=H13, direction="short", grade="A")
+    out = journal(
+        "add", "--action", "skipped", "--ticker", "BTC-USD", "--signal", str(signal.pk),
+        "--notes", "news risk",
+    )  # fmt: skip
+    trade = Trade.objects.get()
+    assert out.startswith(f"#{trade.pk} skipped short BTCUSDT")
+    assert (trade.ticker, trade.side, trade.grade, trade.notes) == (
+        "BTCUSDT",
+        "short",
+        "A",
+        "news risk",
+    )
+    assert trade.followed_signal is True and trade.pnl is None and trade.entry_price is None
+    assert abs((datetime.now(UTC) - trade.entry_time).total_seconds()) < 60
+    assert performance(Trade.objects.select_related("signal"))["by_action"] == {}
+    with pytest.raises(CommandError, match="--side: an executed trade needs its side"):
+        journal("add", "--action", "executed", "--ticker", "BTCUSDT", "--entry", "1", "--qty", "1")
+    with pytest.raises(CommandError, match="--entry: must be a positive number"):
+        journal(
+            "add", "--action", "executed", "--ticker", "BTCUSDT", "--side", "long", "--qty", "1"
+        )
+    assert Trade.objects.count() == 1

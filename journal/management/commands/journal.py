@@ -3,6 +3,7 @@
     manage.py journal add --action executed --ticker BTCUSDT --side long --entry 45000
         --exit 45500 --qty 0.1 [--entry-time ...] [--exit-time ...] [--leverage 3]
         [--fees 4.5] [--funding 0.8] [--signal ID] [--notes "..."]
+    manage.py journal add --action skipped --ticker BTC-USD --signal ID --notes "news risk"
     manage.py journal performance
 
 1. add: the input is checked as the admin checks it (a clear message per field, nothing stored
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.cli import parse_when
+from analysis.symbols import normalise
 from journal.models import Trade
 from journal.performance import performance
 from signals.models import Signal
@@ -34,6 +36,9 @@ OPTION = {
     "ticker": "--ticker",
     "leverage": "--leverage",
     "signal": "--signal",
+    "side": "--side",
+    "fees": "--fees",
+    "funding": "--funding",
 }
 
 
@@ -45,10 +50,12 @@ class Command(BaseCommand):
         add = sub.add_parser("add", help="record a trade")
         add.add_argument("--action", choices=Trade.Action.values, required=True)
         add.add_argument("--ticker", required=True)
-        add.add_argument("--side", choices=Trade.Side.values, required=True)
-        add.add_argument("--entry", type=float, required=True, help="entry price")
+        # Executed trades need --side, --entry and --qty (the model says so, naming them);
+        # a skipped or missed signal is recorded with --signal and --notes saying why.
+        add.add_argument("--side", choices=Trade.Side.values, default="")
+        add.add_argument("--entry", type=float, default=None, help="entry price")
         add.add_argument("--exit", type=float, default=None, help="exit price (closed trades)")
-        add.add_argument("--qty", type=float, required=True)
+        add.add_argument("--qty", type=float, default=None)
         add.add_argument("--entry-time", type=parse_when, default=None, help="default: now")
         add.add_argument(
             "--exit-time", type=parse_when, default=None, help="default with --exit: now"
@@ -73,7 +80,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--signal: no signal #{o['signal']}")
         trade = Trade(
             action=o["action"],
-            ticker=o["ticker"].upper(),
+            ticker=normalise(o["ticker"]),
             side=o["side"],
             signal=signal,
             entry_price=o["entry"],
