@@ -52,6 +52,7 @@ def candle_frames(total: int):
 def setup_django(database_url: str | None, var_dir: str) -> None:
     if database_url:
         os.environ["DATABASE_URL"] = database_url
+        os.environ.setdefault("SECRET_KEY", "benchmark-ingest-only-" + "k" * 40)
     else:
         os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)

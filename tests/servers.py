@@ -107,10 +107,13 @@ def production_env(name: str, **overrides: str) -> dict[str, str]:
     url = os.environ.get("DATABASE_URL")
     if not url or not os.environ.get("REDIS_URL"):
         sys.exit("set DATABASE_URL and REDIS_URL: the benchmark measures the production mode")
+    # A benchmark's own throwaway key when none is set (production refuses to start without).
+    secret = os.environ.get("SECRET_KEY") or f"benchmark-{name}-only-" + "k" * 40
     return (
         dict(os.environ)
         | {
             "DATABASE_URL": f"{url}_{name}",
+            "SECRET_KEY": secret,
             "MLFLOW_TRACKING_URI": "",
             "TRADINGAI_EMBEDDED_SCHEDULER": "0",
             "TRADINGAI_HTTPS": "0",

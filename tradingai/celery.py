@@ -9,7 +9,7 @@ from itertools import pairwise
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingai.settings")
@@ -23,6 +23,17 @@ app.conf.task_routes = {
     "signals.tasks.train_simulation_window": {"queue": "gpu"},
 }
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """Workers log through settings.LOGGING, as the web does: Celery's own setup would replace
+    the handlers, and with them the formatters that mask secrets in tracebacks."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 def parse_cron(expression: str) -> crontab:

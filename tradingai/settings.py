@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from analysis.symbols import normalise  # pure: no Django, safe to import from settings
@@ -55,10 +56,18 @@ EMBEDDED = not DATABASE_URL
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from env; the embedded mode keeps a generated one under var/ instead."""
+    """SECRET_KEY from env; the embedded mode keeps a generated one under var/ instead.
+
+    Production refuses to start without one: a key generated into a volume would sign sessions
+    that a second host (or a lost volume) silently invalidates, and hides that none was set."""
     key = env("SECRET_KEY")
     if key:
         return key
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in production (DATABASE_URL is set). Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
     path = VAR_DIR / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
@@ -388,15 +397,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "()": "tradingai.logs.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
         "json": {"()": "tradingai.logs.JsonFormatter"},
     },
-    "filters": {"redact": {"()": "tradingai.logs.RedactSecrets"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            # Both formatters mask secrets, tracebacks included (tradingai.logs).
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},

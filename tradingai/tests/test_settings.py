@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -35,6 +36,11 @@ def test_deploy_checks_are_clean_with_production_settings(tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    # Without SECRET_KEY production refuses to start, saying how to make one; nothing written.
+    del env["SECRET_KEY"]
+    refused = manage("check", env=env)
+    assert refused.returncode != 0 and "SECRET_KEY must be set in production" in refused.stderr
+    assert not (tmp_path / "secret_key").exists()
 
 
 def test_beat_entries_expire_before_their_next_run():
@@ -104,19 +110,39 @@ def test_env_example_lists_every_variable_settings_read():
     assert read - documented == set(), "settings read variables .env.example does not list"
 
 
-def test_json_logs_mask_secrets(settings):
+@pytest.mark.parametrize("formatter", ["plain", "json"])
+def test_logs_mask_secrets_and_url_passwords_tracebacks_included(settings, formatter):
+    """Through the configured handlers' formatters: a secret setting in the message and inside an
+    exception's text, and the password of any URL (a database URL in a driver's error) never
+    reach the log line."""
     import json
     import logging
-
-    from tradingai.logs import JsonFormatter, RedactSecrets
+    from logging.config import dictConfig
 
     settings.BINANCE_API_SECRET = "very-secret-binance-value"
-    record = logging.LogRecord(
-        "x", logging.WARNING, __file__, 1, "signed with %s", ("very-secret-binance-value",), None
-    )
-    assert RedactSecrets().filter(record)
-    line = json.loads(JsonFormatter().format(record))
-    assert line["message"] == "signed with ***" and line["level"] == "WARNING"
+    settings.DATABASE_URL = "postgres://trader:db-pass-w0rd@db:5432/tradingai"
+    config = settings.LOGGING | {"root": {"handlers": ["console"], "level": "INFO"}}
+    stream = io.StringIO()
+    console = config["handlers"]["console"] | {"formatter": formatter, "stream": stream}
+    config["handlers"] = {"console": console}
+    dictConfig(config)
+    log = logging.getLogger("tradingai.test.secrets")
+    try:
+        raise ConnectionError(
+            'connection to "postgres://trader:db-pass-w0rd@db:5432" failed; '
+            "also redis://:r3dis-pass@cache:6379/0; key very-secret-binance-value"
+        )
+    except ConnectionError:
+        log.exception("signed with %s", "very-secret-binance-value")
+    dictConfig(settings.LOGGING)
+    text = stream.getvalue()
+    assert "Traceback" in text or "ConnectionError" in text  # the exception was written
+    for secret in ("very-secret-binance-value", "db-pass-w0rd", "r3dis-pass"):
+        assert secret not in text
+    assert "postgres://trader:***@db:5432" in text and "redis://:***@cache" in text
+    if formatter == "json":
+        line = json.loads(text.splitlines()[0])
+        assert line["message"] == "signed with ***" and "***" in line["exception"]
 
 
 @pytest.mark.django_db
