@@ -42,7 +42,8 @@ def test_pages_keep_the_spec_path_and_the_trailing_slash():
     signal_row()
     client = Client()
     assert page(client) == client.get("/api/signals/?limit=50").json()["data"]
-    assert client.get("/api/signals?ticker=BTC-USD").status_code == 404
+    assert client.get("/api/signals?ticker=BTC%20USD!").status_code == 404  # not a symbol
+    assert client.get("/api/signals?ticker=BTC-USD").json()["data"]["count"] == 1  # BTCUSDT
 
 
 @pytest.mark.django_db(transaction=True)
