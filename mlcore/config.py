@@ -7,7 +7,7 @@ new threshold is a field and an entry, never a third way of reading settings."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -84,8 +84,32 @@ class TrainRequest:
         return self.config or configured(self.barrier.horizon, self.quick)
 
     def options(self) -> dict:
+        """Everything a queued run needs to be the same run on a worker (``from_options``).
+        ``config`` is not carried: a queued run uses the configured one, as the CLI does."""
         return {
             "until": self.until.isoformat() if self.until else None,
             "quick": self.quick,
             "force": self.force,
+            "thresholds": self.thresholds.to_dict(),
+            "barrier": asdict(self.barrier),
+            "random_runs": self.random_runs,
+            "choose_target": self.choose_target,
         }
+
+    @classmethod
+    def from_options(cls, symbol: str, interval: str, options: dict) -> TrainRequest:
+        """The request ``options()`` recorded; options a run recorded before a field existed
+        take today's defaults."""
+        kwargs: dict = {
+            "until": datetime.fromisoformat(options["until"]) if options.get("until") else None,
+            "quick": bool(options.get("quick")),
+            "force": bool(options.get("force")),
+            "random_runs": options.get("random_runs"),
+        }
+        if options.get("thresholds"):
+            kwargs["thresholds"] = gates.GateThresholds(**options["thresholds"])
+        if options.get("barrier"):
+            kwargs["barrier"] = BarrierParams(**options["barrier"])
+        if "choose_target" in options:
+            kwargs["choose_target"] = bool(options["choose_target"])
+        return cls(symbol, interval, **kwargs)

@@ -32,6 +32,19 @@ def abandon_stale(symbol: str, interval: str) -> None:
     )
 
 
+def claim(run_id: int) -> TrainingRun | None:
+    """Take a queued run for this worker: queued -> running in one transaction holding the
+    row's lock. None when the run is gone or no longer queued (another delivery has it, or it
+    finished, or it was abandoned)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != TrainingRun.Status.QUEUED:
+            return None
+        run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+        return run
+
+
 def start_run(request: TrainRequest, reason: str = "") -> TrainingRun:
     """Record a queued run; refused while another of the series is queued or running."""
     abandon_stale(request.symbol, request.interval)

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from analysis.cli import parse_when
 from mlcore import drift
 from mlcore.config import TrainRequest
 from mlcore.models import ModelVersion, TrainingRun
 from mlcore.pipeline.universe_model import UNIVERSE
-from mlcore.runs import TrainingError
+from mlcore.runs import TrainingError, claim
 from mlcore.training import train as run_training
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def train(run_id: int) -> dict:
-    """Run a recorded TrainingRun (routed to the ``gpu`` queue by tradingai.celery)."""
-    run = TrainingRun.objects.get(pk=run_id)
-    options = run.options
-    request = TrainRequest(
-        run.symbol,
-        run.interval,
-        until=parse_when(options["until"]) if options.get("until") else None,
-        quick=bool(options.get("quick")),
-        force=bool(options.get("force")),
-    )
+    """Run a recorded TrainingRun (routed to the ``gpu`` queue by tradingai.celery).
+
+    The run is claimed first (queued -> running, under a row lock): a second delivery of the
+    same task (Redis redelivers one not acknowledged within the visibility timeout, or whose
+    worker died) finds it taken and does nothing, so one run never trains twice."""
+    run = claim(run_id)
+    if run is None:
+        current = TrainingRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        return {"run": run_id, "status": current, "message": "already claimed: not run again"}
+    request = TrainRequest.from_options(run.symbol, run.interval, run.options)
     try:
         run = run_training(request, run)
     except TrainingError:  # bad input is recorded on the run; retrying cannot fix it

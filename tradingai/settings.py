@@ -280,6 +280,15 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ACKS_LATE = True
+# A task a worker took but did not acknowledge (it died, or is still running) goes back to the
+# queue once it dies (reject_on_worker_lost) or after the visibility timeout: above the longest
+# training, so a long run is not handed to a second worker while the first still trains (the
+# training task also claims its run, so a second delivery of the same run does nothing).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("TRADINGAI_TRAINING_STALE_HOURS", 6) * 3600 + 3600
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database around every task unless told to reuse it, and in a
 # prefork worker with a pool it closes the whole pool: a new PostgreSQL connection per task.

@@ -231,3 +231,48 @@ def test_training_configuration_comes_from_settings(settings):
     settings.TRAINING = settings.TRAINING | {"calibration": "astrology"}
     with pytest.raises(ValueError, match="isotonic or sigmoid"):
         configured(horizon=24, quick=False)
+
+
+def test_a_second_delivery_of_the_same_run_does_not_train_it_again(stored, monkeypatch):
+    """Redis redelivers a task a worker did not acknowledge: the run is claimed under a row lock
+    (queued -> running), so the second delivery finds it taken and trains nothing."""
+    from mlcore import tasks as task_module
+
+    calls = []
+    monkeypatch.setattr(
+        task_module, "run_training", lambda request, run: calls.append(run.pk) or run
+    )
+    run = start_run(TrainRequest("BTCUSDT", "1h", quick=True))
+    first = tasks.train(run.pk)
+    assert calls == [run.pk] and first["status"] == "running"
+    second = tasks.train(run.pk)  # the same message, delivered again
+    assert calls == [run.pk] and second["message"] == "already claimed: not run again"
+    assert tasks.train(run.pk + 999)["status"] is None  # a run that is gone: nothing to do
+    from django.conf import settings as django_settings
+
+    from tradingai.celery import app
+
+    assert app.conf.task_reject_on_worker_lost and app.conf.task_acks_late
+    timeout = app.conf.broker_transport_options["visibility_timeout"]
+    assert timeout > django_settings.TRAINING_STALE_HOURS * 3600  # above the longest training
+
+
+def test_a_queued_run_keeps_every_option_of_its_request(stored, monkeypatch):
+    """The worker rebuilds the request from the recorded run: thresholds, random runs, the
+    barrier and the target choice arrive as they were asked for."""
+    from mlcore import tasks as task_module
+    from mlcore.pipeline.gates import GateThresholds
+    from mlcore.pipeline.labels import BarrierParams
+
+    asked = TrainRequest(
+        "BTCUSDT", "1h", until=datetime(2024, 3, 1, tzinfo=UTC), quick=True, force=True,
+        thresholds=GateThresholds(min_signals=7, promotion_margin=0.01, min_common_rows=123),
+        barrier=BarrierParams(upper_atr=1.5, lower_atr=2.5, horizon=12),
+        random_runs=17, choose_target=False,
+    )  # fmt: skip
+    received = []
+    monkeypatch.setattr(
+        task_module, "run_training", lambda request, run: received.append(request) or run
+    )
+    tasks.train(start_run(asked).pk)
+    assert received == [asked]
