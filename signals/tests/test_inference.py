@@ -37,6 +37,11 @@ def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbac
         assert s.stop_price < close < s.target_price and s.grade in {"A+", "A", "B", "C"}
     elif s.direction == "short":
         assert s.target_price < close < s.stop_price and s.grade in {"A+", "A", "B", "C"}
+    else:  # a neutral prediction is no call: no levels to trade and no grade
+        assert s.direction == "neutral" and (s.stop_price, s.target_price, s.grade) == (
+            None, None, "",
+        )  # fmt: skip
+        assert not s.actionable
     e = s.explanation
     assert e["predicted_class"] in {"sell", "neutral", "buy"} and e["text"]
     assert 0 < len(e["drivers_for"]) <= 5 and len(e["drivers_against"]) <= 5
