@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -9,6 +10,10 @@ import pytest
 
 from analysis.exchange import Exchange
 from analysis.tests.binance_replay import SHARED, ReplayServer, load_series
+
+# Train on the CPU even on a GPU host (mlcore.pipeline.device): cuDNN's LSTM is not
+# bit-reproducible, and the suite's tests are bar-exact. Subprocesses inherit it.
+os.environ["TRADINGAI_DEVICE"] = "cpu"
 
 # The replayed exchange's clock: just after the shared history's last 1h candle closed.
 REPLAY_NOW = datetime(2024, 5, 14, 15, 0, 30, tzinfo=UTC)

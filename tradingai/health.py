@@ -17,7 +17,6 @@ from ninja import Router, Schema
 from analysis import universe
 from analysis.freshness import series_freshness
 from mlcore.models import GradingConfig, ModelVersion
-from mlcore.pipeline.device import compute_device
 from signals.models import NoSignal
 from tradingai.api_errors import ApiError
 
@@ -67,7 +66,9 @@ class HealthOut(Schema):
     database: CheckOut
     redis: CheckOut | None
     workers: CheckOut | None  # Celery workers answering a ping (production only)
-    compute_device: str  # what a training worker would use here, as torch sees it
+    # Where the newest model was trained (the training worker's device, recorded with it), not
+    # what the web process would see: the web has no GPU where the gpu worker has one.
+    compute_device: str
     data: list[SeriesOut]
     champions: list[ChampionOut]
     refusals: list[RefusalOut]
@@ -147,6 +148,12 @@ def check_workers() -> CheckOut | None:
     return _timed(probe)
 
 
+def training_device() -> str:
+    newest = ModelVersion.everything.order_by("-created_at").values_list("device", "version")
+    found = newest.first()
+    return f"{found[0]} (trained {found[1]})" if found else "unknown: no model trained yet"
+
+
 def system_health(with_workers: bool = True) -> HealthOut:
     database = check_database()
     redis_check = check_redis()
@@ -180,7 +187,7 @@ def system_health(with_workers: bool = True) -> HealthOut:
         database=database,
         redis=redis_check,
         workers=workers,
-        compute_device=compute_device(),
+        compute_device=training_device(),
         data=data,
         champions=models,
         refusals=refusals,

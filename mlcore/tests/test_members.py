@@ -84,3 +84,43 @@ def test_tree_shap_explains_the_member_exactly(data):
     assert "leans long" in e.text
     pairs = interactions(member, rows[0], data.features, 2, list(data.features[:3]))
     assert len(pairs) == 3 and {pairs[0].first, pairs[0].second} <= set(data.features[:3])
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device (run it on a GPU host)")
+def test_members_fitted_on_cuda_reload_on_the_cpu_to_the_same_predictions(data, tmp_path):
+    """Both members trained on the GPU, saved, loaded on the CPU (as the web and cpu workers
+    serve them): the same rows get the same probabilities within float32 noise. cuDNN's LSTM is
+    not bit-reproducible, hence a tolerance rather than equality."""
+    for member, cls in (
+        (XGBMember(QUICK_GRID, device="cuda"), XGBMember),
+        (LSTMMember(SMALL, device="cuda"), LSTMMember),
+    ):
+        member.fit(data, TRAIN, VALIDATION)
+        on_gpu = member.predict_proba(data, TEST)
+        meta = member.save(tmp_path)
+        on_cpu = cls.load(tmp_path, meta, device="cpu").predict_proba(data, TEST)
+        np.testing.assert_allclose(on_cpu, on_gpu, atol=1e-4)
+        assert (on_cpu.argmax(axis=1) == data.y[TEST]).mean() > 0.5
+
+
+def test_the_device_setting_is_read_and_checked(monkeypatch):
+    from mlcore.pipeline import device
+
+    monkeypatch.setenv("TRADINGAI_DEVICE", "cpu")
+    assert device.compute_device() == "cpu"  # the suite's pin (conftest.py)
+    monkeypatch.setenv("TRADINGAI_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="one of auto, cpu, cuda"):
+        device.compute_device()
+    monkeypatch.setenv("TRADINGAI_DEVICE", "cuda")
+    if _cuda():
+        assert device.compute_device() == "cuda"
+    else:
+        with pytest.raises(ValueError, match="sees no CUDA device"):
+            device.compute_device()

@@ -149,7 +149,9 @@ class LSTMMember:
                 batch = order[start : start + self.p.batch_size]
                 optimiser.zero_grad()
                 logits = self.net(self._windows(X, batch))
-                loss = nn.functional.cross_entropy(logits, y[torch.as_tensor(batch)])
+                loss = nn.functional.cross_entropy(
+                    logits, y[torch.as_tensor(batch, device=y.device)]
+                )  # the index on the targets' device: a CPU index into a CUDA tensor fails
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
                 optimiser.step()

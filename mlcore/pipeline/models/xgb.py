@@ -97,13 +97,24 @@ class XGBMember:
     def predict_proba(self, data: Dataset, rows: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("the XGBoost member is not fitted")
-        return self.model.predict_proba(data.X[rows]).astype(np.float64)
+        return self.model.predict_proba(self._on_device(data.X[rows])).astype(np.float64)
 
     def predict_proba_rows(self, X: np.ndarray) -> np.ndarray:
         """Probabilities for a feature matrix (no dataset around it)."""
         if self.model is None:
             raise RuntimeError("the XGBoost member is not fitted")
-        return self.model.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
+        return self.model.predict_proba(self._on_device(X)).astype(np.float64)
+
+    def _on_device(self, X: np.ndarray):
+        """The rows where the booster is: a CUDA booster given host memory copies it and warns
+        on every call, so its input goes to the GPU first (a torch tensor, which XGBoost reads
+        through the CUDA array interface)."""
+        X = np.asarray(X, dtype=np.float32)
+        if not str(self.device).startswith("cuda"):
+            return X
+        import torch
+
+        return torch.as_tensor(X, device=self.device)
 
     def save(self, directory: Path) -> dict:
         assert self.model is not None and self.params is not None
