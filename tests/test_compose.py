@@ -39,6 +39,16 @@ def test_compose_has_every_service_of_the_design():
     assert "-Q gpu" in services["worker-gpu"]["command"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
+    # The GPU worker's image carries torch's CUDA build; every other app image the CPU build.
+    assert services["worker-gpu"]["build"]["args"]["TORCH_INDEX"].endswith(("cu128", "cu126"))
+    for name in ("web", "ws", "worker-cpu", "beat"):
+        assert services[name]["build"]["args"]["TORCH_INDEX"].endswith("/whl/cpu"), name
+        assert services[name]["image"] != services["worker-gpu"]["image"]
+    # Compose interpolates ${...} from the host before Docker sees the Dockerfile: the build
+    # argument must be escaped ($$) to reach Docker as ${TORCH_INDEX}.
+    dockerfile = services["web"]["build"]["dockerfile_inline"]
+    assert "--index-url $${TORCH_INDEX}" in dockerfile
+    assert not re.search(r"(?<!\$)\$\{", dockerfile)
     assert "beat" in services["beat"]["command"]
     for name in ("web", "ws", "worker-cpu", "worker-gpu", "beat"):
         env = services[name]["environment"]
