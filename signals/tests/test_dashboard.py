@@ -69,7 +69,12 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     oldest.refresh_from_db()
     assert oldest.acknowledged
     interactions = trader.get(f"/signals/{oldest.pk}/interactions").content.decode()
-    assert interactions.count("<tr>") >= 2
+    from signals import explanations
+
+    pairs = explanations.interactions_for(oldest)
+    assert pairs and "No interaction" not in interactions  # rows, not the empty message
+    assert interactions.count("<tr>") == 1 + len(pairs)  # the header and one row a pair
+    assert f"<td>{pairs[0].first}</td><td>{pairs[0].second}</td>" in interactions
     # The monthly review: the stored signals through the backtest engine, per grade set.
     review = io.StringIO()
     call_command(
@@ -102,8 +107,15 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     assert TestClient(api).get("/explain/NOPEUSDT").status_code == 404
     # The replay button runs the next bar in the server process.
     before = Signal.objects.count()
-    assert trader.post("/signals/replay-step").content.startswith(b"Replayed BTCUSDT")
-    assert Signal.objects.count() == before + 1 or NoSignal.objects.exists()
+    answer = trader.post("/signals/replay-step").content.decode()
+    assert answer.startswith("Replayed BTCUSDT ")
+    stepped = datetime.strptime(answer.split("BTCUSDT ", 1)[1][:16], "%Y-%m-%d %H:%M")
+    stepped = stepped.replace(tzinfo=UTC)
+    # That bar has exactly one outcome: its signal, or a refusal naming that very bar.
+    made = Signal.objects.filter(symbol="BTCUSDT", open_time=stepped)
+    refused = NoSignal.objects.filter(symbol="BTCUSDT", open_time=stepped)
+    assert (made.count(), refused.count()) in {(1, 0), (0, 1)}
+    assert Signal.objects.count() == before + made.count()
     after = Signal.objects.graded().first()
     if after.pk != newest.pk:  # the cache was cleared when it landed
         assert TestClient(api).get("/explain/BTCUSDT").json()["data"]["signal_id"] == after.pk
