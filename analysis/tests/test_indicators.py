@@ -1,0 +1,46 @@
+"""The hand-written indicators (TA-Lib has none of them) against values computed by hand on
+short series, so a change of their arithmetic cannot pass unnoticed."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.testing import assert_allclose, assert_array_equal
+
+from analysis.indicators import _supertrend, ichimoku, kaufman_efficiency_ratio
+
+NAN = np.nan
+
+
+def test_kaufman_efficiency_ratio_by_hand():
+    # window 2: |net change| over 2 bars / the path walked in those 2 bars.
+    # t=2: |10-10| / (1+1) = 0;  t=3: |12-11| / (1+2) = 1/3;  t=4: |13-10| / (2+1) = 1.
+    close = np.array([10.0, 11.0, 10.0, 12.0, 13.0])
+    assert_allclose(kaufman_efficiency_ratio(close, 2), [NAN, NAN, 0.0, 1 / 3, 1.0])
+    # A flat window walked no path: 0, not a division by zero.
+    assert kaufman_efficiency_ratio(np.full(4, 5.0), 2)[-1] == 0.0
+
+
+def test_supertrend_by_hand():
+    """ATR 1, multiplier 1, high/low half a point either side of the close (so the mid is the
+    close). Bands: close +/- 1, ratcheting towards price; the trend flips when price closes
+    through the band on the other side (bar 4: 11 < the lower band 12)."""
+    close = np.array([10.0, 10.5, 12.0, 13.0, 11.0, 8.0, 7.0])
+    direction, line = _supertrend(close + 0.5, close - 0.5, close, np.ones_like(close), 1.0)
+    assert_array_equal(direction, [1, 1, 1, 1, -1, -1, -1])
+    # Up: the lower band (9, 9.5, 11, 12); down: the upper band (12, then 9 and 8).
+    assert_array_equal(line, [9.0, 9.5, 11.0, 12.0, 12.0, 9.0, 8.0])
+    # No ATR yet: no value.
+    direction, line = _supertrend(close, close, close, np.full_like(close, np.nan), 1.0)
+    assert np.isnan(direction).all() and np.isnan(line).all()
+
+
+def test_ichimoku_by_hand():
+    """high = t+1, low = t: a window's mid is (high[t] + low[t-w+1]) / 2 = t + 1 - w/2.
+    tenkan (2) = t; kijun (3) = t - 0.5; span A = (tenkan + kijun) / 2 = t - 0.25 and span B
+    (4) = t - 1, each drawn 3 bars (kijun) ahead: at bar t they are t - 3.25 and t - 4."""
+    t = np.arange(8, dtype=float)
+    lines = ichimoku(t + 1, t, tenkan=2, kijun=3, senkou=4)
+    assert_allclose(lines["tenkan"], [NAN, 1, 2, 3, 4, 5, 6, 7])
+    assert_allclose(lines["kijun"], [NAN, NAN, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5])
+    assert_allclose(lines["senkou_a"], [NAN] * 5 + [1.75, 2.75, 3.75])
+    assert_allclose(lines["senkou_b"], [NAN] * 6 + [2.0, 3.0])
