@@ -276,3 +276,45 @@ def test_a_queued_run_keeps_every_option_of_its_request(stored, monkeypatch):
     )
     tasks.train(start_run(asked).pk)
     assert received == [asked]
+
+
+def test_gate_6_weighs_margin_and_common_rows():
+    from mlcore.pipeline import gates
+
+    t = GateThresholds(promotion_margin=0.01, min_common_rows=500)
+    first = gates.promotion(0.9, None, 0, t, None)
+    assert first.passed and "no champion yet" in first.reason
+    assert gates.promotion(0.980, 1.0, 600, t, "v1").passed  # undercuts by more than 0.01
+    within = gates.promotion(0.995, 1.0, 600, t, "v1")  # better, but by less than the margin
+    assert not within.passed and "does not beat" in within.reason
+    thin = gates.promotion(0.5, 1.0, 499, t, "v1")  # far better, on too few common rows
+    assert not thin.passed and "only 499 labelled rows" in thin.reason
+    assert not gates.promotion(None, 1.0, 600, t, "v1").passed
+
+
+def test_a_worse_challenger_stays_a_challenger_against_a_real_champion(stored):
+    """Gate 6 against a stored champion's own out-of-sample predictions: gates 1-5 opened wide,
+    a challenger that must undercut the champion's log loss by a whole unit cannot and stays a
+    challenger (the champion untouched); one that may be a unit worse takes the place."""
+    wide = {"xgb_max_loss_ratio": 10.0, "lstm_max_loss_ratio": 10.0, "min_signals": 0}
+    wide |= {"min_sharpe_percentile": 0.0, "min_common_rows": 100}
+    until = datetime(2023, 10, 1, tzinfo=UTC)
+
+    def request(margin: float) -> TrainRequest:
+        return TrainRequest(
+            "BTCUSDT", "1h", until=until, quick=True, random_runs=20,
+            thresholds=GateThresholds(promotion_margin=margin, **wide),
+        )  # fmt: skip
+
+    first = train(request(0.0))
+    champion = ModelVersion.objects.get(status="champion")
+    assert first.status == "passed" and first.model_version == champion
+    worse = train(request(1.0))
+    assert worse.status == "failed" and "does not beat" in worse.message, worse.message
+    assert worse.model_version.status == "challenger"
+    assert ModelVersion.objects.get(status="champion") == champion
+    gate = next(g for g in worse.model_version.gates if g["number"] == 6)
+    assert gate["passed"] is False and gate["figures"]["rows"] >= 100
+    better = train(request(-1.0))
+    assert better.status == "passed"
+    assert ModelVersion.objects.get(status="champion") == better.model_version
