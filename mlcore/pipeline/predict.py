@@ -7,7 +7,9 @@ features -> members -> ensemble -> calibration -> a call's hit probability -> co
 The bundle refuses candles whose feature spec differs from the one it was trained on, naming
 the difference. Rows are predicted only where the features are fully warmed up; the LSTM's
 window reaches ``seq_len - 1`` rows further back, so a caller gives ``history_needed`` bars
-before the first bar it wants."""
+before the first bar it wants. A bar predicted alone (live) and inside a batch (evaluate) agree
+to float32 noise, not to the bit: the LSTM sums a batch in another order (measured up to 1.2e-8
+on the calibrated probabilities; signals/tests/test_inference.py holds them to 1e-7)."""
 
 from __future__ import annotations
 
