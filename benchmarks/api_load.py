@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.targets import Targets  # noqa: E402
 from tests.servers import (  # noqa: E402
     fresh_database,
     production_env,
@@ -249,7 +250,12 @@ def main() -> None:
         f"list CPU per request: {chosen[0][2] / chosen[1][2]:.2f}x the floor's "
         f"({chosen[0][2] * 1000:.2f} vs {chosen[1][2] * 1000:.2f} ms)"
     )
-    print("targets: p99 < 50 ms at 50 connections; list CPU per request <= 2x the floor's")
+    ratio = chosen[0][2] / chosen[1][2]
+    targets = Targets()
+    p99_word = targets.check(f"api p99 < 50 ms at {CONCURRENCY} connections", p99 < 50)
+    cpu_word = targets.check("list CPU per request <= 2x the floor's", ratio <= 2)
+    print(f"targets: p99 < 50 ms at 50 connections: {p99_word}; list CPU <= 2x floor: {cpu_word}")
+    targets.finish()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bars import continuous_bars  # noqa: E402
+from benchmarks.targets import Targets  # noqa: E402
 from mlcore.backtest.data import market_from_frames  # noqa: E402
 from mlcore.backtest.engine import Costs, Margin, Market, run  # noqa: E402
 
@@ -60,6 +61,41 @@ def numpy_line(market: Market, target: np.ndarray) -> np.ndarray:
     returns = np.r_[0.0, np.diff(market.open) / market.open[:-1]]
     costs = (FEE + SLIP) * np.abs(np.diff(np.r_[0.0, held]))
     return np.cumprod(1.0 + held * returns - costs)
+
+
+def mark_to_market_equity(market: Market, target: np.ndarray, fee: float, slip: float) -> float:
+    """The same orders, accounted another way (plain Python, no funding): equity carried from
+    close to close by the quantity held, each fill at the next open paying its fee and its
+    slippage. The engine books realized PnL against an average entry instead; on the same
+    orders both must end at the same equity, or comparing their speed means nothing."""
+    equity, qty, last = 10_000.0, 0.0, market.open[0]
+    for t in range(len(market)):
+        reference = last
+        if t > 0 and (t == 1 or target[t - 1] != target[t - 2]):
+            equity += qty * (market.open[t] - last)  # marked at the open before the fill
+            want = target[t - 1] * equity / market.open[t]
+            dq = want - qty
+            if dq != 0.0:
+                price = market.open[t] * (1.0 + slip if dq > 0 else 1.0 - slip)
+                equity -= fee * abs(dq) * price + dq * (price - market.open[t])
+            qty, reference = want, market.open[t]
+        equity += qty * (market.close[t] - reference)
+        last = market.close[t]
+    return equity
+
+
+def same_final_equity(
+    market: Market, target: np.ndarray, bars: int = 20_000
+) -> tuple[float, float]:
+    """The engine's and the peer's final equity on the first ``bars`` bars, funding removed."""
+    part = market.span(None, int(market.open_time[bars - 1]))
+    part = Market(
+        part.open_time, part.open, part.high, part.low, part.close,
+        part.funding_time, np.zeros_like(part.funding_rate), part.funding_mark, part.step_ms,
+    )  # fmt: skip
+    engine = run(part, target[:bars], costs=Costs(taker_fee=FEE, slippage_bps=SLIP * 10_000))
+    assert engine.liquidations == 0, "a liquidation: the peer does not model them"
+    return float(engine.equity[-1]), mark_to_market_equity(part, target[:bars], FEE, SLIP)
 
 
 def vectorbt_seconds(frame: pd.DataFrame, target: np.ndarray) -> float | None:
@@ -121,10 +157,20 @@ def main() -> None:
         f"backtest benchmark: {n:,} bars, 24-bar momentum, {np.count_nonzero(np.diff(target))} "
         f"target changes, {len(market.funding_time):,} funding settlements, {os.cpu_count()} CPUs"
     )
+    targets = Targets()
+    ours_equity, peer_equity = same_final_equity(market, target)
+    agree = abs(ours_equity - peer_equity) <= 1e-9 * abs(peer_equity)
+    print(
+        f"same orders, same end: engine {ours_equity:,.6f} vs mark-to-market peer "
+        f"{peer_equity:,.6f} USDT ({targets.check('engine and peer reach the same equity', agree)})"
+    )
+    if not agree:
+        targets.finish()  # a speed comparison of two different computations means nothing
     print(f"engine (fees+funding+slippage+liquidation): {ours:8.3f} s  {n / ours:14,.0f} bars/s")
     print(
         f"bare numpy PnL line (the limit):            {bare:8.3f} s  {n / bare:14,.0f} bars/s"
-        f"  -> engine is {ours / bare:.2f}x its time (target <= 5x)"
+        f"  -> engine is {ours / bare:.2f}x its time (target <= 5x: "
+        f"{targets.check('engine <= 5x the bare numpy line', ours / bare <= 5)})"
     )
     vbt = vectorbt_seconds(frame, target)
     if vbt is None:
@@ -132,7 +178,8 @@ def main() -> None:
     else:
         print(
             f"vectorbt from_orders (no funding):          {vbt:8.3f} s  {n / vbt:14,.0f} bars/s"
-            f"  -> engine is {vbt / ours:.1f}x faster (target >= 1x)"
+            f"  -> engine is {vbt / ours:.1f}x faster (target >= 1x: "
+            f"{targets.check('engine at least as fast as vectorbt', vbt / ours >= 1)})"
         )
     small = args.backtesting_bars
     bt = backtesting_seconds(frame.iloc[:small], target[:small])
@@ -141,8 +188,10 @@ def main() -> None:
     else:
         print(
             f"backtesting.py on {small:,} bars (no funding): {bt:8.3f} s {small / bt:14,.0f} bars/s"
-            f"  -> engine is {(n / ours) / (small / bt):.0f}x faster per bar (target >= 10x)"
+            f"  -> engine is {(n / ours) / (small / bt):.0f}x faster per bar (target >= 10x: "
+            f"{targets.check('>= 10x backtesting.py per bar', (n / ours) / (small / bt) >= 10)})"
         )
+    targets.finish()
 
 
 if __name__ == "__main__":

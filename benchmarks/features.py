@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bars import continuous_bars  # noqa: E402
+from benchmarks.targets import Targets  # noqa: E402
 from mlcore.pipeline.features import build_features, latest_row, make_spec  # noqa: E402
 
 
@@ -127,16 +128,22 @@ def main() -> None:
     )
     print(f"full pipeline:            {full:8.2f} s  {args.bars / full:12,.0f} bars/s")
     print(f"bare TA-Lib calls inside: {clock.seconds:8.2f} s  ({clock.calls} calls)")
-    print(f"pipeline / bare TA-Lib:   {full / clock.seconds:8.2f}x   (target <= 3x)")
-    print(f"tail-window latest row:   {tail_ms:8.2f} ms (median of 50; target < 5 ms)")
+    targets = Targets()
+    ratio = full / clock.seconds
+    word = targets.check("pipeline <= 3x its bare TA-Lib calls", ratio <= 3)
+    print(f"pipeline / bare TA-Lib:   {ratio:8.2f}x   (target <= 3x: {word})")
+    word = targets.check("latest row < 5 ms", tail_ms < 5)
+    print(f"tail-window latest row:   {tail_ms:8.2f} ms (median of 50; target < 5 ms: {word})")
     ta_seconds = ta_package_seconds(candles)
     if ta_seconds is None:
         print("ta package: not installed, skipped (pip install ta==0.11.0)")
     else:
         print(
             f"ta package, ~52 of the same indicators: {ta_seconds:8.2f} s -> pipeline is "
-            f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x)"
+            f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x: "
+            f"{targets.check('>= 10x the ta package', ta_seconds / full >= 10)})"
         )
+    targets.finish()
 
 
 if __name__ == "__main__":

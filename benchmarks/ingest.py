@@ -31,6 +31,8 @@ SHARED = ROOT.parent / "shared" / "data"
 TOTAL = 1_000_000
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.targets import Targets  # noqa: E402
+
 
 def candle_frames(total: int):
     """(symbol, frame) pairs adding up to ``total`` rows of real candles."""
@@ -199,8 +201,11 @@ def main() -> None:
     ]:
         rate = TOTAL / results[key]
         print(f"{label:<42}{results[key]:>9.2f}{rate:>12,.0f}{rate / raw_rate:>12.0%}")
-    verdict = "met" if results["raw_copy_s"] / results["upsert_new_s"] >= 0.8 else "NOT met"
+    targets = Targets()
+    share = results["raw_copy_s"] / results["upsert_new_s"]
+    verdict = targets.check("PostgreSQL upsert of new rows >= 80% of raw COPY", share >= 0.8)
     print(f"target (PostgreSQL upsert of new rows >= 80% of raw COPY speed): {verdict}")
+    targets.finish()
 
 
 if __name__ == "__main__":

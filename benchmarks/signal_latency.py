@@ -30,6 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.targets import Targets  # noqa: E402
 from tests.servers import (  # noqa: E402
     fresh_database,
     production_env,
@@ -264,12 +265,15 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
         f"\n{BARS} bars x {len(SYMBOLS)} series, production mode (PostgreSQL, Redis, "
         f"Celery worker x2, daphne); {missing} messages missing"
     )
+    targets = Targets()
+    targets.check(f"every signal pushed ({missing} missing)", missing == 0)
     for symbol, values in latency.items():
         ms = np.asarray(values) * 1000
         p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
+        word = targets.check(f"{symbol} p99 < 25 ms", p99 < 25)
         print(
             f"{symbol:<13} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   ({len(ms)} signals; "
-            "target p99 < 50 ms)"
+            f"target p99 < 25 ms: {word})"
         )
     saved = Path(env["TRADINGAI_VAR_DIR"]) / "signal_latency.json"
     saved.write_text(json.dumps(raw))
@@ -279,6 +283,7 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
     for name, values in stages.items():
         mean = np.mean(values) * 1000
         print(f"  {name:<9} {mean:6.2f} ms  {np.mean(values) / total:6.1%}")
+    targets.finish()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bars import SHARED  # noqa: E402
+from benchmarks.targets import Targets  # noqa: E402
 from mlcore.pipeline.features import build_features, make_spec  # noqa: E402
 from mlcore.pipeline.labels import BarrierParams, triple_barrier  # noqa: E402
 from mlcore.pipeline.models.base import Dataset, class_index  # noqa: E402
@@ -130,12 +131,16 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
         f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}"
     )
+    targets = Targets()
     if args.pooled:
         seconds = pooled()
+        word = targets.check("pooled training within its target", seconds <= POOLED_TARGET_SECONDS)
         print(
             f"train_all --pooled on the 13-symbol universe: {seconds:.1f} s, "
-            f"{seconds / POOLED_TARGET_SECONDS:.0%} of the {POOLED_TARGET_SECONDS:.0f} s target"
+            f"{seconds / POOLED_TARGET_SECONDS:.0%} of the {POOLED_TARGET_SECONDS:.0f} s target "
+            f"({word})"
         )
+        targets.finish()
         return
 
     started = time.perf_counter()
@@ -172,10 +177,12 @@ def main() -> None:
 
     if not args.skip_end_to_end:
         seconds = end_to_end(args.symbol)
+        word = targets.check("train_all within its target", seconds <= TARGET_SECONDS)
         print(
             f"train_all end to end (no --quick): {seconds:.1f} s, "
-            f"{seconds / TARGET_SECONDS:.0%} of the {TARGET_SECONDS:.0f} s target"
+            f"{seconds / TARGET_SECONDS:.0%} of the {TARGET_SECONDS:.0f} s target ({word})"
         )
+    targets.finish()
 
 
 if __name__ == "__main__":
