@@ -326,3 +326,24 @@ def test_a_worse_challenger_stays_a_challenger_against_a_real_champion(stored):
     better = train(request(-1.0))
     assert better.status == "passed"
     assert ModelVersion.objects.get(status="champion") == better.model_version
+
+
+def test_a_run_a_dead_worker_left_is_abandoned_and_the_series_trains_again(db, settings):
+    """Only one active run per series; one older than TRAINING_STALE_HOURS (its worker died) is
+    marked abandoned when the next is asked for, and a fresh one is still refused."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mlcore.runs import TrainingError
+
+    settings.TRAINING_STALE_HOURS = 6
+    stuck = start_run(TrainRequest("BTCUSDT", "1h"))
+    TrainingRun.objects.filter(pk=stuck.pk).update(status="running")
+    with pytest.raises(TrainingError, match="already running"):
+        start_run(TrainRequest("BTCUSDT", "1h"))
+    TrainingRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    again = start_run(TrainRequest("BTCUSDT", "1h"))
+    stuck.refresh_from_db()
+    assert stuck.status == "error" and stuck.message == "abandoned: not finished after 6 h"
+    assert again.status == "queued" and again.pk != stuck.pk

@@ -3,6 +3,8 @@ history still gets its later half calibrated; empty grade sets are not ranked.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from mlcore.pipeline.models.base import FitInfo
@@ -44,3 +46,31 @@ def test_each_fold_is_calibrated_on_earlier_folds_only_and_short_histories_still
     np.testing.assert_array_equal(
         again.calibrated[again.fold == 4], result.calibrated[result.fold == 4]
     )
+
+
+def test_the_fitted_ensemble_weight_follows_the_member_that_knows():
+    """fit_weight: all weight on the member that carries the label, none on noise, and in
+    between when both know something; the chosen weight is the grid's lowest log loss."""
+    from sklearn.metrics import log_loss
+
+    from mlcore.pipeline import ensemble
+    from mlcore.pipeline.walkforward import _fit_blend
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 3000)
+    knows = np.full((3000, 3), 0.1)
+    knows[np.arange(3000), y] = 0.8
+    noise = rng.dirichlet(np.ones(3), 3000)
+    assert ensemble.fit_weight(knows, noise, y) == 1.0
+    assert ensemble.fit_weight(noise, knows, y) == 0.0
+    half = np.full((3000, 3), 0.25)
+    half[np.arange(3000), y] = 0.5
+    mixed = ensemble.fit_weight(knows, half, y)
+    grid = np.linspace(0, 1, 21)
+    losses = [log_loss(y, ensemble.blend(knows, half, w), labels=[0, 1, 2]) for w in grid]
+    assert mixed == grid[int(np.argmin(losses))]
+    # The configuration decides: the fixed 0.55, or the fitted weight.
+    fixed = TrainConfig.build(horizon=24)
+    assert _fit_blend(knows, noise, y, fixed)[0] == fixed.xgb_weight == 0.55
+    fitted = replace(fixed, fit_weight=True)
+    assert _fit_blend(knows, noise, y, fitted)[0] == 1.0
