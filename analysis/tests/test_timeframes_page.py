@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+import talib
 from django.contrib.auth.models import User
 from django.test import Client
 
 from analysis.ingest import import_file
 from analysis.market import closed_buckets, multi_timeframe
+from analysis.models import Candle
 from analysis.tests.binance_replay import SHARED
 
 H = 3_600_000
@@ -43,6 +46,15 @@ def test_the_analysis_page_and_the_universe_without_data(settings):
     client.force_login(User.objects.create_user("t", password="x" * 12))
     page = client.get("/analysis/BTCUSDT/").content.decode()
     assert "RANGING" in page or "TRENDING" in page or "CHOPPY" in page
+    # The figures against an independent computation: the last stored close, TA-Lib's RSI on
+    # every stored close (Wilder's smoothing forgets its start: equal to 1e-6).
+    closes = np.array(
+        Candle.objects.filter(symbol="BTCUSDT", interval="1h")
+        .order_by("open_time")
+        .values_list("close", flat=True)
+    )
+    assert views[0].indicators["close"] == closes[-1]
+    assert views[0].indicators["rsi_14"] == pytest.approx(talib.RSI(closes, 14)[-1], rel=1e-6)
     # Prices at the symbol's decimals (at least 2), indicators at fixed ones, states as words.
     close, rsi = views[0].indicators["close"], views[0].indicators["rsi_14"]
     assert f">{close:.2f}<" in page and f">{rsi:.2f}<" in page
