@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pytest
+import talib
 from ninja.testing import TestClient
 
 from analysis.ingest import import_file
@@ -39,10 +41,20 @@ def test_indicators_at_the_newest_candle(client, btc):
     values = data["values"]
     assert data["open_time"] == "2024-05-14T14:00:00Z"
     with gzip.open(SHARED / "binance_futures_BTCUSDT_1h.csv.gz", "rt") as handle:
-        last_close = float(handle.read().splitlines()[-1].split(",")[4])
-    assert values["close"] == last_close
-    assert 0 <= values["rsi_14"] <= 100 and values["bb_lower"] < values["bb_upper"]
-    assert values["funding_rate"] is not None
+        rows = [line.split(",") for line in handle.read().splitlines() if line[0].isdigit()]
+    close = np.array([float(r[4]) for r in rows])
+    assert values["close"] == close[-1]
+    # Computed here from the file with TA-Lib, not by the code under test. The endpoint reads a
+    # window of recent bars, and Wilder's and the EMA's smoothing forget their start: 1e-6.
+    assert values["rsi_14"] == pytest.approx(talib.RSI(close, 14)[-1], rel=1e-6)
+    upper, middle, lower = talib.BBANDS(close, 20, 2.0, 2.0, 0)
+    assert (values["bb_upper"], values["bb_middle"], values["bb_lower"]) == pytest.approx(
+        (upper[-1], middle[-1], lower[-1]), rel=1e-9
+    )
+    assert values["ema_20"] == pytest.approx(talib.EMA(close, 20)[-1], rel=1e-6)
+    with gzip.open(SHARED / "binance_futures_BTCUSDT_funding.csv.gz", "rt") as handle:
+        funding = [line.split(",") for line in handle.read().splitlines() if line[0].isdigit()]
+    assert values["funding_rate"] == pytest.approx(float(funding[-1][2]))
 
 
 def test_unknown_symbol_and_interval_are_clear_errors(client, btc):
