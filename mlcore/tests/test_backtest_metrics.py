@@ -85,3 +85,10 @@ def test_baselines_and_random_percentile(market):
     assert set(comparison.baselines) == {"buy_and_hold", "flat", "momentum"}
     assert comparison.baselines["momentum"] == strategy
     assert 0 <= comparison.sharpe_percentile <= 100 and comparison.random_runs == 30
+    # The percentile ranks: a target that knows the next bar's move beats every random run of
+    # its turnover; the same target reversed beats none.
+    move = np.sign(np.r_[market.open[2:] - market.open[1:-1], 0.0, 0.0])
+    for planted, percentile in ((move, 100.0), (-move, 0.0)):
+        known = metrics.compute(run(market, planted, costs=costs, margin=margin), market.step_ms)
+        ranked = baselines.compare(market, planted, known, costs=costs, margin=margin, runs=30)
+        assert ranked.sharpe_percentile == percentile
