@@ -24,11 +24,13 @@ def test_supertrend_by_hand():
     """ATR 1, multiplier 1, high/low half a point either side of the close (so the mid is the
     close). Bands: close +/- 1, ratcheting towards price; the trend flips when price closes
     through the band on the other side (bar 4: 11 < the lower band 12)."""
-    close = np.array([10.0, 10.5, 12.0, 13.0, 11.0, 8.0, 7.0])
+    close = np.array([10.0, 10.5, 12.0, 13.0, 11.0, 8.0, 7.0, 7.8, 8.5])
     direction, line = _supertrend(close + 0.5, close - 0.5, close, np.ones_like(close), 1.0)
-    assert_array_equal(direction, [1, 1, 1, 1, -1, -1, -1])
-    # Up: the lower band (9, 9.5, 11, 12); down: the upper band (12, then 9 and 8).
-    assert_array_equal(line, [9.0, 9.5, 11.0, 12.0, 12.0, 9.0, 8.0])
+    assert_array_equal(direction, [1, 1, 1, 1, -1, -1, -1, -1, 1])
+    # Up: the lower band (9, 9.5, 11, 12); down: the upper band (12, 9, 8), which holds at 8
+    # when price bounces to 7.8 (the band only ratchets down), so 8.5 closes through it and
+    # the trend turns up on the lower band (7.5).
+    assert_array_equal(line, [9.0, 9.5, 11.0, 12.0, 12.0, 9.0, 8.0, 8.0, 7.5])
     # No ATR yet: no value.
     direction, line = _supertrend(close, close, close, np.full_like(close, np.nan), 1.0)
     assert np.isnan(direction).all() and np.isnan(line).all()
