@@ -164,3 +164,29 @@ def test_live_inference_gives_the_probabilities_evaluate_gives(champion):
         np.testing.assert_allclose(live_p, batch.calibrated[i], rtol=0, atol=1e-7, err_msg=bar)
         assert live.grade == str(batch.graded.grade[i]), bar
         assert live.confidence == pytest.approx(float(batch.graded.confidence[i]), abs=1e-7)
+
+
+def test_a_neutral_prediction_is_stored_without_levels_or_grade(champion):
+    """Not a call: no stop, no target, no grade, never actionable. The bar is found by the
+    batch path among the last two days (this data has neutral bars there; the test says so if
+    it ever has none)."""
+    from analysis.market import candles_frame, funding_frame
+    from mlcore.models import GradingConfig
+    from mlcore.pipeline.predict import predict
+
+    bundle = inference.bundle_for(champion)
+    start = datetime(2024, 5, 13, 0, tzinfo=UTC)
+    candles = candles_frame(
+        "BTCUSDT", "1h", since=start - timedelta(hours=bundle.history_needed), until=BAR
+    )
+    batch = predict(
+        bundle, candles, funding_frame("BTCUSDT"),
+        since=int(start.timestamp() * 1000), rules=GradingConfig.current().rules(),
+    )  # fmt: skip
+    neutral = np.flatnonzero(batch.graded.direction == 0)
+    assert len(neutral), "no neutral prediction in these two days: pick another window"
+    bar = datetime.fromtimestamp(batch.open_time[neutral[0]] / 1000, UTC)
+    s = inference.infer("BTCUSDT", "1h", bar).signal
+    assert s.direction == "neutral" and (s.stop_price, s.target_price, s.grade) == (None, None, "")
+    assert not s.actionable
+    assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
