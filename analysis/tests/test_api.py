@@ -31,9 +31,25 @@ def test_regime_of_the_newest_bar_and_its_history(client, btc):
     data = body["data"]
     assert data["symbol"] == "BTCUSDT" and len(data["history"]) == 24
     assert data["current"]["open_time"] == "2024-05-14T14:00:00Z"
-    assert data["current"]["regime"] in {"TRENDING", "RANGING", "CHOPPY"}
     assert 0.5 <= data["current"]["confidence"] < 1
     assert data["thresholds"]["adx_trend"] == 25.0
+    # The rule as the docs state it, from the file with TA-Lib: trending when ADX >= 25, the
+    # efficiency ratio >= 0.30 and |EMA50 slope| >= 0.05 ATR a bar; choppy when the ratio is
+    # <= 0.20 and ATR spans >= 0.30 of the 20-bar band; ranging otherwise.
+    with gzip.open(SHARED / "binance_futures_BTCUSDT_1h.csv.gz", "rt") as handle:
+        rows = [line.split(",") for line in handle.read().splitlines() if line[0].isdigit()]
+    h, lo, c = (np.array([float(r[i]) for r in rows]) for i in (2, 3, 4))
+    adx, atr, ema = talib.ADX(h, lo, c, 14)[-1], talib.ATR(h, lo, c, 14)[-1], talib.EMA(c, 50)
+    er = abs(c[-1] - c[-21]) / np.abs(np.diff(c[-21:])).sum()
+    slope = (ema[-1] - ema[-6]) / 5 / atr
+    noise = atr / (h[-20:].max() - lo[-20:].min())
+    if adx >= 25 and er >= 0.30 and abs(slope) >= 0.05:
+        expected = "TRENDING"
+    elif er <= 0.20 and noise >= 0.30:
+        expected = "CHOPPY"
+    else:
+        expected = "RANGING"
+    assert data["current"]["regime"] == expected, (adx, er, slope, noise)
 
 
 def test_indicators_at_the_newest_candle(client, btc):
