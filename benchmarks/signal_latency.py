@@ -218,13 +218,14 @@ def main() -> None:
         commits = json.loads(measure.stdout.readline().removeprefix("COMMITS "))
     finally:
         stop(*procs, measure)
-    report(env, commits, listener.arrivals)
+    targets = report(env, commits, listener.arrivals)
     print("CPU per bar, by process (all on the same 2 cores):")
     for role, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
         print(f"  {role:<17} {seconds / (BARS * len(SYMBOLS)) * 1000:6.2f} ms")
+    targets.finish()
 
 
-def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
+def report(env: dict[str, str], commits: list, arrivals: dict) -> Targets:
     import django
 
     os.environ.update(env)
@@ -283,7 +284,7 @@ def report(env: dict[str, str], commits: list, arrivals: dict) -> None:
     for name, values in stages.items():
         mean = np.mean(values) * 1000
         print(f"  {name:<9} {mean:6.2f} ms  {np.mean(values) / total:6.1%}")
-    targets.finish()
+    return targets
 
 
 if __name__ == "__main__":
