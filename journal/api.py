@@ -30,14 +30,7 @@ def _iso_only(value: object) -> object:
     return value
 
 
-def _day_in_range(value: date) -> date:
-    # The day's bounds are computed from it: 9999-12-31 plus a day would overflow.
-    if not EARLIEST.date() <= value < LATEST.date():
-        raise ValueError("a day must lie between 2000 and 2100")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_only), AfterValidator(_day_in_range)]
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
 
 # What a trade's numbers can be: finite (JSON's Infinity and NaN are refused, and would make the
 # journal's own answers invalid JSON), of a size a trade can have (so no product overflows), and
@@ -174,7 +167,8 @@ def daily_summary(request: HttpRequest, day: IsoDate | None = None) -> dict:
     the journal overall, the serving models and any bars the live path refused."""
     day = day or datetime.now(UTC).date()
     start = datetime.combine(day, time.min, tzinfo=UTC)
-    end = start + timedelta(days=1)
+    # Any calendar day is a day (an empty one, far from the data); the last one has no next.
+    end = start + timedelta(days=1) if day < date.max else datetime.max.replace(tzinfo=UTC)
     signals = Signal.objects.graded().filter(open_time__gte=start, open_time__lt=end)
     by_grade = {g["grade"]: g["n"] for g in signals.values("grade").annotate(n=Count("id"))}
     trades = Trade.objects.select_related("signal")
