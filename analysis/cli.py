@@ -1,10 +1,10 @@
-"""Small helpers the market-data commands share: date options and progress bars."""
+"""Small helpers the commands share: date options and progress bars."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -40,5 +40,26 @@ def progress_bar(description: str, unit: str) -> Iterator[Progress]:
 
     try:
         yield update
+    finally:
+        bar.close()
+
+
+@contextmanager
+def step_bar(
+    description: str, steps: Sequence[str], stream=None
+) -> Iterator[Callable[[str], None]]:
+    """A tqdm bar over named steps: the callback is told the step starting, the bar shows it
+    and how many came before; it ends full when the block ends without an error."""
+    bar = tqdm(total=len(steps), desc=description, unit="step", file=stream or sys.stderr)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.n = steps.index(name)
+        bar.refresh()
+
+    try:
+        yield step
+        bar.n = len(steps)
+        bar.refresh()
     finally:
         bar.close()

@@ -21,8 +21,3 @@ def normalise(ticker: str) -> str:
     if len(parts) == 2 and parts[1] == "USD":
         parts[1] = "USDT"
     return "".join(parts)
-
-
-def is_symbol(ticker: str) -> bool:
-    """Whether the ticker, once normalised, is spelled as Binance spells symbols."""
-    return SYMBOL.fullmatch(normalise(ticker)) is not None

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 from analysis.symbols import normalise
-from journal.models import EARLIEST, LATEST, MAX_NUMBER, Trade
+from journal.models import MAX_NUMBER, Trade
 from journal.performance import performance
 from mlcore.models import ModelVersion
 from signals.models import NoSignal, Signal
@@ -46,13 +46,8 @@ def _time_text(value: object) -> object:
     return value
 
 
-def _in_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError("a time must lie between 2000 and 2100")
-    return value
-
-
-TradeTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_in_range)]
+# Times outside 2000-2100 are refused by the model's clean(), as for every other way in.
+TradeTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 router = Router(tags=["trades"])
 performance_router = Router(tags=["performance"])
 
@@ -117,7 +112,6 @@ def _save(trade: Trade, payload: TradeIn) -> Trade:
     data["side"] = data["side"] or ""
     for name, value in data.items():
         setattr(trade, name, value)
-    trade.ticker = normalise(trade.ticker)
     trade.signal_id = signal_id
     try:
         trade.full_clean()

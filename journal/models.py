@@ -109,7 +109,7 @@ class Trade(models.Model):
             errors["exit_time"] = "an exit needs both its price and its time"
         elif self.exit_time and self.entry_time and self.exit_time <= self.entry_time:
             errors["exit_time"] = "the exit must come after the entry"
-        ticker = normalise(self.ticker or "")
+        self.ticker = ticker = normalise(self.ticker or "")  # BTC-USD is stored as BTCUSDT
         if ticker and not Candle.objects.filter(symbol=ticker).exists():
             errors["ticker"] = f"no market data stored for {ticker}: unknown ticker"
         if self.signal_id and self.signal.symbol != ticker:
@@ -157,7 +157,7 @@ class Trade(models.Model):
     def _interval(self) -> str:
         # The finest stored interval of the ticker gives the closest excursions.
         intervals = set(
-            Candle.objects.filter(symbol=normalise(self.ticker))
+            Candle.objects.filter(symbol=self.ticker)  # normalised by compute()
             .values_list("interval", flat=True)
             .distinct()
         )

@@ -12,7 +12,7 @@ from mlcore.runs import TrainingError, claim
 from mlcore.training import train as run_training
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=True)
 def train(run_id: int) -> dict:
     """Run a recorded TrainingRun (routed to the ``gpu`` queue by tradingai.celery).
 

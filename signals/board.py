@@ -42,6 +42,7 @@ class BoardRow:
 
 
 _figures: dict[tuple, list[dict]] = {}
+FIELDS = ("grade", "count", "hits", "hit_rate", "hit_rate_low", "promise", "supported")
 
 
 def grade_figures(model: ModelVersion) -> list[dict]:
@@ -62,9 +63,6 @@ def grade_figures(model: ModelVersion) -> list[dict]:
         found = figures.get("per_grade") or figures.get("calls", {}).get("grades", [])
         _figures[key] = [{k: g.get(k) for k in FIELDS} for g in found]
     return _figures[key]
-
-
-FIELDS = ("grade", "count", "hits", "hit_rate", "hit_rate_low", "promise", "supported")
 
 
 def _standing_of(grade: str, figures: list[dict]) -> GradeStanding | None:

@@ -16,9 +16,6 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
-__all__ = ["SYMBOL", "ApiError", "symbol_or_404"]
-
-
 def symbol_or_404(ticker: str) -> str:
     """A ticker in Binance's spelling (``BTC-USD`` read as ``BTCUSDT``, see analysis.symbols),
     or a 404: anything else names no market, and must not reach the database or a cache key."""

@@ -38,6 +38,15 @@ from django.db.migrations.loader import MigrationLoader
 FORMAT = 1
 MANIFEST = "manifest.json"
 Step = Callable[[str], None]
+# The steps each reports as it starts one (the commands' progress bars show them).
+BACKUP_STEPS = ("database", "model artifacts", "MLflow store", "checksums", "archive")
+RESTORE_STEPS = (
+    "checking the archive",
+    "database",
+    "model artifacts",
+    "MLflow store",
+    "checking row counts",
+)
 
 
 class BackupError(Exception):

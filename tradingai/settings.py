@@ -285,9 +285,9 @@ CELERY_TASK_ACKS_LATE = True
 # training, so a long run is not handed to a second worker while the first still trains (the
 # training task also claims its run, so a second delivery of the same run does nothing).
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("TRADINGAI_TRAINING_STALE_HOURS", 6) * 3600 + 3600
-}
+# A queued or running training older than this is taken as abandoned (its worker died).
+TRAINING_STALE_HOURS = env_int("TRADINGAI_TRAINING_STALE_HOURS", 6)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRAINING_STALE_HOURS * 3600 + 3600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database around every task unless told to reuse it, and in a
@@ -398,8 +398,6 @@ GATE_THRESHOLDS = {
     "promotion_margin": env_float("TRADINGAI_GATE_PROMOTION_MARGIN", 0.0),
     "min_common_rows": env_int("TRADINGAI_GATE_MIN_COMMON_ROWS", 500),
 }
-# A queued or running training older than this is taken as abandoned (its worker died).
-TRAINING_STALE_HOURS = env_int("TRADINGAI_TRAINING_STALE_HOURS", 6)
 # Drift checks (mlcore.pipeline.drift.DriftThresholds and the window they look at).
 DRIFT = {
     "window_bars": env_int("TRADINGAI_DRIFT_WINDOW_BARS", 720),

@@ -163,30 +163,33 @@ def test_the_admin_exports_csv(btc):
     assert rows[1][rows[0].index("pnl")] == "2.0"
 
 
+# A closed long the dashboard's form records (the date picker sends no zone: UTC).
+FORM = {
+    "ticker": "BTCUSDT",
+    "action": "executed",
+    "side": "long",
+    "entry_time": "2024-05-13T00:30",
+    "entry_price": "62000",
+    "exit_time": "2024-05-13T05:30",
+    "exit_price": "62500",
+    "quantity": "0.1",
+    "leverage": "1",
+    "fees": "0",
+    "funding": "0",
+    "notes": "",
+}
+
+
 def test_the_journal_page_records_and_shows(btc):
     client = Client()
     assert client.get("/journal/").status_code == 302  # sign in first
     client.force_login(User.objects.create_user("t", password="x" * 12))
-    form = {
-        "ticker": "BTCUSDT",
-        "action": "executed",
-        "side": "long",
-        "entry_time": "2024-05-13T00:30",
-        "entry_price": "62000",
-        "exit_time": "2024-05-13T05:30",
-        "exit_price": "62500",
-        "quantity": "0.1",
-        "leverage": "1",
-        "fees": "0",
-        "funding": "0",
-        "notes": "",
-    }
-    assert client.post("/journal/", form).status_code == 302
+    assert client.post("/journal/", FORM).status_code == 302
     page = client.get("/journal/").content.decode()
     assert "Recorded #" in page and "PnL +50.00 USDT" in page and "journal-equity" in page
     assert "Entry time (UTC)" in page  # the date picker sends no zone: the form says which
     assert Trade.objects.get().entry_time.isoformat() == "2024-05-13T00:30:00+00:00"
-    bad = client.post("/journal/", form | {"quantity": "-1"}).content.decode()
+    bad = client.post("/journal/", FORM | {"quantity": "-1"}).content.decode()
     assert "must be a positive number" in bad and Trade.objects.count() == 1
 
 
@@ -212,21 +215,7 @@ def test_the_journal_page_refuses_times_and_sizes_a_trade_cannot_have(btc, field
     """The dashboard's form: a year-1 date once overflowed the excursion window into a 500."""
     client = Client()
     client.force_login(User.objects.create_user("t", password="x" * 12))
-    form = {
-        "ticker": "BTCUSDT",
-        "action": "executed",
-        "side": "long",
-        "entry_time": "2024-05-13T00:30",
-        "entry_price": "62000",
-        "exit_time": "2024-05-13T05:30",
-        "exit_price": "62500",
-        "quantity": "0.1",
-        "leverage": "1",
-        "fees": "0",
-        "funding": "0",
-        "notes": "",
-    }
-    answer = client.post("/journal/", form | {field: value})
+    answer = client.post("/journal/", FORM | {field: value})
     assert answer.status_code == 200 and message in answer.content.decode()
     assert not Trade.objects.exists()
 

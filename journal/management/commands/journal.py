@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.cli import parse_when
-from analysis.symbols import normalise
 from journal.models import Trade
 from journal.performance import performance
 from signals.models import Signal
@@ -80,7 +79,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--signal: no signal #{o['signal']}")
         trade = Trade(
             action=o["action"],
-            ticker=normalise(o["ticker"]),
+            ticker=o["ticker"],  # the model reads BTC-USD as BTCUSDT
             side=o["side"],
             signal=signal,
             entry_price=o["entry"],

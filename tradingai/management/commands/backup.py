@@ -11,11 +11,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from tradingai.backup import BackupError, backup
-
-STEPS = ["database", "model artifacts", "MLflow store", "checksums", "archive"]
+from analysis.cli import step_bar
+from tradingai.backup import BACKUP_STEPS, BackupError, backup
 
 
 class Command(BaseCommand):
@@ -26,17 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         target = o["to"] or Path(settings.VAR_DIR) / "backups"
-        with tqdm(total=len(STEPS), desc="backup", unit="step", file=self.stderr) as bar:
-
-            def step(name: str) -> None:
-                bar.set_postfix_str(name)
-                bar.n = STEPS.index(name)
-                bar.refresh()
-
-            try:
+        try:
+            with step_bar("backup", BACKUP_STEPS, self.stderr) as step:
                 archive = backup(target, step)
-            except BackupError as exc:
-                raise CommandError(str(exc)) from None
-            bar.n = len(STEPS)
-            bar.refresh()
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(str(archive))

@@ -12,17 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from tradingai.backup import BackupError, restore
-
-STEPS = [
-    "checking the archive",
-    "database",
-    "model artifacts",
-    "MLflow store",
-    "checking row counts",
-]
+from analysis.cli import step_bar
+from tradingai.backup import RESTORE_STEPS, BackupError, restore
 
 
 class Command(BaseCommand):
@@ -37,19 +29,11 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         if not o["archive"].is_file():
             raise CommandError(f"{o['archive']}: no such file")
-        with tqdm(total=len(STEPS), desc="restore", unit="step", file=self.stderr) as bar:
-
-            def step(name: str) -> None:
-                bar.set_postfix_str(name)
-                bar.n = STEPS.index(name)
-                bar.refresh()
-
-            try:
+        try:
+            with step_bar("restore", RESTORE_STEPS, self.stderr) as step:
                 done = restore(o["archive"], replace=o["replace"], step=step)
-            except BackupError as exc:
-                raise CommandError(f"not restored: {exc}") from None
-            bar.n = len(STEPS)
-            bar.refresh()
+        except BackupError as exc:
+            raise CommandError(f"not restored: {exc}") from None
         _forget_cached_pages()
         self.stdout.write(
             f"restored {done.engine}: {done.tables} tables, {done.rows} rows, {done.files} files"
