@@ -18,7 +18,7 @@ from django.conf import settings
 from analysis import universe
 from analysis.dumps import BINANCE_KLINE_COLUMNS, KLINE_COLUMNS, FundingDump, read_dump
 from analysis.events import candles_stored
-from analysis.exchange import Exchange, ExchangeError, get_exchange
+from analysis.exchange import Exchange, ExchangeError, ExchangeUnavailable, get_exchange
 from analysis.intervals import interval_ms
 from analysis.models import Candle, FundingRate
 from analysis.quality import QualityReport, find_gaps, ms_to_datetime, row_problems
@@ -77,8 +77,10 @@ def fetch_klines(
     until: datetime | None = None,
     exchange: Exchange | None = None,
     progress: Progress | None = None,
+    now_ms: int | None = None,
 ) -> FetchResult:
-    """Fetch closed candles and store them, one atomic batch per page.
+    """Fetch closed candles and store them, one atomic batch per page. ``now_ms``: the
+    exchange's clock when the caller read it already (a round reads it once for every series).
 
     1. Start at ``since``, else just after the last stored candle, else HISTORY_DAYS ago.
     2. Page through /fapi/v1/klines (1,500 a request) up to ``until`` or the exchange's now.
@@ -87,7 +89,7 @@ def fetch_klines(
     """
     exchange = exchange or get_exchange()
     step = interval_ms(interval)
-    now = exchange.server_time()
+    now = now_ms if now_ms is not None else exchange.server_time()
     start = _start_ms(Candle.objects.last_open_time(symbol, interval), since, step, now)
     end = min(to_ms(until), now) if until else now
     expected = max(0, (end - start) // step + 1)
@@ -139,10 +141,11 @@ def fetch_funding(
     until: datetime | None = None,
     exchange: Exchange | None = None,
     progress: Progress | None = None,
+    now_ms: int | None = None,
 ) -> FetchResult:
     """Fetch funding settlements after the last stored one; one atomic batch per page."""
     exchange = exchange or get_exchange()
-    now = exchange.server_time()
+    now = now_ms if now_ms is not None else exchange.server_time()
     start = _start_ms(FundingRate.objects.last_funding_time(symbol), since, 1, now)
     end = min(to_ms(until), now) if until else now
     eight_hours = 8 * 3_600_000
@@ -176,34 +179,56 @@ def fetch_latest(
     exchange: Exchange | None = None,
 ) -> tuple[list[FetchResult], list[str]]:
     """The scheduled fetch: every configured series, then funding. One series failing (an
-    unknown symbol, a dead exchange) is reported and does not stop the others."""
+    unknown symbol, a bad row) is reported and does not stop the others; the exchange being
+    unreachable or rate-limiting (429, a 418 ban) ends the round, since every symbol goes to
+    the same host and more requests would only lengthen a ban. The next round catches up.
+
+    ``candles_stored`` is sent once the round is over, for every series fetched, new candles or
+    not: the universe model reads every symbol at the bar, so no inference starts before all of
+    them are in; and a round killed after a commit and before its events (then redelivered)
+    does not leave the newest bar without its inference. Inference is idempotent per bar.
+    The exchange's clock is read once a round: every series closes at the same bar."""
     exchange = exchange or get_exchange()
     results: list[FetchResult] = []
     errors: list[str] = []
+    fetched: list[tuple[str, str]] = []
     configured_symbols, configured_intervals = universe.current()
-    for symbol in symbols or configured_symbols:
-        fresh: list[str] = []
-        for interval in [*(intervals or configured_intervals), None]:
-            try:
-                if interval is None:
-                    results.append(fetch_funding(symbol, exchange=exchange))
-                else:
-                    result = fetch_klines(symbol, interval, exchange=exchange)
-                    results.append(result)
-                    if result.stored.inserted:
-                        fresh.append(interval)
-            except ExchangeError as exc:
-                log.error("fetch_latest: %s", exc)
-                errors.append(str(exc))
-        # After the symbol's funding too, so what listens sees the newest settlement.
-        for interval in fresh:
-            candles_stored.send(
-                sender=fetch_latest,
-                symbol=symbol,
-                interval=interval,
-                open_time=Candle.objects.last_open_time(symbol, interval),
-            )
+    chosen = list(symbols or configured_symbols)
+    try:
+        now = None
+        for position, symbol in enumerate(chosen):
+            for interval in [*(intervals or configured_intervals), None]:
+                try:
+                    now = now if now is not None else exchange.server_time()
+                    if interval is None:
+                        results.append(fetch_funding(symbol, exchange=exchange, now_ms=now))
+                    else:
+                        results.append(
+                            fetch_klines(symbol, interval, exchange=exchange, now_ms=now)
+                        )
+                        fetched.append((symbol, interval))
+                except ExchangeUnavailable as exc:
+                    log.error("fetch_latest: %s; the round stops here", exc)
+                    errors.append(str(exc))
+                    rest = chosen[position + 1 :]
+                    if rest:
+                        errors.append(f"not fetched this round: {', '.join(rest)}")
+                    return results, errors
+                except ExchangeError as exc:
+                    log.error("fetch_latest: %s", exc)
+                    errors.append(str(exc))
+    finally:
+        _announce(fetched)
     return results, errors
+
+
+def _announce(series: list[tuple[str, str]]) -> None:
+    for symbol, interval in series:
+        newest = Candle.objects.last_open_time(symbol, interval)
+        if newest is not None:
+            candles_stored.send(
+                sender=fetch_latest, symbol=symbol, interval=interval, open_time=newest
+            )
 
 
 # --- dump files -----------------------------------------------------------------------------

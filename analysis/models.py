@@ -171,3 +171,50 @@ class Universe(models.Model):
             problem = f"unknown: {', '.join(unknown)}" if unknown else "name at least one"
             raise ValidationError({"intervals": f"{problem}; one of {', '.join(INTERVAL_MS)}"})
         self.symbols, self.intervals = ",".join(symbols), ",".join(intervals)
+
+
+class SeriesRevision(models.Model):
+    """A counter per stored series (a symbol's candles of one interval, or its funding), raised
+    in the same transaction as every write that inserts, changes or deletes a row of it
+    (``analysis.store``, the only writer; the admin shows market data read-only). Equal
+    revisions mean exactly the same stored rows: what lets a process keep a computation over a
+    series' window (``mlcore.universe_data``) and know in one indexed read whether it still
+    holds."""
+
+    FUNDING = "funding"
+
+    symbol = models.CharField(max_length=20)
+    series = models.CharField(max_length=8)  # an interval, or "funding"
+    revision = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["symbol", "series"], name="one_revision_per_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.series} r{self.revision}"
+
+    @classmethod
+    def bump(cls, symbol: str, series: str) -> None:
+        """Inside the writer's transaction: the new revision commits with the rows. One
+        statement (PostgreSQL and SQLite both take it), so two first writers cannot both
+        write revision 1."""
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (symbol, series, revision) VALUES (%s, %s, 1) "
+                f"ON CONFLICT (symbol, series) DO UPDATE SET revision = {table}.revision + 1",
+                [symbol, series],
+            )
+
+    @classmethod
+    def current(cls, symbols: list[str], series: list[str]) -> dict[tuple[str, str], int]:
+        """Each (symbol, series)'s revision, 0 for one never written; one indexed read."""
+        found = {
+            (symbol, kind): revision
+            for symbol, kind, revision in cls.objects.filter(
+                symbol__in=symbols, series__in=series
+            ).values_list("symbol", "series", "revision")
+        }
+        return {(s, k): found.get((s, k), 0) for s in symbols for k in series}

@@ -1,7 +1,8 @@
 """Idempotent, atomic upserts of candle and funding frames.
 
 One call is one transaction: all rows land or none do. A row that is already stored with the
-same values is left untouched, so running an import or a fetch twice changes nothing.
+same values is left untouched, so running an import or a fetch twice changes nothing. A call
+that stores or changes any row raises the series' ``SeriesRevision`` in the same transaction.
 
 PostgreSQL takes a bulk batch through ``COPY`` into a temporary staging table and merges it with
 one ``INSERT .. SELECT .. ON CONFLICT``; a bulk batch where its series has no row yet (the
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.db import IntegrityError, connection, models, transaction
 
-from analysis.models import Candle, FundingRate
+from analysis.models import Candle, FundingRate, SeriesRevision
 
 CANDLE_VALUES = [
     "close_time",
@@ -92,6 +93,16 @@ def upsert_funding(symbol: str, frame: pd.DataFrame) -> UpsertResult:
     return _upsert(_funding_target(), {"symbol": symbol}, frame)
 
 
+def delete_candles(symbol: str, interval: str, **lookups: object) -> int:
+    """Delete a series' candles matching ``lookups`` (``open_time__gte=...``); the series'
+    revision is raised with it, as for any write. Returns how many were deleted."""
+    with transaction.atomic():
+        deleted, _ = Candle.objects.filter(symbol=symbol, interval=interval, **lookups).delete()
+        if deleted:
+            SeriesRevision.bump(symbol, interval)
+    return deleted
+
+
 def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> UpsertResult:
     """``fixed``: the key columns shared by every row of the batch (symbol, interval)."""
     if frame.empty:
@@ -102,6 +113,8 @@ def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> Upse
             inserted, updated = _upsert_postgres(target, fixed, rows)
         else:
             inserted, updated = _upsert_sqlite(target, rows.assign(**fixed))
+        if inserted or updated:  # what is stored changed: caches of it must know
+            SeriesRevision.bump(fixed["symbol"], fixed.get("interval", SeriesRevision.FUNDING))
     return UpsertResult(len(rows), inserted, updated)
 
 

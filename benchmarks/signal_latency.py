@@ -91,7 +91,7 @@ from datetime import timedelta
 from django.db import transaction
 from analysis.events import candles_stored
 from analysis.models import Candle
-from analysis.store import upsert_candles
+from analysis.store import delete_candles, upsert_candles
 from analysis.market import candles_frame
 symbols, bars = %r, %d
 held = {}
@@ -106,7 +106,7 @@ for symbol in symbols:
         frame[column] = float("nan")
     # One frame per bar, as a fetch hands them over, made before the clock runs.
     held[symbol] = [frame.iloc[i : i + 1] for i in range(bars)]
-    Candle.objects.filter(symbol=symbol, interval="1h", open_time__gte=start).delete()
+    delete_candles(symbol, "1h", open_time__gte=start)
 print("READY", flush=True)
 sys.stdin.readline()
 commits = []

@@ -9,6 +9,7 @@ hole, and a context symbol not listed yet simply is not there (as in training).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,8 +17,9 @@ import pandas as pd
 
 from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
+from analysis.models import SeriesRevision
 from analysis.quality import find_gaps, ms_to_datetime
-from mlcore.pipeline.universe import symbol_frame
+from mlcore.pipeline.universe import UniverseParams, symbol_frame
 from mlcore.pipeline.universe_model import UniverseModel
 
 # Funding's look-back before a span: the z-score's 30 settlements at the slowest (8h)
@@ -41,29 +43,77 @@ def read_inputs(
 ) -> UniverseInputs:
     """Bars opening in [first_ms, last_ms] of every symbol the model knows and of ``symbol``."""
     step = interval_ms(interval)
-    since, until = ms_to_datetime(first_ms), ms_to_datetime(last_ms + step)
     need = (last_ms - first_ms) // step + 1
+    symbols = list(dict.fromkeys([*model.symbols, symbol]))
+    revisions = SeriesRevision.current(symbols, [interval, SeriesRevision.FUNDING])
     frames: dict[str, pd.DataFrame] = {}
-    target = target_funding = None
-    for s in dict.fromkeys([*model.symbols, symbol]):
-        candles = candles_frame(s, interval, since=since, until=until)
-        whole = len(candles) == need
-        if s == symbol and not whole:
-            gaps = find_gaps(candles["open_time"].to_numpy(), step)
+    target = None
+    for s in symbols:
+        stamp = (revisions[(s, interval)], revisions[(s, SeriesRevision.FUNDING)])
+        read = _read(s, interval, first_ms, last_ms, model.params, stamp, cache=need <= CACHE_BARS)
+        if s == symbol and read.frame is None:
+            gaps = find_gaps(read.candles["open_time"].to_numpy(), step)
             where = f": {gaps[0]}" if gaps else ""
             raise MissingBars(
-                f"candles are missing ({len(candles)} of the {need} bars the universe model "
-                f"reads from {since:%Y-%m-%d %H:%M} are stored{where}); run "
-                "`manage.py check_data --repair`"
+                f"candles are missing ({len(read.candles)} of the {need} bars the universe "
+                f"model reads from {ms_to_datetime(first_ms):%Y-%m-%d %H:%M} are stored"
+                f"{where}); run `manage.py check_data --repair`"
             )
-        if not whole:
-            continue
-        # A stale or missing funding rate is a missing input (NaN), never a refusal: the
-        # universe model trained with symbols that had none.
-        funding = funding_frame(s, since=since - FUNDING_LOOKBACK, until=until)
-        frames[s] = symbol_frame(
-            candles, funding if not funding.empty else None, interval, model.params
-        )
+        if read.frame is not None:
+            frames[s] = read.frame
         if s == symbol:
-            target, target_funding = candles, funding
-    return UniverseInputs(frames, target, target_funding)
+            target = read
+    return UniverseInputs(frames, target.candles, target.funding)
+
+
+@dataclass(frozen=True)
+class _Read:
+    candles: pd.DataFrame
+    funding: pd.DataFrame
+    frame: pd.DataFrame | None  # None: the span has a hole (or is not all stored yet)
+
+
+# One live tick infers every symbol of the universe at the same bar, and each inference reads
+# every symbol over the same span: kept per process, a span is read and computed once a tick,
+# not once per symbol (13 symbols: 13 reads a tick instead of 169). Kept only while the
+# series' SeriesRevision stamps are unchanged, i.e. while exactly those rows are stored.
+# Long spans (``evaluate``'s) are not kept.
+CACHE_BARS = 4096
+CACHE_SPANS = 64
+_reads: OrderedDict[tuple, tuple[tuple[int, int], _Read]] = OrderedDict()
+
+
+def _read(
+    symbol: str,
+    interval: str,
+    first_ms: int,
+    last_ms: int,
+    params: UniverseParams,
+    stamp: tuple[int, int],
+    *,
+    cache: bool,
+) -> _Read:
+    key = (symbol, interval, first_ms, last_ms, params)
+    kept = _reads.get(key)
+    if kept is not None and kept[0] == stamp:
+        _reads.move_to_end(key)
+        return kept[1]
+    step = interval_ms(interval)
+    since, until = ms_to_datetime(first_ms), ms_to_datetime(last_ms + step)
+    candles = candles_frame(symbol, interval, since=since, until=until)
+    # A stale or missing funding rate is a missing input (NaN), never a refusal: the universe
+    # model trained with symbols that had none.
+    funding = funding_frame(symbol, since=since - FUNDING_LOOKBACK, until=until)
+    whole = len(candles) == (last_ms - first_ms) // step + 1
+    frame = (
+        symbol_frame(candles, funding if not funding.empty else None, interval, params)
+        if whole
+        else None
+    )
+    read = _Read(candles, funding, frame)
+    if cache:
+        _reads[key] = (stamp, read)
+        _reads.move_to_end(key)
+        while len(_reads) > CACHE_SPANS:
+            _reads.popitem(last=False)
+    return read

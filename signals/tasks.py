@@ -8,11 +8,12 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from signals import inference, simulation
+from tradingai.retries import WHILE_DATABASE_DOWN
 
 
 # The outcome lives in the database (a Signal or a NoSignal); storing the return value in the
 # result backend as well would only hold the worker up before its next bar.
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **WHILE_DATABASE_DOWN)
 def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
     """Predict, explain and store the series' newest closed bar (or ``bar``, ISO 8601)."""
     outcome = inference.infer(symbol, interval, datetime.fromisoformat(bar) if bar else None)

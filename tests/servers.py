@@ -73,7 +73,8 @@ def _serve(
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            urllib.request.urlopen(f"{url}/api/system/health", timeout=2)
+            # (10 s: with the database unreachable, health answers after the pool's 3 s wait)
+            urllib.request.urlopen(f"{url}/api/system/health", timeout=10)
             return server, url
         except urllib.error.HTTPError:
             return server, url
@@ -83,6 +84,21 @@ def _serve(
             time.sleep(0.2)
     server.terminate()
     raise RuntimeError(f"{name} did not answer within a minute")
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server of its own on ``port`` (no persistence), so restarting it as a fault
+    touches nothing else; returns once it answers."""
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout:
+            return server
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
 
 
 def start_worker(env: dict[str, str], *options: str, quiet: bool = False) -> subprocess.Popen:

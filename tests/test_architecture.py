@@ -60,10 +60,16 @@ def test_apps_import_only_downwards(app):
             top = name.split(".")[0]
             if top in OURS:
                 assert top in ALLOWED[app], f"{path.relative_to(ROOT)} imports {name}"
-            # tradingai is glue; of it an app may use only the API's error type, its envelope
-            # and its auth callables (which mark an endpoint as a write or a read).
+            # tradingai is glue; of it an app may use only the API's error type, its envelope,
+            # its auth callables (which mark an endpoint as a write or a read) and the tasks'
+            # retry policy.
             if top == "tradingai" and app != "tradingai":
-                allowed = {"tradingai.api_errors", "tradingai.auth", "tradingai.envelope"}
+                allowed = {
+                    "tradingai.api_errors",
+                    "tradingai.auth",
+                    "tradingai.envelope",
+                    "tradingai.retries",
+                }
                 assert name in allowed, f"{path.relative_to(ROOT)} imports {name}"
 
 

@@ -22,7 +22,7 @@ from django.db import connection
 from analysis.models import Candle
 from mlcore.models import ModelVersion, TrainingRun
 from mlcore.tests.factories import model_version
-from tests.servers import ROOT, free_port, production_only, start_granian, stop
+from tests.servers import ROOT, free_port, production_only, start_granian, start_redis, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), production_only()]
 
@@ -43,19 +43,6 @@ def _env(**overrides: str) -> dict[str, str]:
     )
 
 
-def _redis(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout:
-            return server
-        time.sleep(0.05)
-    raise AssertionError("redis-server did not start")
-
-
 def _get(url: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=10) as answer:
@@ -72,7 +59,7 @@ def test_a_redis_restart_degrades_health_and_heals_without_restarting_the_web(tm
 
     signal_row()
     port = free_port()
-    redis = _redis(port)
+    redis = start_redis(port)
     env = _env(REDIS_URL=f"redis://127.0.0.1:{port}/0", TRADINGAI_API_AUTH="open",
                TRADINGAI_VAR_DIR=str(tmp_path))  # fmt: skip
     web, url = start_granian(env, workers=1, threads=2, quiet=True)
@@ -88,7 +75,7 @@ def test_a_redis_restart_degrades_health_and_heals_without_restarting_the_web(tm
         listed = _get(f"{url}/api/signals?limit=5")
         assert listed[0] == 200 and listed[1]["data"]["count"] == 1  # from the database
 
-        redis = _redis(port)  # the same address, an empty Redis: as after a restart
+        redis = start_redis(port)  # the same address, an empty Redis: as after a restart
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             health = _get(f"{url}/api/system/health")[1]
@@ -166,3 +153,32 @@ def test_a_training_killed_before_promotion_leaves_the_champion_untouched(tmp_pa
     # No half-written artifact folder is visible: versions appear whole (written beside).
     visible = [p for p in models.rglob("manifest.json")] if models.exists() else []
     assert visible == []
+
+
+def test_with_the_database_unreachable_answers_are_503s_that_say_so(tmp_path):
+    """PostgreSQL down (here: nothing listens at its address): every answer is a 503 with
+    Retry-After, within the pool's 3 s wait: the API's in the envelope, health with its report.
+    Not a 500, and not a hang past a load balancer's probe."""
+    env = _env(DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/gone",
+               TRADINGAI_VAR_DIR=str(tmp_path), TRADINGAI_API_AUTH="open")  # fmt: skip
+    web, url = start_granian(env, workers=1, threads=2, quiet=True)
+    try:
+        for path in ("/api/signals?limit=5", "/api/trades", "/api/system/health"):
+            started = time.monotonic()
+            try:
+                urllib.request.urlopen(f"{url}{path}", timeout=15)
+                raise AssertionError(f"{path} answered 2xx with the database gone")
+            except urllib.error.HTTPError as error:
+                status, headers, body = error.code, error.headers, error.read()
+            assert status == 503, (path, status, body[:200])
+            assert headers["Retry-After"] == "5" or path == "/api/system/health"
+            assert time.monotonic() - started < 8
+            answer = json.loads(body)
+            assert answer["success"] is False
+            if "health" in path:  # the report, as the error's details
+                assert answer["error"]["code"] == "unhealthy"
+                assert answer["error"]["details"]["database"]["ok"] is False
+            else:
+                assert answer["error"]["code"] == "database_unavailable"
+    finally:
+        stop(web)

@@ -164,12 +164,14 @@ if DATABASE_URL:
     # A pool per process instead of persistent connections: under daphne each request's sync
     # code runs on a thread of its own, and a connection kept per thread outlives its thread,
     # so 50 concurrent requests exhausted PostgreSQL's connections (found by the API load
-    # benchmark). The pool bounds them and still saves a connect per request.
+    # benchmark). The pool bounds them and still saves a connect per request. A request waits
+    # at most 3 s for a connection: with PostgreSQL down, health answers "unhealthy" in that
+    # time instead of hanging past a load balancer's probe (found by benchmarks/soak.py).
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 1,
             "max_size": env_int("TRADINGAI_DB_POOL_SIZE", 10),
-            "timeout": 10,
+            "timeout": 3,
         }
     }
 else:

@@ -16,3 +16,5 @@ urlpatterns = [
     path("", include("mlcore.urls")),
     path("", include("analysis.urls")),
 ]
+
+handler500 = "tradingai.errors.server_error"

@@ -158,6 +158,12 @@ class ReplayServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as Binance's servers do: a client's session reuses its connection
+            # (headers and body go out in two writes: without TCP_NODELAY each reply on a
+            # kept-alive connection would wait out the client's delayed ACK, 40 ms).
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

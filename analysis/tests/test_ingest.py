@@ -104,3 +104,46 @@ def test_the_scheduled_task_fetches_every_series_and_reports_failures(binance, s
     expected = int((funding.funding_time >= ten_days_before).sum())
     assert FundingRate.objects.filter(symbol="BTCUSDT").count() == expected
     assert len(outcome["errors"]) == 2 and all("NOPEUSDT" in e for e in outcome["errors"])
+
+
+def test_a_rate_limited_round_stops_at_once_and_names_what_it_did_not_fetch(
+    binance, exchange, settings
+):
+    """Every symbol goes to the same host: after a 429 (or a 418 ban) more requests would only
+    lengthen the ban, so the round ends and says which symbols wait for the next one."""
+    settings.SYMBOLS = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT"]
+    settings.INTERVALS = ["1h"]
+    binance.fail_always = Scripted(
+        429, {"code": -1003, "msg": "Too many requests"}, {"Retry-After": "1"}
+    )
+    results, errors = ingest.fetch_latest(exchange=exchange)
+    assert results == []
+    assert {q.get("symbol") for _, _, q in binance.requests} <= {"BTCUSDT", None}
+    assert errors[-1] == "not fetched this round: ETHUSDT, 1000PEPEUSDT"
+    assert "HTTP 429" in errors[0]
+
+
+def test_every_fetched_series_is_announced_after_the_round_even_without_new_candles(
+    binance, exchange, settings
+):
+    """A round killed between its commit and its event is redelivered: the re-run stores
+    nothing new, and must still announce the newest bar (inference is idempotent per bar).
+    No announcement comes before every symbol is in: the universe model reads them all."""
+    from analysis.events import candles_stored
+
+    settings.SYMBOLS, settings.INTERVALS, settings.HISTORY_DAYS = ["BTCUSDT", "ETHUSDT"], ["1h"], 2
+    heard: list[tuple[str, int]] = []
+
+    def listen(sender, symbol, interval, open_time, **kwargs):
+        heard.append((symbol, Candle.objects.filter(symbol="ETHUSDT").count()))
+
+    candles_stored.connect(listen, dispatch_uid="test-listen")
+    try:
+        ingest.fetch_latest(exchange=exchange)
+        first = list(heard)
+        ingest.fetch_latest(exchange=exchange)  # nothing new to store
+    finally:
+        candles_stored.disconnect(dispatch_uid="test-listen")
+    assert [s for s, _ in first] == ["BTCUSDT", "ETHUSDT"]
+    assert all(eth_stored == 48 for _, eth_stored in first)  # BTC's event after ETH was in
+    assert [s for s, _ in heard[2:]] == ["BTCUSDT", "ETHUSDT"]

@@ -81,11 +81,12 @@ def test_a_gap_in_the_target_is_refused_a_gap_elsewhere_only_thins_the_context(
 ):
     from datetime import timedelta
 
-    from analysis.models import Candle
+    from analysis.store import delete_candles
 
-    Candle.objects.filter(symbol="ETHUSDT", open_time=BAR - timedelta(hours=3)).delete()
+    inference.infer("ETHUSDT", "1h", BAR - timedelta(hours=1))  # reads kept in this process
+    delete_candles("ETHUSDT", "1h", open_time=BAR - timedelta(hours=3))
     assert inference.infer("BTCUSDT", "1h", BAR).created  # ETH leaves the context
-    Candle.objects.filter(symbol="1000PEPEUSDT", open_time=BAR - timedelta(hours=3)).delete()
+    delete_candles("1000PEPEUSDT", "1h", open_time=BAR - timedelta(hours=3))
     outcome = inference.infer("1000PEPEUSDT", "1h", BAR)
     assert outcome.signal is None and "candles are missing" in outcome.reason
     assert "2024-05-14 04:00" in outcome.reason and "check_data --repair" in outcome.reason

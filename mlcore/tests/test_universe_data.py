@@ -1,0 +1,88 @@
+"""The universe model's reads are kept per process while their series are unchanged: a kept
+read must equal a fresh one, and any write that changes a stored row, in the span or not, must
+retire it (``SeriesRevision``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from analysis.dumps import read_dump
+from analysis.ingest import import_file
+from analysis.models import SeriesRevision
+from analysis.store import upsert_candles, upsert_funding
+from analysis.tests.binance_replay import SHARED
+from mlcore import universe_data
+from mlcore.pipeline.universe import UniverseParams
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def test_a_write_raises_the_series_revision_and_a_repeat_does_not():
+    frame = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame.iloc[:50].copy()
+    revision = lambda: SeriesRevision.current(["BTCUSDT"], ["1h", "funding"])  # noqa: E731
+    assert revision() == {("BTCUSDT", "1h"): 0, ("BTCUSDT", "funding"): 0}
+    upsert_candles("BTCUSDT", "1h", frame.iloc[:40])
+    upsert_candles("BTCUSDT", "1h", frame.iloc[:40])  # the same rows: nothing changed
+    assert revision()[("BTCUSDT", "1h")] == 1
+    upsert_candles("BTCUSDT", "1h", frame)  # ten new bars
+    assert revision()[("BTCUSDT", "1h")] == 2
+    changed = frame.iloc[[5]].copy()
+    changed["close"] *= 1.01
+    upsert_candles("BTCUSDT", "1h", changed)  # an old bar rewritten
+    assert revision() == {("BTCUSDT", "1h"): 3, ("BTCUSDT", "funding"): 0}
+    upsert_funding(
+        "BTCUSDT", pd.DataFrame({"funding_time": [1], "rate": [0.0001], "mark_price": [1.0]})
+    )
+    assert revision()[("BTCUSDT", "funding")] == 1
+
+
+def _inputs(bar_ms: int, span: int = 500) -> universe_data.UniverseInputs:
+    model = SimpleNamespace(symbols=list(SYMBOLS), params=UniverseParams())
+    return universe_data.read_inputs(
+        model, "BTCUSDT", "1h", bar_ms - (span - 1) * 3_600_000, bar_ms
+    )
+
+
+def _fresh(bar_ms: int) -> universe_data.UniverseInputs:
+    universe_data._reads.clear()
+    return _inputs(bar_ms)
+
+
+def test_a_kept_read_equals_a_fresh_one_until_a_stored_row_changes():
+    for symbol in SYMBOLS:
+        import_file(SHARED / f"binance_futures_{symbol}_1h.csv.gz")
+        import_file(SHARED / f"binance_futures_{symbol}_funding.csv.gz")
+    bar_ms = 1_704_067_200_000  # 2024-01-01 00:00
+    first = _fresh(bar_ms)
+    again = _inputs(bar_ms)
+    assert again.frames["ETHUSDT"] is first.frames["ETHUSDT"]  # kept, not recomputed
+    pd.testing.assert_frame_equal(again.frames["ETHUSDT"], _fresh(bar_ms).frames["ETHUSDT"])
+
+    # A bar inside the span rewritten (a repair): the next read sees the stored value.
+    eth = read_dump(SHARED / "binance_futures_ETHUSDT_1h.csv.gz").frame
+    bar = eth[eth.open_time == bar_ms - 10 * 3_600_000].copy()
+    bar["close"] *= 1.05
+    bar["high"] = bar[["high", "close"]].max(axis=1)
+    _inputs(bar_ms)  # kept from before the write
+    upsert_candles("ETHUSDT", "1h", bar)
+    after = _inputs(bar_ms)
+    assert after.frames["ETHUSDT"] is not first.frames["ETHUSDT"]
+    pd.testing.assert_frame_equal(after.frames["ETHUSDT"], _fresh(bar_ms).frames["ETHUSDT"])
+    assert not after.frames["ETHUSDT"].equals(first.frames["ETHUSDT"])
+    # The other symbol's kept read was not touched by ETH's write.
+    btc = _inputs(bar_ms).frames["BTCUSDT"]
+    assert _inputs(bar_ms).frames["BTCUSDT"] is btc
+
+    # A new funding settlement retires the symbol's read too.
+    kept = _inputs(bar_ms).frames["BTCUSDT"]
+    upsert_funding(
+        "BTCUSDT",
+        pd.DataFrame(
+            {"funding_time": [bar_ms - 3_600_000 + 5], "rate": [0.01], "mark_price": [1.0]}
+        ),
+    )
+    assert _inputs(bar_ms).frames["BTCUSDT"] is not kept
