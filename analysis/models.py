@@ -174,12 +174,13 @@ class Universe(models.Model):
 
 
 class SeriesRevision(models.Model):
-    """A counter per stored series (a symbol's candles of one interval, or its funding), raised
-    in the same transaction as every write that inserts, changes or deletes a row of it
-    (``analysis.store``, the only writer; the admin shows market data read-only). Equal
-    revisions mean exactly the same stored rows: what lets a process keep a computation over a
-    series' window (``mlcore.universe_data``) and know in one indexed read whether it still
-    holds."""
+    """A stamp per stored series (a symbol's candles of one interval, or its funding), replaced
+    by a fresh random one in the same transaction as every write that inserts, changes or
+    deletes a row of it (``analysis.store``, the only writer; the admin shows market data
+    read-only). An unchanged stamp means exactly the same stored rows: what lets a process keep
+    a computation over a series' window (``mlcore.universe_data``) and know in one indexed read
+    whether it still holds. Random rather than counted: a database emptied and refilled (a
+    restore, a test's flush) cannot come back to a stamp a process kept for other rows."""
 
     FUNDING = "funding"
 
@@ -197,20 +198,22 @@ class SeriesRevision(models.Model):
 
     @classmethod
     def bump(cls, symbol: str, series: str) -> None:
-        """Inside the writer's transaction: the new revision commits with the rows. One
-        statement (PostgreSQL and SQLite both take it), so two first writers cannot both
-        write revision 1."""
+        """Inside the writer's transaction: the new stamp commits with the rows. One statement,
+        so two first writers cannot both write the same stamp."""
         table = cls._meta.db_table
+        fresh = (
+            "(random() * 9.2e18)::bigint" if connection.vendor == "postgresql" else "abs(random())"
+        )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (symbol, series, revision) VALUES (%s, %s, 1) "
-                f"ON CONFLICT (symbol, series) DO UPDATE SET revision = {table}.revision + 1",
+                f"INSERT INTO {table} (symbol, series, revision) VALUES (%s, %s, {fresh}) "
+                f"ON CONFLICT (symbol, series) DO UPDATE SET revision = {fresh}",
                 [symbol, series],
             )
 
     @classmethod
     def current(cls, symbols: list[str], series: list[str]) -> dict[tuple[str, str], int]:
-        """Each (symbol, series)'s revision, 0 for one never written; one indexed read."""
+        """Each (symbol, series)'s stamp, 0 for one never written; one indexed read."""
         found = {
             (symbol, kind): revision
             for symbol, kind, revision in cls.objects.filter(

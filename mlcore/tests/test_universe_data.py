@@ -1,6 +1,6 @@
 """The universe model's reads are kept per process while their series are unchanged: a kept
 read must equal a fresh one, and any write that changes a stored row, in the span or not, must
-retire it (``SeriesRevision``)."""
+retire it (``SeriesRevision``'s stamp)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from analysis.dumps import read_dump
 from analysis.ingest import import_file
 from analysis.models import SeriesRevision
-from analysis.store import upsert_candles, upsert_funding
+from analysis.quality import ms_to_datetime
+from analysis.store import delete_candles, upsert_candles, upsert_funding
 from analysis.tests.binance_replay import SHARED
 from mlcore import universe_data
 from mlcore.pipeline.universe import UniverseParams
@@ -21,23 +22,34 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-def test_a_write_raises_the_series_revision_and_a_repeat_does_not():
+def test_a_write_renews_the_series_stamp_and_a_repeat_does_not():
     frame = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame.iloc[:50].copy()
-    revision = lambda: SeriesRevision.current(["BTCUSDT"], ["1h", "funding"])  # noqa: E731
-    assert revision() == {("BTCUSDT", "1h"): 0, ("BTCUSDT", "funding"): 0}
+    stamps: list[dict] = []
+
+    def stamp() -> dict:
+        stamps.append(SeriesRevision.current(["BTCUSDT"], ["1h", "funding"]))
+        return stamps[-1]
+
+    assert stamp() == {("BTCUSDT", "1h"): 0, ("BTCUSDT", "funding"): 0}
     upsert_candles("BTCUSDT", "1h", frame.iloc[:40])
+    first = stamp()
     upsert_candles("BTCUSDT", "1h", frame.iloc[:40])  # the same rows: nothing changed
-    assert revision()[("BTCUSDT", "1h")] == 1
+    assert stamp() == first != stamps[0]
     upsert_candles("BTCUSDT", "1h", frame)  # ten new bars
-    assert revision()[("BTCUSDT", "1h")] == 2
+    appended = stamp()
     changed = frame.iloc[[5]].copy()
     changed["close"] *= 1.01
     upsert_candles("BTCUSDT", "1h", changed)  # an old bar rewritten
-    assert revision() == {("BTCUSDT", "1h"): 3, ("BTCUSDT", "funding"): 0}
+    rewritten = stamp()
+    delete_candles("BTCUSDT", "1h", open_time__gte=ms_to_datetime(int(frame.open_time.iloc[45])))
+    deleted = stamp()
+    candle_stamps = [s[("BTCUSDT", "1h")] for s in (first, appended, rewritten, deleted)]
+    assert len(set(candle_stamps)) == 4  # each write a new stamp
+    assert deleted[("BTCUSDT", "funding")] == 0  # the funding series untouched
     upsert_funding(
         "BTCUSDT", pd.DataFrame({"funding_time": [1], "rate": [0.0001], "mark_price": [1.0]})
     )
-    assert revision()[("BTCUSDT", "funding")] == 1
+    assert stamp()[("BTCUSDT", "funding")] != 0
 
 
 def _inputs(bar_ms: int, span: int = 500) -> universe_data.UniverseInputs:
