@@ -18,7 +18,7 @@ from ninja.renderers import JSONRenderer
 from tradingai.api_errors import ApiError
 from tradingai.auth import READ
 from tradingai.envelope import envelope, error_body
-from tradingai.errors import RETRY_AFTER_S, database_down
+from tradingai.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_S, database_down
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     if database_down(exc):  # a restart under way: retry shortly (see tradingai.errors)
         log.warning("database unavailable on %s: %s", request.path, exc)
-        body = error_body("database_unavailable", "The database cannot be reached; retry shortly.")
+        body = error_body(*DATABASE_UNAVAILABLE)
         response = api.create_response(request, body, status=503)
         response["Retry-After"] = str(RETRY_AFTER_S)
         return response

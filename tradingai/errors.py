@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from tradingai.envelope import envelope, error_body
 
 RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = ("database_unavailable", "The database cannot be reached; retry shortly.")
 
 
 def database_down(exc: BaseException | None) -> bool:
@@ -26,7 +27,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     down = database_down(sys.exc_info()[1])
     status = 503 if down else 500
     if down:
-        code, message = "database_unavailable", "The database cannot be reached; retry shortly."
+        code, message = DATABASE_UNAVAILABLE
     else:
         code, message = "internal_error", "An unexpected error occurred; it has been logged."
     if request.path.startswith("/api/"):
