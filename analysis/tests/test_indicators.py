@@ -3,10 +3,20 @@ short series, so a change of their arithmetic cannot pass unnoticed."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pandas as pd
+import talib
 from numpy.testing import assert_allclose, assert_array_equal
 
-from analysis.indicators import _supertrend, ichimoku, kaufman_efficiency_ratio
+from analysis.indicators import (
+    _supertrend,
+    bollinger,
+    ichimoku,
+    kaufman_efficiency_ratio,
+    rolling_skew_kurt,
+)
 
 NAN = np.nan
 
@@ -46,3 +56,48 @@ def test_ichimoku_by_hand():
     assert_allclose(lines["kijun"], [NAN, NAN, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5])
     assert_allclose(lines["senkou_a"], [NAN] * 5 + [1.75, 2.75, 3.75])
     assert_allclose(lines["senkou_b"], [NAN] * 6 + [2.0, 3.0])
+
+
+def _exact_moments(window: np.ndarray) -> tuple[float, float]:
+    """Bias-corrected skew and excess kurtosis of one window, centred, in exact sums."""
+    n = float(len(window))
+    d = window - window.mean()
+    m2 = math.fsum(d**2)
+    skew = n * (n - 1) ** 0.5 / (n - 2) * math.fsum(d**3) / m2**1.5
+    kurt = n * (n + 1) * (n - 1) * math.fsum(d**4) / ((n - 2) * (n - 3) * m2 * m2)
+    return skew, kurt - 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))
+
+
+def test_rolling_skew_and_kurtosis_are_each_windows_own():
+    """Heavy tails (a crash bar's fourth power entering and leaving the window) leave no error
+    in the running sums: every window equals its exact value; pandas agrees to its drift."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_t(3, 3000) * 0.01
+    x[1500] = 0.4  # a 40% bar
+    skew, kurt = rolling_skew_kurt(x, 24)
+    assert np.isnan(skew[:23]).all() and np.isnan(kurt[:23]).all()
+    for t in range(23, len(x), 7):
+        exact = _exact_moments(x[t - 23 : t + 1])
+        assert_allclose([skew[t], kurt[t]], exact, rtol=1e-9, atol=1e-12)
+    rolling = pd.Series(x).rolling(24)
+    assert_allclose(skew[23:], rolling.skew().to_numpy()[23:], rtol=1e-6, atol=1e-7)
+    assert_allclose(kurt[23:], rolling.kurt().to_numpy()[23:], rtol=1e-6, atol=1e-7)
+    # A window holding a NaN, or one value repeated (no shape), is NaN, as in pandas.
+    flat = np.r_[np.full(30, 0.001), x[:10]]
+    flat[35] = NAN
+    s, k = rolling_skew_kurt(flat, 24)
+    assert np.isnan(s[23:30]).all() and np.isnan(k[35:]).all()
+    assert np.isfinite(s[30:35]).all()
+
+
+def test_bollinger_bands_are_talibs_without_its_cancellation():
+    rng = np.random.default_rng(3)
+    close = 60_000 + np.cumsum(rng.normal(0, 50, 5000))
+    upper, middle, _ = bollinger(close, 20, 2.0)
+    t_upper, t_middle, _ = talib.BBANDS(close, 20, 2.0, 2.0, 0)
+    assert_allclose(middle[19:], t_middle[19:], rtol=1e-12)
+    assert_allclose(upper[19:], t_upper[19:], rtol=1e-9)
+    for t in (19, 2000, 4999):  # each window's own population deviation, two-pass
+        window = close[t - 19 : t + 1]
+        assert_allclose(upper[t] - middle[t], 2.0 * window.std(), rtol=1e-12)
+    assert np.isnan(upper[:19]).all()

@@ -4,9 +4,14 @@ efficiency ratio, distance to the rolling high and low, hour of day and day of w
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from analysis.indicators import kaufman_efficiency_ratio, log_returns, rolling_max, rolling_min
+from analysis.indicators import (
+    kaufman_efficiency_ratio,
+    log_returns,
+    rolling_max,
+    rolling_min,
+    rolling_skew_kurt,
+)
 from mlcore.pipeline.features.bars import Bars
 from mlcore.pipeline.features.spec import FeatureDef, FeatureParams
 
@@ -18,8 +23,8 @@ def _one_bar_returns(b: Bars) -> np.ndarray:
 
 
 def _moment(b: Bars, window: int, which: str) -> np.ndarray:
-    rolling = pd.Series(_one_bar_returns(b)).rolling(window, min_periods=window)
-    return (rolling.skew() if which == "skew" else rolling.kurt()).to_numpy()
+    skew, kurt = b.memo(("moments", window), lambda: rolling_skew_kurt(_one_bar_returns(b), window))
+    return skew if which == "skew" else kurt
 
 
 def _cyclical(b: Bars, period_ms: int, offset_ms: int = 0) -> tuple[np.ndarray, np.ndarray]:

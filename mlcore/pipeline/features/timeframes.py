@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import talib
 
-from analysis.indicators import kaufman_efficiency_ratio
+from analysis.indicators import bollinger, kaufman_efficiency_ratio
 from analysis.intervals import interval_ms
 from mlcore.pipeline.features.bars import Bars
 from mlcore.pipeline.features.spec import FeatureDef, FeatureParams
@@ -51,7 +51,7 @@ CORE: list[tuple[str, int, object]] = [
 
 
 def _pctb(h: Bars) -> np.ndarray:
-    upper, _, lower = talib.BBANDS(h.close, 20, 2.0, 2.0, 0)
+    upper, _, lower = bollinger(h.close, 20, 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(upper > lower, (h.close - lower) / (upper - lower), 0.5)
 

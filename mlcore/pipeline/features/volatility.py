@@ -7,6 +7,7 @@ import numpy as np
 import talib
 
 from analysis.indicators import (
+    bollinger,
     ema_memory,
     garman_klass_volatility,
     log_returns,
@@ -22,7 +23,7 @@ def atr(b: Bars, period: int = 14) -> np.ndarray:
 
 
 def _bbands(b: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return b.memo("bbands", lambda: talib.BBANDS(b.close, 20, 2.0, 2.0, 0))
+    return b.memo("bbands", lambda: bollinger(b.close, 20, 2.0))
 
 
 def _bb_width(b: Bars) -> np.ndarray:
