@@ -180,13 +180,21 @@ class SeriesRevision(models.Model):
     read-only). An unchanged stamp means exactly the same stored rows: what lets a process keep
     a computation over a series' window (``mlcore.universe_data``) and know in one indexed read
     whether it still holds. Random rather than counted: a database emptied and refilled (a
-    restore, a test's flush) cannot come back to a stamp a process kept for other rows."""
+    restore, a test's flush) cannot come back to a stamp a process kept for other rows.
+
+    ``history`` is a second stamp, replaced only by a write that is not a pure append: one that
+    changes or deletes a stored row, or inserts a row at or before the series' newest. While it
+    is unchanged, every write since was new rows after the newest one then stored, so a process
+    that keeps state over the series (``mlcore.live_state``) reads only the rows after its own
+    last one; when it changes, the state is rebuilt from a full read. The store classifies each
+    write under a per-series lock, so two writers cannot both see the same newest row."""
 
     FUNDING = "funding"
 
     symbol = models.CharField(max_length=20)
     series = models.CharField(max_length=8)  # an interval, or "funding"
     revision = models.PositiveBigIntegerField(default=0)
+    history = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -197,19 +205,28 @@ class SeriesRevision(models.Model):
         return f"{self.symbol} {self.series} r{self.revision}"
 
     @classmethod
-    def bump(cls, symbol: str, series: str) -> None:
+    def bump(cls, symbol: str, series: str, *, history: bool = True) -> None:
         """Inside the writer's transaction: the new stamp commits with the rows. One statement,
-        so two first writers cannot both write the same stamp."""
+        so two first writers cannot both write the same stamp. ``history=False``: the write
+        only appended rows after the newest stored one."""
         table = cls._meta.db_table
         fresh = (
             "(random() * 9.2e18)::bigint" if connection.vendor == "postgresql" else "abs(random())"
         )
+        also = f", history = {fresh}" if history else ""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (symbol, series, revision) VALUES (%s, %s, {fresh}) "
-                f"ON CONFLICT (symbol, series) DO UPDATE SET revision = {fresh}",
+                f"INSERT INTO {table} (symbol, series, revision, history) "
+                f"VALUES (%s, %s, {fresh}, {fresh}) "
+                f"ON CONFLICT (symbol, series) DO UPDATE SET revision = {fresh}{also}",
                 [symbol, series],
             )
+
+    @classmethod
+    def stamps(cls, symbol: str, series: str) -> tuple[int, int]:
+        """(revision, history) of one series; (0, 0) for one never written."""
+        row = cls.objects.filter(symbol=symbol, series=series).values_list("revision", "history")
+        return next(iter(row), (0, 0))
 
     @classmethod
     def current(cls, symbols: list[str], series: list[str]) -> dict[tuple[str, str], int]:

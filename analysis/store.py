@@ -108,14 +108,35 @@ def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> Upse
     if frame.empty:
         return EMPTY
     rows = frame[[c for c in target.keys + target.values if c not in fixed]]
+    time_key = next(k for k in target.keys if k not in fixed)
     with transaction.atomic():
+        newest = _newest_locked(target, fixed, time_key)
         if connection.vendor == "postgresql":
             inserted, updated = _upsert_postgres(target, fixed, rows)
         else:
             inserted, updated = _upsert_sqlite(target, rows.assign(**fixed))
         if inserted or updated:  # what is stored changed: caches of it must know
-            SeriesRevision.bump(fixed["symbol"], fixed.get("interval", SeriesRevision.FUNDING))
+            # Rows after the newest stored one cannot have been stored: all of them were
+            # inserted. Exactly those inserted, nothing updated: a pure append.
+            after = int((rows[time_key] > newest).sum()) if newest is not None else len(rows)
+            SeriesRevision.bump(
+                fixed["symbol"],
+                fixed.get("interval", SeriesRevision.FUNDING),
+                history=bool(updated or inserted != after),
+            )
     return UpsertResult(len(rows), inserted, updated)
+
+
+def _newest_locked(target: _Target, fixed: dict[str, str], time_key: str) -> int | None:
+    """The series' newest stored time (epoch ms), read after taking the series' write lock
+    (PostgreSQL; SQLite writers are serialised by the database), so that no other writer can
+    store rows between this read and the commit."""
+    if connection.vendor == "postgresql":
+        lock = ":".join([target.table, *fixed.values()])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
+    newest = target.model.objects.filter(**fixed).aggregate(newest=models.Max(time_key))["newest"]
+    return None if newest is None else int(newest.timestamp() * 1000)
 
 
 def _cells(rows: pd.DataFrame) -> np.ndarray:

@@ -52,6 +52,48 @@ def test_a_write_renews_the_series_stamp_and_a_repeat_does_not():
     assert stamp()[("BTCUSDT", "funding")] != 0
 
 
+def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
+    """What lets a live state read only the rows after its own last one: ``history`` stays
+    while every write appended after the newest row, and changes on anything else."""
+    frame = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame.iloc[:60].copy()
+
+    def history() -> int:
+        return SeriesRevision.stamps("BTCUSDT", "1h")[1]
+
+    upsert_candles("BTCUSDT", "1h", frame.iloc[:40])
+    start = history()
+    assert start != 0
+    upsert_candles("BTCUSDT", "1h", frame.iloc[38:45])  # the last two again, five new
+    upsert_candles("BTCUSDT", "1h", frame.iloc[45:46])  # one new bar, as a live fetch stores
+    assert history() == start
+    assert SeriesRevision.stamps("BTCUSDT", "1h")[0] != 0
+    steps = []
+    gap = frame.iloc[[50]]  # a bar after a hole is still an append
+    upsert_candles("BTCUSDT", "1h", gap)
+    steps.append(history() == start)
+    upsert_candles("BTCUSDT", "1h", frame.iloc[46:50])  # the hole filled: before the newest
+    steps.append(history() == start)
+    now = history()
+    changed = frame.iloc[[51]].copy()
+    upsert_candles("BTCUSDT", "1h", changed)  # append
+    changed["close"] *= 1.01
+    upsert_candles("BTCUSDT", "1h", changed)  # the newest bar rewritten
+    steps.append(history() == now)
+    now = history()
+    mixed = frame.iloc[51:54].copy()  # the rewritten bar back as it was, and two new
+    upsert_candles("BTCUSDT", "1h", mixed)
+    steps.append(history() == now)
+    now = history()
+    delete_candles("BTCUSDT", "1h", open_time__gte=ms_to_datetime(int(frame.open_time.iloc[53])))
+    steps.append(history() == now)
+    assert steps == [True, False, False, False, False]
+    funding = pd.DataFrame({"funding_time": [1, 2], "rate": [1e-4, 2e-4], "mark_price": [1.0, 1.0]})
+    upsert_funding("BTCUSDT", funding)
+    settled = SeriesRevision.stamps("BTCUSDT", "funding")[1]
+    upsert_funding("BTCUSDT", funding.assign(funding_time=[2, 3], rate=[2e-4, 3e-4]))  # repeat, new
+    assert SeriesRevision.stamps("BTCUSDT", "funding")[1] == settled
+
+
 def _inputs(bar_ms: int, span: int = 500) -> universe_data.UniverseInputs:
     model = SimpleNamespace(symbols=list(SYMBOLS), params=UniverseParams())
     return universe_data.read_inputs(
