@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -40,7 +41,7 @@ from analysis.intervals import interval_ms
 from analysis.market import analysis_cache_key, candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import find_gaps, ms_to_datetime
-from mlcore import artifacts, serving
+from mlcore import artifacts, live_state, serving
 from mlcore.models import GradingConfig, ModelVersion
 from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.explain import explain, explain_score
@@ -188,11 +189,16 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
             f"candles are missing before the bar ({len(candles)} of the {need} the model "
             f"looks back on are stored{where}); run `manage.py check_data --repair`"
         )
+    _check_funding(bundle, funding, bar_ms)
+    return candles, funding
+
+
+def _check_funding(bundle: Bundle, funding: pd.DataFrame, bar_ms: int) -> None:
     if bundle.spec.uses_funding:
+        step = interval_ms(bundle.interval)
         problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
         if problem:
             raise Refused(problem)
-    return candles, funding
 
 
 def levels(candles, barrier: BarrierParams, direction: int) -> tuple[float | None, float | None]:
@@ -238,7 +244,12 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     bar_ms = int(bar.timestamp() * 1000)
     try:
         bundle = bundle_for(model)
-        candles, funding = _inputs(model, bundle, bar_ms)
+        kept = live_state.window(symbol, interval, bundle, bar_ms)
+        if kept is None:
+            candles, funding = _inputs(model, bundle, bar_ms)
+        else:
+            candles, funding = kept.candles, kept.funding
+            _check_funding(bundle, funding, bar_ms)
         inputs = time.perf_counter() - started
         with one_thread():
             preds = predict(
@@ -247,6 +258,7 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
                 funding if not funding.empty else None,
                 since=bar_ms,
                 rules=GradingConfig.current().rules(),
+                features=None if kept is None else kept.features,
             )
     except (Refused, FeatureSpecMismatch, artifacts.ArtifactError) as exc:
         return _refuse(symbol, interval, bar, str(exc))

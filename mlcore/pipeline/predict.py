@@ -91,8 +91,11 @@ def predict(
     *,
     since: int | None = None,
     rules: GradingRules | None = None,
+    features: pd.DataFrame | None = None,
 ) -> Predictions:
-    """Predict every warmed-up bar of ``candles`` opening at or after ``since`` (epoch ms)."""
+    """Predict every warmed-up bar of ``candles`` opening at or after ``since`` (epoch ms).
+    ``features``: the warm rows already computed (live inference's kept state,
+    ``mlcore.live_state``); they equal what this would compute from ``candles``."""
     started = time.perf_counter()
     if not bundle.spec.uses_funding:  # trained without funding (none, or holes in it)
         funding = None
@@ -100,8 +103,10 @@ def predict(
         bundle.interval, columns=candles.columns, funding=funding, params=bundle.spec.params
     )
     bundle.spec.require_same(now)
-    features = build_features(candles, funding, spec=bundle.spec).frame
-    warm = features.iloc[bundle.spec.warmup :]
+    if features is not None:
+        warm = features
+    else:
+        warm = build_features(candles, funding, spec=bundle.spec).frame.iloc[bundle.spec.warmup :]
     open_time = warm.index.to_numpy(np.int64)
     rows = np.arange(len(warm))
     if since is not None:

@@ -166,6 +166,49 @@ def test_live_inference_gives_the_probabilities_evaluate_gives(champion):
         assert live.confidence == pytest.approx(float(batch.graded.confidence[i]), abs=1e-7)
 
 
+def test_the_kept_window_catches_up_on_appends_and_is_rebuilt_when_history_changes(champion):
+    """The worker keeps each series' window and live features (``mlcore.live_state``): a new
+    bar is read alone and pushed; a rewritten older bar (its ``history`` stamp) rebuilds the
+    state from a full read. Either way the signal is the one a full read gives."""
+    from analysis.dumps import read_dump
+    from analysis.market import candles_frame, funding_frame
+    from analysis.store import upsert_candles
+    from mlcore import live_state
+    from mlcore.models import GradingConfig
+    from mlcore.pipeline.predict import predict
+
+    bundle = inference.bundle_for(champion)
+    key = ("BTCUSDT", "1h", bundle.spec.version)
+
+    def full_read(bar: datetime) -> np.ndarray:
+        since = bar - timedelta(hours=bundle.history_needed - 1)
+        candles = candles_frame("BTCUSDT", "1h", since=since, until=bar + timedelta(hours=1))
+        with inference.one_thread():
+            preds = predict(
+                bundle, candles, funding_frame("BTCUSDT"),
+                since=int(bar.timestamp() * 1000), rules=GradingConfig.current().rules(),
+            )  # fmt: skip
+        return preds.calibrated[-1]
+
+    def live(bar: datetime) -> np.ndarray:
+        signal = inference.infer("BTCUSDT", "1h", bar).signal
+        return np.array([signal.p_sell, signal.p_neutral, signal.p_buy])
+
+    before = BAR - timedelta(hours=3)
+    np.testing.assert_allclose(live(before), full_read(before), atol=1e-7)
+    kept = live_state._states[key]
+    after = BAR - timedelta(hours=1)
+    np.testing.assert_allclose(live(after), full_read(after), atol=1e-7)
+    assert live_state._states[key] is kept and kept.last == int(after.timestamp() * 1000)
+    # An older bar of the window rewritten through the store, as a repair would.
+    dump = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame
+    old = dump[dump["open_time"] == int((after - timedelta(hours=6)).timestamp() * 1000)]
+    assert len(old) == 1
+    upsert_candles("BTCUSDT", "1h", old.assign(close=old["close"] * 1.2, high=old["high"] * 1.2))
+    np.testing.assert_allclose(live(BAR), full_read(BAR), atol=1e-7)
+    assert live_state._states[key] is not kept
+
+
 def test_a_neutral_prediction_is_stored_without_levels_or_grade(champion):
     """Not a call: no stop, no target, no grade, never actionable. The bar is found by the
     batch path among the last two days (this data has neutral bars there; the test says so if

@@ -46,6 +46,7 @@ from mlcore.pipeline.features import derivatives, timeframes
 from mlcore.pipeline.features.bars import OPTIONAL, Bars
 from mlcore.pipeline.features.build import build_features
 from mlcore.pipeline.features.derivatives import Funding
+from mlcore.pipeline.features.momentum import stoch, stochrsi
 from mlcore.pipeline.features.spec import FeatureSpec
 
 DAY_MS = 86_400_000
@@ -442,17 +443,14 @@ class LiveFeatures:
             }[name]
         if name in ("stoch_k", "stoch_d"):
             which = 0 if name == "stoch_k" else 1
-            return lambda: talib.STOCH(
-                tail("high", 18), tail("low", 18), tail("close", 18), 14, 3, 0, 3, 0
-            )[which][-1]
+            return lambda: stoch(tail("high", 18), tail("low", 18), tail("close", 18))[which][-1]
         if name in ("stochrsi_k", "stochrsi_d"):
             which = 0 if name == "stochrsi_k" else 1
 
-            def stochrsi() -> float:
-                r = self.rsi_14.last(7)
-                return talib.STOCHF(r, r, r, 5, 3, 0)[which][-1]
+            def stoch_rsi() -> float:
+                return stochrsi(self.rsi_14.last(7))[which][-1]
 
-            return stochrsi
+            return stoch_rsi
         if name == "cci_20":
             return lambda: talib.CCI(tail("high", 20), tail("low", 20), tail("close", 20), 20)[-1]
         if name == "willr_14":

@@ -14,12 +14,33 @@ def _macd(b: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return b.memo("macd", lambda: talib.MACD(b.close, 12, 26, 9))
 
 
+def mean3(x: np.ndarray) -> np.ndarray:
+    """The mean of each value and the two before it, summed afresh: TA-Lib's SMA inside STOCH
+    and STOCHRSI carries a running sum, whose drift left -1e-12 where %D is exactly 0, more
+    than a live computation over the last bars may differ from the full one."""
+    out = np.full_like(x, np.nan)
+    out[2:] = (x[2:] + x[1:-1] + x[:-2]) / 3.0
+    return out
+
+
+def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slow stochastic (14, 3, 3) as TA-Lib's STOCH: %K the 3-bar mean of the fast %K."""
+    slow_k = mean3(talib.STOCHF(high, low, close, 14, 1, 0)[0])
+    return slow_k, mean3(slow_k)
+
+
+def stochrsi(rsi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """StochRSI (5, 3) of an RSI series, as TA-Lib's STOCHRSI (14, 5, 3) of the closes."""
+    fast_k = talib.STOCHF(rsi, rsi, rsi, 5, 1, 0)[0]
+    return fast_k, mean3(fast_k)
+
+
 def _stoch(b: Bars) -> tuple[np.ndarray, np.ndarray]:
-    return b.memo("stoch", lambda: talib.STOCH(b.high, b.low, b.close, 14, 3, 0, 3, 0))
+    return b.memo("stoch", lambda: stoch(b.high, b.low, b.close))
 
 
 def _stochrsi(b: Bars) -> tuple[np.ndarray, np.ndarray]:
-    return b.memo("stochrsi", lambda: talib.STOCHRSI(b.close, 14, 5, 3, 0))
+    return b.memo("stochrsi", lambda: stochrsi(talib.RSI(b.close, 14)))
 
 
 def definitions(p: FeatureParams) -> list[FeatureDef]:

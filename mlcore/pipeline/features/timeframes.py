@@ -13,6 +13,7 @@ import talib
 from analysis.indicators import bollinger, kaufman_efficiency_ratio
 from analysis.intervals import interval_ms
 from mlcore.pipeline.features.bars import Bars
+from mlcore.pipeline.features.momentum import stoch
 from mlcore.pipeline.features.spec import FeatureDef, FeatureParams
 
 
@@ -45,7 +46,7 @@ CORE: list[tuple[str, int, object]] = [
     ("bb_pctb_20", 20, lambda h: _pctb(h)),
     ("roc_6", 7, lambda h: talib.ROCP(h.close, 6)),
     ("er_10", 11, lambda h: kaufman_efficiency_ratio(h.close, 10)),
-    ("stoch_k_14", 20, lambda h: talib.STOCH(h.high, h.low, h.close, 14, 3, 0, 3, 0)[0]),
+    ("stoch_k_14", 20, lambda h: stoch(h.high, h.low, h.close)[0]),
     ("range_pct_14", 14, _range_pct),
 ]
 
