@@ -19,7 +19,7 @@ exactly as a tail-window computation does; the state therefore needs ``spec.warm
 its rows are used (``ready``).
 
 Bars must come in order without a hole: ``push`` refuses any other bar (``NotNext``), and the
-caller then rebuilds from a full read (see ``signals.live_state`` for how a change to stored
+caller then rebuilds from a full read (see ``mlcore.live_state`` for how a change to stored
 history is detected).
 """
 
