@@ -223,10 +223,16 @@ class SeriesRevision(models.Model):
             )
 
     @classmethod
-    def stamps(cls, symbol: str, series: str) -> tuple[int, int]:
-        """(revision, history) of one series; (0, 0) for one never written."""
-        row = cls.objects.filter(symbol=symbol, series=series).values_list("revision", "history")
-        return next(iter(row), (0, 0))
+    def stamps(cls, symbol: str, series: list[str]) -> dict[str, tuple[int, int]]:
+        """(revision, history) of each of a symbol's series, (0, 0) for one never written;
+        one indexed read."""
+        found = {
+            kind: (revision, history)
+            for kind, revision, history in cls.objects.filter(
+                symbol=symbol, series__in=series
+            ).values_list("series", "revision", "history")
+        }
+        return {kind: found.get(kind, (0, 0)) for kind in series}
 
     @classmethod
     def current(cls, symbols: list[str], series: list[str]) -> dict[tuple[str, str], int]:

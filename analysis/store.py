@@ -129,8 +129,9 @@ def _upsert(target: _Target, fixed: dict[str, str], frame: pd.DataFrame) -> Upse
 
 def _newest_locked(target: _Target, fixed: dict[str, str], time_key: str) -> int | None:
     """The series' newest stored time (epoch ms), read after taking the series' write lock
-    (PostgreSQL; SQLite writers are serialised by the database), so that no other writer can
-    store rows between this read and the commit."""
+    (PostgreSQL: a transaction-level advisory lock, so writers of one series wait for each
+    other; SQLite serialises writers itself): no other writer can store rows between this read
+    and the commit."""
     if connection.vendor == "postgresql":
         lock = ":".join([target.table, *fixed.values()])
         with connection.cursor() as cursor:
@@ -211,13 +212,11 @@ def _upsert_postgres(target: _Target, fixed: dict[str, str], rows: pd.DataFrame)
 def _copy_if_new(cursor, target: _Target, fixed: dict[str, str], rows: pd.DataFrame) -> bool:
     """A batch that lands where its series has no row yet (a first import, the next month of
     a dump) is all new: it goes straight into the table with one COPY, at raw COPY speed,
-    instead of through staging and the merge. Writers of the series wait for each other (a
-    transaction-level advisory lock), so no row can appear between the check and the COPY; a
-    row written past the lock fails the COPY, which is then undone and merged instead."""
+    instead of through staging and the merge. The caller holds the series' write lock
+    (``_newest_locked``), so no row can appear between the check and the COPY; a row written
+    past the lock fails the COPY, which is then undone and merged instead."""
     time_key = next(k for k in target.keys if k not in fixed)
     where = " AND ".join(f'"{k}" = %s' for k in fixed)
-    lock = ":".join([target.table, *fixed.values()])
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
     first, last = int(rows[time_key].min()), int(rows[time_key].max())
     cursor.execute(
         f"""SELECT EXISTS (SELECT 1 FROM "{target.table}" WHERE {where} AND "{time_key}"

@@ -56,21 +56,11 @@ class _State:
 _states: OrderedDict[tuple[str, str, str], _State] = OrderedDict()
 
 
-def _stamps(symbol: str, interval: str) -> dict[str, tuple[int, int]]:
-    found = {
-        series: (revision, history)
-        for series, revision, history in SeriesRevision.objects.filter(
-            symbol=symbol, series__in=[interval, SeriesRevision.FUNDING]
-        ).values_list("series", "revision", "history")
-    }
-    return {s: found.get(s, (0, 0)) for s in (interval, SeriesRevision.FUNDING)}
-
-
 def window(symbol: str, interval: str, bundle: Bundle, bar_ms: int) -> Window | None:
     """The model's window and features at ``bar_ms`` from the kept state, or None where the
     caller must read in full (and keep nothing)."""
     key = (symbol, interval, bundle.spec.version)
-    stamps = _stamps(symbol, interval)
+    stamps = SeriesRevision.stamps(symbol, [interval, SeriesRevision.FUNDING])
     state = _states.get(key)
     if state is not None and not _still_holds(state, stamps, symbol, interval, bundle, bar_ms):
         state = None
@@ -84,8 +74,6 @@ def window(symbol: str, interval: str, bundle: Bundle, bar_ms: int) -> Window | 
     _states.move_to_end(key)
     while len(_states) > KEEP_SERIES:
         _states.popitem(last=False)
-    if state.last != bar_ms:
-        return None
     seq_len = bundle.lstm.p.seq_len
     features = pd.DataFrame(
         np.array(state.rows[-seq_len:]),
@@ -162,8 +150,7 @@ def _catch_up(state: _State, symbol: str, interval: str, bundle: Bundle, bar_ms:
 
 def _push(state: _State, candles: pd.DataFrame) -> None:
     live = state.live
-    columns = ["open_time", "open", "high", "low", "close", "volume", *live.columns]
-    for values in candles[columns].itertuples(index=False, name=None):
+    for values in live.bars_of(candles):
         live.push(*values)
         state.rows.append(live.row())
         state.times.append(int(values[0]))

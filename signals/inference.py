@@ -178,7 +178,7 @@ def window(model: ModelVersion, bundle: Bundle, bar_ms: int):
 
 
 def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
-    """The bar's window, refused when it is not fit to predict from."""
+    """The bar's window read in full, refused when candles are missing from it."""
     step = interval_ms(model.interval)
     need = bundle.history_needed
     candles, funding = window(model, bundle, bar_ms)
@@ -189,11 +189,11 @@ def _inputs(model: ModelVersion, bundle: Bundle, bar_ms: int):
             f"candles are missing before the bar ({len(candles)} of the {need} the model "
             f"looks back on are stored{where}); run `manage.py check_data --repair`"
         )
-    _check_funding(bundle, funding, bar_ms)
     return candles, funding
 
 
 def _check_funding(bundle: Bundle, funding: pd.DataFrame, bar_ms: int) -> None:
+    """Refuse a bar whose funding inputs would be stale (for a model that reads funding)."""
     if bundle.spec.uses_funding:
         step = interval_ms(bundle.interval)
         problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
@@ -245,11 +245,10 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
     try:
         bundle = bundle_for(model)
         kept = live_state.window(symbol, interval, bundle, bar_ms)
-        if kept is None:
-            candles, funding = _inputs(model, bundle, bar_ms)
-        else:
-            candles, funding = kept.candles, kept.funding
-            _check_funding(bundle, funding, bar_ms)
+        candles, funding = (
+            _inputs(model, bundle, bar_ms) if kept is None else (kept.candles, kept.funding)
+        )
+        _check_funding(bundle, funding, bar_ms)
         inputs = time.perf_counter() - started
         with one_thread():
             preds = predict(

@@ -58,7 +58,7 @@ def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
     frame = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame.iloc[:60].copy()
 
     def history() -> int:
-        return SeriesRevision.stamps("BTCUSDT", "1h")[1]
+        return SeriesRevision.stamps("BTCUSDT", ["1h"])["1h"][1]
 
     upsert_candles("BTCUSDT", "1h", frame.iloc[:40])
     start = history()
@@ -66,7 +66,7 @@ def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
     upsert_candles("BTCUSDT", "1h", frame.iloc[38:45])  # the last two again, five new
     upsert_candles("BTCUSDT", "1h", frame.iloc[45:46])  # one new bar, as a live fetch stores
     assert history() == start
-    assert SeriesRevision.stamps("BTCUSDT", "1h")[0] != 0
+    assert SeriesRevision.stamps("BTCUSDT", ["1h"])["1h"][0] != 0
     steps = []
     gap = frame.iloc[[50]]  # a bar after a hole is still an append
     upsert_candles("BTCUSDT", "1h", gap)
@@ -89,9 +89,9 @@ def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
     assert steps == [True, False, False, False, False]
     funding = pd.DataFrame({"funding_time": [1, 2], "rate": [1e-4, 2e-4], "mark_price": [1.0, 1.0]})
     upsert_funding("BTCUSDT", funding)
-    settled = SeriesRevision.stamps("BTCUSDT", "funding")[1]
+    settled = SeriesRevision.stamps("BTCUSDT", ["funding"])["funding"][1]
     upsert_funding("BTCUSDT", funding.assign(funding_time=[2, 3], rate=[2e-4, 3e-4]))  # repeat, new
-    assert SeriesRevision.stamps("BTCUSDT", "funding")[1] == settled
+    assert SeriesRevision.stamps("BTCUSDT", ["funding"])["funding"][1] == settled
 
 
 def _inputs(bar_ms: int, span: int = 500) -> universe_data.UniverseInputs:

@@ -44,7 +44,6 @@ from analysis.indicators import (
 from analysis.intervals import interval_ms
 from mlcore.pipeline.features import derivatives, timeframes
 from mlcore.pipeline.features.bars import OPTIONAL, Bars
-from mlcore.pipeline.features.build import build_features
 from mlcore.pipeline.features.derivatives import Funding
 from mlcore.pipeline.features.momentum import stoch, stochrsi
 from mlcore.pipeline.features.spec import FeatureSpec
@@ -255,9 +254,7 @@ class _Plan:
 
     rsi: tuple[int, ...]
     ema: tuple[int, ...]
-    ring: int  # base bars kept for the finite windows
-    logret: int  # 1-bar log returns kept
-    atr_rel: int
+    ring: int  # base bars (and 1-bar returns) kept for the finite windows
     obv: int
     slope: int
 
@@ -282,8 +279,6 @@ def _plan(spec: FeatureSpec) -> _Plan:
         rsi=tuple(sorted({*p.rsi_periods, 14})),
         ema=tuple(sorted(emas)),
         ring=longest + 2,
-        logret=max(*p.hv_windows, *p.moment_windows) + 1,
-        atr_rel=100,
         obv=max(p.obv_windows) + 1,
         slope=p.slope_bars + 1,
     )
@@ -302,8 +297,8 @@ class LiveFeatures:
         self.base |= {c: Ring(size) for c in self.columns}
         self.logret = Ring(size)
         self.last_time: int | None = None
-        self.bars = 0  # bars pushed
-        self.filled = 0  # consecutive bars pushed (the buckets need a whole one)
+        self.bars = 0  # bars pushed, each the one after the last (``push`` refuses others)
+        self._bar: Bars | None = None  # the newest bar as Bars, for the funding features
         self.rsi = {n: Rsi(n) for n in self.plan.rsi}
         self.rsi_14 = Ring(16)  # StochRSI's window over RSI(14)
         self.ema = {n: Ema(n) for n in self.plan.ema}
@@ -311,7 +306,7 @@ class LiveFeatures:
         self.macd_signal = Ema(9)
         self.macd = math.nan
         self.atr = {n: Wilder(n) for n in (14, 10)}
-        self.atr_14 = Ring(self.plan.atr_rel)
+        self.atr_14 = Ring(100)  # atr_rel_100's mean of ATR(14)
         self.adx = Adx(14)
         self.supertrend = Supertrend(3.0)
         self.obv = math.nan
@@ -355,9 +350,13 @@ class LiveFeatures:
             d.name: d for d in derivatives.definitions(self.spec.params, f, self.step)
         }
 
-    def push_frame(self, candles: pd.DataFrame) -> None:
+    def bars_of(self, candles: pd.DataFrame):
+        """``candles``' rows as ``push`` takes them."""
         columns = ["open_time", "open", "high", "low", "close", "volume", *self.columns]
-        for values in candles[columns].itertuples(index=False, name=None):
+        return candles[columns].itertuples(index=False, name=None)
+
+    def push_frame(self, candles: pd.DataFrame) -> None:
+        for values in self.bars_of(candles):
             self.push(*values)
 
     def push(self, open_time: int, *values: float) -> None:
@@ -375,7 +374,7 @@ class LiveFeatures:
             self.base[name].push(x)
         self.last_time = open_time
         self.bars += 1
-        self.filled += 1
+        self._bar = None
         first = math.isnan(prev_close)
         self.logret.push(math.nan if first else math.log(c / prev_close))
         tr = h - low if first else max(h, prev_close) - min(low, prev_close)
@@ -404,7 +403,7 @@ class LiveFeatures:
             self.obv -= v
         self.obv_ring.push(self.obv)
         for htf in self.htf:
-            htf.push(open_time, self.base, self.filled)
+            htf.push(open_time, self.base, self.bars)
 
     @property
     def ready(self) -> bool:
@@ -626,23 +625,19 @@ class LiveFeatures:
     def _funding_value(self, name: str) -> float:
         if self._funding_defs is None or name not in self._funding_defs:
             return math.nan
-        bar = Bars(
-            open_time=np.array([self.last_time], dtype=np.int64),
-            open=np.full(1, math.nan),
-            high=np.full(1, math.nan),
-            low=np.full(1, math.nan),
-            close=np.array([self.base["close"].ago(0)]),
-            volume=np.full(1, math.nan),
-            step_ms=self.step,
-        )
-        return float(self._funding_defs[name].compute(bar)[-1])
+        if self._bar is None:  # one per bar: its memo shares the settlement lookup
+            self._bar = Bars(
+                open_time=np.array([self.last_time], dtype=np.int64),
+                open=np.full(1, math.nan),
+                high=np.full(1, math.nan),
+                low=np.full(1, math.nan),
+                close=np.array([self.base["close"].ago(0)]),
+                volume=np.full(1, math.nan),
+                step_ms=self.step,
+            )
+        return float(self._funding_defs[name].compute(self._bar)[-1])
 
 
 def _htf_keep() -> int:
     """Higher candles the CORE features read: their longest memory, with room."""
     return max(memory for _, memory, _ in timeframes.CORE) + 4
-
-
-def batch_rows(spec: FeatureSpec, candles: pd.DataFrame, funding: pd.DataFrame | None):
-    """The batch computation the live state must equal (for tests and the benchmark)."""
-    return build_features(candles, funding, spec=spec).frame
