@@ -235,12 +235,15 @@ class SeriesRevision(models.Model):
         return {kind: found.get(kind, (0, 0)) for kind in series}
 
     @classmethod
-    def current(cls, symbols: list[str], series: list[str]) -> dict[tuple[str, str], int]:
-        """Each (symbol, series)'s stamp, 0 for one never written; one indexed read."""
+    def current(
+        cls, symbols: list[str], series: list[str]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Each (symbol, series)'s (revision, history), (0, 0) for one never written; one
+        indexed read."""
         found = {
-            (symbol, kind): revision
-            for symbol, kind, revision in cls.objects.filter(
+            (symbol, kind): (revision, history)
+            for symbol, kind, revision, history in cls.objects.filter(
                 symbol__in=symbols, series__in=series
-            ).values_list("symbol", "series", "revision")
+            ).values_list("symbol", "series", "revision", "history")
         }
-        return {(s, k): found.get((s, k), 0) for s in symbols for k in series}
+        return {(s, k): found.get((s, k), (0, 0)) for s in symbols for k in series}

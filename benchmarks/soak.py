@@ -283,12 +283,16 @@ def worker_children(soak: Soak) -> list[int]:
 
 
 def _parents() -> dict[int, int]:
+    """Live processes and their parents. A killed child stays in /proc as a zombie (state Z,
+    no memory lines) until its parent reaps it: it is left out, it is no longer running."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError):
             continue
+        if state not in ("Z", "X"):
+            parents[int(stat.parent.name)] = int(parent)
     return parents
 
 
@@ -316,10 +320,11 @@ def fault_worker(soak: Soak, index: int, bar_ms: int) -> None:
     soak.outages.append(("worker killed", started, time.time()))
     print(f"  SIGKILL worker process {busiest} mid-tick", flush=True)
     deadline = time.time() + 60
-    while time.time() < deadline and len(worker_children(soak)) < len(children):
-        time.sleep(0.1)
-    health = soak.read_health()
     now = worker_children(soak)
+    while time.time() < deadline and (busiest in now or len(now) < len(children)):
+        time.sleep(0.1)
+        now = worker_children(soak)
+    health = soak.read_health()
     soak.check("worker: a new pool process replaced the killed one",
                len(now) == len(children) and busiest not in now)  # fmt: skip
     soak.check("worker: health sees the workers after the kill",
@@ -494,7 +499,10 @@ def sample_rss(soak: Soak, index: int) -> None:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")]
+        if not rss:  # exited between the listing and this read: a zombie has no memory lines
+            continue
+        kb = int(rss[0])
         soak.rss.setdefault((role, pid), []).append((index, kb * 1024 / MB))
 
 

@@ -25,6 +25,7 @@ from mlcore.pipeline.universe_model import UniverseModel
 # Funding's look-back before a span: the z-score's 30 settlements at the slowest (8h)
 # schedule, with room to spare.
 FUNDING_LOOKBACK = timedelta(days=11)
+FUNDING_LOOKBACK_MS = int(FUNDING_LOOKBACK.total_seconds() * 1000)
 
 
 class MissingBars(ValueError):
@@ -45,12 +46,12 @@ def read_inputs(
     step = interval_ms(interval)
     need = (last_ms - first_ms) // step + 1
     symbols = list(dict.fromkeys([*model.symbols, symbol]))
-    revisions = SeriesRevision.current(symbols, [interval, SeriesRevision.FUNDING])
+    stamps = SeriesRevision.current(symbols, [interval, SeriesRevision.FUNDING])
     frames: dict[str, pd.DataFrame] = {}
     target = None
     for s in symbols:
-        stamp = (revisions[(s, interval)], revisions[(s, SeriesRevision.FUNDING)])
-        read = _read(s, interval, first_ms, last_ms, model.params, stamp, cache=need <= CACHE_BARS)
+        stamp = (stamps[(s, interval)], stamps[(s, SeriesRevision.FUNDING)])
+        read = _read(s, interval, first_ms, last_ms, model.params, stamp, keep=need <= KEEP_BARS)
         if s == symbol and read.frame is None:
             gaps = find_gaps(read.candles["open_time"].to_numpy(), step)
             where = f": {gaps[0]}" if gaps else ""
@@ -68,6 +69,8 @@ def read_inputs(
 
 @dataclass(frozen=True)
 class _Read:
+    first_ms: int
+    last_ms: int
     candles: pd.DataFrame
     funding: pd.DataFrame
     frame: pd.DataFrame | None  # None: the span has a hole (or is not all stored yet)
@@ -75,12 +78,15 @@ class _Read:
 
 # One live tick infers every symbol of the universe at the same bar, and each inference reads
 # every symbol over the same span: kept per process, a span is read and computed once a tick,
-# not once per symbol (13 symbols: 13 reads a tick instead of 169). Kept only while the
-# series' SeriesRevision stamps are unchanged, i.e. while exactly those rows are stored.
-# Long spans (``evaluate``'s) are not kept.
-CACHE_BARS = 4096
-CACHE_SPANS = 64
-_reads: OrderedDict[tuple, tuple[tuple[int, int], _Read]] = OrderedDict()
+# not once per symbol (38 series: 38 reads a tick instead of 1,444). The next tick's span is
+# the same one moved by a bar: while the series' ``SeriesRevision`` stamps say that every
+# write since was a pure append (``history`` unchanged), only the rows after the kept span
+# are read and the span slides; any other write (a repaired, deleted or back-filled row)
+# reads the span in full. Long spans (``evaluate``'s) are not kept.
+KEEP_BARS = 4096
+KEEP_SERIES = 64
+Stamp = tuple[int, int]  # a series' (revision, history)
+_reads: OrderedDict[tuple, tuple[tuple[Stamp, Stamp], _Read]] = OrderedDict()
 
 
 def _read(
@@ -89,31 +95,85 @@ def _read(
     first_ms: int,
     last_ms: int,
     params: UniverseParams,
-    stamp: tuple[int, int],
+    stamp: tuple[Stamp, Stamp],
     *,
-    cache: bool,
+    keep: bool,
 ) -> _Read:
-    key = (symbol, interval, first_ms, last_ms, params)
+    key = (symbol, interval, last_ms - first_ms, params)
     kept = _reads.get(key)
-    if kept is not None and kept[0] == stamp:
+    read = None
+    if kept is not None:
+        if kept[0] == stamp and (kept[1].first_ms, kept[1].last_ms) == (first_ms, last_ms):
+            read = kept[1]
+        elif all(k[1] == s[1] for k, s in zip(kept[0], stamp, strict=True)):
+            read = _slide(kept[1], symbol, interval, first_ms, last_ms, params)
+    if read is None:
+        read = _read_span(symbol, interval, first_ms, last_ms, params)
+    if keep:
+        _reads[key] = (stamp, read)
         _reads.move_to_end(key)
-        return kept[1]
+        while len(_reads) > KEEP_SERIES:
+            _reads.popitem(last=False)
+    return read
+
+
+def _read_span(
+    symbol: str, interval: str, first_ms: int, last_ms: int, params: UniverseParams
+) -> _Read:
     step = interval_ms(interval)
     since, until = ms_to_datetime(first_ms), ms_to_datetime(last_ms + step)
     candles = candles_frame(symbol, interval, since=since, until=until)
     # A stale or missing funding rate is a missing input (NaN), never a refusal: the universe
     # model trained with symbols that had none.
     funding = funding_frame(symbol, since=since - FUNDING_LOOKBACK, until=until)
-    whole = len(candles) == (last_ms - first_ms) // step + 1
+    return _computed(first_ms, last_ms, candles, funding, interval, params)
+
+
+def _computed(
+    first_ms: int,
+    last_ms: int,
+    candles: pd.DataFrame,
+    funding: pd.DataFrame,
+    interval: str,
+    params: UniverseParams,
+) -> _Read:
+    whole = len(candles) == (last_ms - first_ms) // interval_ms(interval) + 1
     frame = (
         symbol_frame(candles, funding if not funding.empty else None, interval, params)
         if whole
         else None
     )
-    read = _Read(candles, funding, frame)
-    if cache:
-        _reads[key] = (stamp, read)
-        _reads.move_to_end(key)
-        while len(_reads) > CACHE_SPANS:
-            _reads.popitem(last=False)
-    return read
+    return _Read(first_ms, last_ms, candles, funding, frame)
+
+
+def _slide(
+    kept: _Read,
+    symbol: str,
+    interval: str,
+    first_ms: int,
+    last_ms: int,
+    params: UniverseParams,
+) -> _Read | None:
+    """The span [first_ms, last_ms] from a kept whole span that ends earlier, reading only the
+    rows stored after it (every write since appended: the kept rows are still the stored
+    ones). None where that cannot serve: an earlier span, no overlap, or a hole in the new
+    rows (the full read says where)."""
+    step = interval_ms(interval)
+    if kept.frame is None or not (kept.last_ms <= last_ms < kept.last_ms + (last_ms - first_ms)):
+        return None
+    until = ms_to_datetime(last_ms + step)
+    new = candles_frame(symbol, interval, since=ms_to_datetime(kept.last_ms + step), until=until)
+    if len(new) != (last_ms - kept.last_ms) // step:
+        return None
+    # Settlements after the newest kept one: an append may be older than the kept span's end
+    # (a late settlement), never older than the newest stored then.
+    times = kept.funding["funding_time"]
+    since = int(times.iloc[-1]) + 1 if len(times) else first_ms - FUNDING_LOOKBACK_MS
+    settled = funding_frame(symbol, since=ms_to_datetime(since), until=until)
+    candles = pd.concat([kept.candles, new], ignore_index=True)
+    candles = candles[candles["open_time"] >= first_ms].reset_index(drop=True)
+    funding = (
+        pd.concat([kept.funding, settled], ignore_index=True) if len(settled) else kept.funding
+    )
+    funding = funding[funding["funding_time"] >= first_ms - FUNDING_LOOKBACK_MS]
+    return _computed(first_ms, last_ms, candles, funding.reset_index(drop=True), interval, params)

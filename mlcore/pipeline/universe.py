@@ -124,9 +124,11 @@ def _funding_asof(
     n = len(open_time)
     if funding is None or funding.empty:
         return np.full(n, np.nan), np.full(n, np.nan)
-    f = funding.sort_values("funding_time")
-    times = f["funding_time"].to_numpy(np.int64)
-    rates = f["rate"].to_numpy(np.float64)
+    times = funding["funding_time"].to_numpy(np.int64)
+    rates = funding["rate"].to_numpy(np.float64)
+    if (np.diff(times) < 0).any():  # stored reads come in time order already
+        order = np.argsort(times, kind="stable")
+        times, rates = times[order], rates[order]
     series = pd.Series(rates)
     roll = series.rolling(p.funding_z_events, min_periods=p.funding_z_events)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -185,11 +187,14 @@ def symbol_frame(
     rate, z = _funding_asof(t, step, funding, p)
     out["funding_bps"] = rate
     out[f"funding_z_{p.funding_z_events}"] = z
-    frame = pd.DataFrame(out, index=pd.Index(t, name="open_time"))
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    frame["vol"] = vol
-    frame["close"] = c
-    return frame
+    values = np.column_stack(list(out.values()))
+    values[np.isinf(values)] = np.nan
+    # One block, built once: a live tick builds this frame for every symbol it serves.
+    return pd.DataFrame(
+        np.column_stack([values, vol, c]),
+        index=pd.Index(t, name="open_time"),
+        columns=[*out, "vol", "close"],
+    )
 
 
 def pooled_frame(
@@ -200,36 +205,103 @@ def pooled_frame(
 
     Context at bar t is computed across the symbols that have a bar at t and whose own
     columns are defined there (past their warm-up), so a symbol listed yesterday joins the
-    ranks only once its returns are measurable."""
+    ranks only once its returns are measurable. It reads the rows at t alone, so stacking
+    only the bars from some time on gives those bars' rows unchanged (live inference stacks
+    one bar a symbol).
+
+    Computed on the stacked arrays (one sort, then per-bar sums by ``bincount``): the same
+    figures as pandas' group-by (mean and sample std skipping NaN, average ranks as a
+    fraction of the values present), tested against it, at a cost that does not grow with
+    the number of calls: a live tick makes one call per symbol."""
     p = p or UniverseParams()
-    parts = []
-    for symbol, f in frames.items():
-        part = f.reset_index()
-        part.insert(1, "symbol", symbol)
-        parts.append(part)
-    rows = pd.concat(parts, ignore_index=True).sort_values(
-        ["open_time", "symbol"], kind="stable", ignore_index=True
+    names = list(frames)
+    parts = list(frames.values())
+    columns = list(parts[0].columns) if parts else []
+    times = np.concatenate([f.index.to_numpy(np.int64) for f in parts] or [np.zeros(0, np.int64)])
+    which = np.repeat(np.arange(len(parts)), [len(f) for f in parts])
+    by_name = np.argsort(np.argsort(np.array(names, dtype=object)))  # each symbol's sort place
+    order = np.lexsort((by_name[which], times))
+    times, which = times[order], which[order]
+    stacked = np.concatenate([f.to_numpy(np.float64) for f in parts])[order] if parts else None
+    values = {c: stacked[:, i] for i, c in enumerate(columns)}
+    out: dict[str, np.ndarray] = dict(values)
+    group = np.cumsum(np.r_[True, times[1:] != times[:-1]]) - 1 if len(times) else which
+    r24 = values.get("ret_24_z", np.zeros(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        up = np.where(np.isnan(r24), np.nan, (r24 > 0).astype(np.float64))
+        out["breadth_24"] = _group_mean(up, group)
+        out["dispersion_24"] = _group_std(r24, group)
+        out["market_ret_24_z"] = _group_mean(r24, group)
+        for k in p.rank_bars:
+            col = values[f"ret_{k}_z"]
+            out[f"rank_ret_{k}"] = _group_rank_pct(col, group)
+            out[f"rel_ret_{k}_z"] = col - _group_mean(col, group)
+    btc_columns = ["ret_4_z", "ret_24_z", "er_24", "adx_14"]
+    btc = _rows_at(frames.get(CONTEXT_SYMBOL), btc_columns, times)
+    for i, c in enumerate(btc_columns):
+        out[f"btc_{c}"] = btc[:, i]
+    # One float block, then the two keys in front: a live tick makes this frame per symbol.
+    frame = pd.DataFrame(
+        np.column_stack(list(out.values())) if len(times) else np.zeros((0, len(out))),
+        columns=list(out),
     )
-    by_time = rows.groupby("open_time", sort=False)
-    r24 = rows["ret_24_z"]
-    up = (r24 > 0).astype(float).where(r24.notna())
-    rows["breadth_24"] = up.groupby(rows["open_time"]).transform("mean")
-    rows["dispersion_24"] = by_time["ret_24_z"].transform("std")
-    rows["market_ret_24_z"] = by_time["ret_24_z"].transform("mean")
-    for k in p.rank_bars:
-        col = f"ret_{k}_z"
-        rows[f"rank_ret_{k}"] = by_time[col].rank(pct=True)
-        rows[f"rel_ret_{k}_z"] = rows[col] - by_time[col].transform("mean")
-    btc = frames.get(CONTEXT_SYMBOL)
-    if btc is not None:
-        lookup = btc[["ret_4_z", "ret_24_z", "er_24", "adx_14"]].rename(
-            columns=lambda c: f"btc_{c}"
-        )
-        rows = rows.join(lookup, on="open_time")
-    else:
-        for col in ("btc_ret_4_z", "btc_ret_24_z", "btc_er_24", "btc_adx_14"):
-            rows[col] = np.nan
-    return rows
+    frame.insert(0, "symbol", np.array(names, dtype=object)[which] if names else [])
+    frame.insert(0, "open_time", times)
+    return frame
+
+
+def _rows_at(frame: pd.DataFrame | None, columns: list[str], times: np.ndarray) -> np.ndarray:
+    """``frame``'s ``columns`` at each of ``times`` (its index, in time order), NaN where it
+    has no such bar."""
+    out = np.full((len(times), len(columns)), np.nan)
+    if frame is None or not len(frame):
+        return out
+    index = frame.index.to_numpy(np.int64)
+    at = np.minimum(np.searchsorted(index, times), len(index) - 1)
+    hit = index[at] == times
+    out[hit] = frame[columns].to_numpy(np.float64)[at[hit]]
+    return out
+
+
+def _group_mean(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each row's group mean of the values present (NaN where none is)."""
+    present = ~np.isnan(x)
+    n = np.bincount(group, present)
+    total = np.bincount(group, np.where(present, x, 0.0))
+    return (total / np.where(n > 0, n, np.nan))[group]
+
+
+def _group_std(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each row's group sample standard deviation (ddof 1) of the values present, from the
+    deviations around the group mean (NaN below two values)."""
+    present = ~np.isnan(x)
+    n = np.bincount(group, present)
+    deviation = np.where(present, x - _group_mean(x, group), 0.0)
+    squares = np.bincount(group, deviation * deviation)
+    return np.sqrt(squares / np.where(n > 1, n - 1, np.nan))[group]
+
+
+def _group_rank_pct(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each value's rank within its group (ties share the mean of their places), divided by
+    the count of values present; NaN stays NaN."""
+    out = np.full(len(x), np.nan)
+    present = np.flatnonzero(~np.isnan(x))
+    if not len(present):
+        return out
+    g, v = group[present], x[present]
+    order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    place = np.arange(len(v))
+    first_of_group = np.r_[True, g[1:] != g[:-1]]
+    group_start = np.maximum.accumulate(np.where(first_of_group, place, 0))
+    new_run = first_of_group | np.r_[True, v[1:] != v[:-1]]
+    run = np.cumsum(new_run) - 1
+    run_start = place[new_run]
+    run_end = np.r_[run_start[1:], len(v)] - 1
+    rank = (run_start + run_end)[run] / 2.0 - group_start + 1.0
+    count = np.bincount(g)[g]
+    out[present[order]] = rank / count
+    return out
 
 
 def forward_return_z(frame: pd.DataFrame, horizon: int) -> np.ndarray:

@@ -146,10 +146,12 @@ def predict_universe(
     target among them), each from at least ``history_needed`` bars before ``since``."""
     if symbol not in frames:
         raise ValueError(f"no candles of {symbol} were given")
+    if since is not None:
+        # The context at a bar is computed across the symbols' rows at that bar alone, so the
+        # rows before ``since`` are not stacked (live: 1 row a symbol instead of a window).
+        frames = {s: f.iloc[f.index.searchsorted(since) :] for s, f in frames.items()}
     rows = pooled_frame(frames, model.params)
     rows = rows[rows["symbol"] == symbol]
-    if since is not None:
-        rows = rows[rows["open_time"] >= since]
     return predict_rows(model, rows, symbol)
 
 
@@ -158,7 +160,8 @@ def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> Unive
     ``evaluate`` and ``simulate`` all end here)."""
     if rows.empty:
         raise ValueError(f"no bar of {symbol} to predict")
-    X = rows[model.features].to_numpy(np.float32)
+    features = rows[model.features].reset_index(drop=True)
+    X = features.to_numpy(np.float32)
     score, px, pr = model.members.score(X)
     direction = np.sign(score).astype(np.int64)
     vol = rows["vol"].to_numpy(np.float64)
@@ -171,7 +174,7 @@ def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> Unive
         symbol not in model.symbols,
         rows["open_time"].to_numpy(np.int64),
         rows["close"].to_numpy(np.float64),
-        rows[model.features].reset_index(drop=True),
+        features,
         score,
         px,
         pr,

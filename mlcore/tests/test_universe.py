@@ -125,3 +125,48 @@ def test_zero_volume_bars_give_missing_volume_not_infinity(three):
     assert np.isnan(frame["volume_z"].iloc[5000])
     assert np.isfinite(frame[feature_columns(P)[:-len(context_columns(P))]].iloc[5001:5100]
                        .drop(columns=["funding_z_30"]).to_numpy()).all()  # fmt: skip
+
+
+def _pandas_context(frames: dict[str, pd.DataFrame], p: UniverseParams) -> pd.DataFrame:
+    """The context as pandas' group-by computes it: the reference ``pooled_frame`` must equal."""
+    rows = pd.concat(
+        [f.reset_index().assign(symbol=s) for s, f in frames.items()], ignore_index=True
+    ).sort_values(["open_time", "symbol"], kind="stable", ignore_index=True)
+    by_time = rows.groupby("open_time", sort=False)
+    r24 = rows["ret_24_z"]
+    out = pd.DataFrame(index=rows.index)
+    out["breadth_24"] = (
+        (r24 > 0).astype(float).where(r24.notna()).groupby(rows["open_time"]).transform("mean")
+    )
+    out["dispersion_24"] = by_time["ret_24_z"].transform("std")
+    out["market_ret_24_z"] = by_time["ret_24_z"].transform("mean")
+    for k in p.rank_bars:
+        out[f"rank_ret_{k}"] = by_time[f"ret_{k}_z"].rank(pct=True)
+        out[f"rel_ret_{k}_z"] = rows[f"ret_{k}_z"] - by_time[f"ret_{k}_z"].transform("mean")
+    btc = frames["BTCUSDT"][["ret_4_z", "ret_24_z", "er_24", "adx_14"]].add_prefix("btc_")
+    out = out.join(rows[["open_time", "symbol"]]).join(btc, on="open_time")
+    return out  # fmt: skip
+
+
+def test_the_context_equals_pandas_group_by_with_ties_holes_and_late_listings(three):
+    """The numpy context (one sort, bincount sums) against pandas' group-by on the same rows:
+    three real symbols with different listing dates and warm-ups (NaN rows), plus a copy of
+    ETH (every rank a tie) and a symbol with a hole in its bars."""
+    frames = {s: symbol_frame(c, f, "1h", P) for s, (c, f) in three.items()}
+    frames["ETHCOPYUSDT"] = frames["ETHUSDT"].copy()
+    btc = frames["BTCUSDT"]
+    frames["HOLEUSDT"] = btc.drop(btc.index[5000:5400]) * 0.5
+    ours = pooled_frame(frames, P)
+    reference = _pandas_context(frames, P)
+    assert list(ours["symbol"]) == list(reference["symbol"])
+    assert (ours["open_time"].to_numpy() == reference["open_time"].to_numpy()).all()
+    for column in context_columns(P):
+        np.testing.assert_allclose(
+            ours[column].to_numpy(float), reference[column].to_numpy(float),
+            rtol=1e-12, atol=1e-12, err_msg=column,
+        )  # fmt: skip
+    assert np.isclose(ours["rank_ret_24"], 1.0).any() and ours["rank_ret_24"].isna().any()
+    # Stacking only the last bar gives that bar's rows unchanged.
+    last = int(ours["open_time"].iloc[-1])
+    one = pooled_frame({s: f[f.index >= last] for s, f in frames.items()}, P)
+    pd.testing.assert_frame_equal(one, ours[ours["open_time"] >= last].reset_index(drop=True))

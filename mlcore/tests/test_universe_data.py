@@ -30,7 +30,7 @@ def test_a_write_renews_the_series_stamp_and_a_repeat_does_not():
         stamps.append(SeriesRevision.current(["BTCUSDT"], ["1h", "funding"]))
         return stamps[-1]
 
-    assert stamp() == {("BTCUSDT", "1h"): 0, ("BTCUSDT", "funding"): 0}
+    assert stamp() == {("BTCUSDT", "1h"): (0, 0), ("BTCUSDT", "funding"): (0, 0)}
     upsert_candles("BTCUSDT", "1h", frame.iloc[:40])
     first = stamp()
     upsert_candles("BTCUSDT", "1h", frame.iloc[:40])  # the same rows: nothing changed
@@ -45,11 +45,11 @@ def test_a_write_renews_the_series_stamp_and_a_repeat_does_not():
     deleted = stamp()
     candle_stamps = [s[("BTCUSDT", "1h")] for s in (first, appended, rewritten, deleted)]
     assert len(set(candle_stamps)) == 4  # each write a new stamp
-    assert deleted[("BTCUSDT", "funding")] == 0  # the funding series untouched
+    assert deleted[("BTCUSDT", "funding")] == (0, 0)  # the funding series untouched
     upsert_funding(
         "BTCUSDT", pd.DataFrame({"funding_time": [1], "rate": [0.0001], "mark_price": [1.0]})
     )
-    assert stamp()[("BTCUSDT", "funding")] != 0
+    assert stamp()[("BTCUSDT", "funding")] != (0, 0)
 
 
 def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
@@ -140,3 +140,60 @@ def test_a_kept_read_equals_a_fresh_one_until_a_stored_row_changes():
         ),
     )
     assert _inputs(bar_ms).frames["BTCUSDT"] is not kept
+
+
+def test_a_kept_span_slides_over_appended_bars_and_equals_a_fresh_read(monkeypatch):
+    """A live tick appends a bar: the kept span reads only the rows after it and must equal
+    a full read of the moved span, funding included (also a late settlement, older than the
+    span's end); a rewritten old row makes the next read a full one."""
+    bar_ms = 1_704_067_200_000  # 2024-01-01 00:00
+    for symbol in SYMBOLS:
+        import_file(SHARED / f"binance_futures_{symbol}_1h.csv.gz")
+        rates = read_dump(SHARED / f"binance_futures_{symbol}_funding.csv.gz").frame
+        upsert_funding(symbol, rates[rates.funding_time <= bar_ms])  # settled by then
+    eth = read_dump(SHARED / "binance_futures_ETHUSDT_1h.csv.gz").frame
+    btc = read_dump(SHARED / "binance_futures_BTCUSDT_1h.csv.gz").frame
+    tail = {"ETHUSDT": eth[eth.open_time > bar_ms], "BTCUSDT": btc[btc.open_time > bar_ms]}
+    for symbol in SYMBOLS:
+        delete_candles(symbol, "1h", open_time__gt=ms_to_datetime(bar_ms))
+    full_reads: list[str] = []
+    read_span = universe_data._read_span
+
+    def counted(symbol, *args):
+        full_reads.append(symbol)
+        return read_span(symbol, *args)
+
+    monkeypatch.setattr(universe_data, "_read_span", counted)
+    universe_data._reads.clear()
+    _inputs(bar_ms)
+    assert sorted(full_reads) == sorted(SYMBOLS)
+    for i in range(1, 6):
+        for symbol in SYMBOLS:
+            upsert_candles(symbol, "1h", tail[symbol].iloc[i - 1 : i])
+        if i == 3:  # a settlement stored late, inside the span
+            upsert_funding(
+                "ETHUSDT",
+                pd.DataFrame({"funding_time": [bar_ms + 5], "rate": [0.002], "mark_price": [1.0]}),
+            )
+        full_reads.clear()
+        slid = _inputs(bar_ms + i * 3_600_000)
+        assert full_reads == [], f"bar {i}: a full read"
+        fresh = _fresh(bar_ms + i * 3_600_000)
+        for symbol in SYMBOLS:
+            pd.testing.assert_frame_equal(slid.frames[symbol], fresh.frames[symbol])
+        pd.testing.assert_frame_equal(slid.candles, fresh.candles)
+        pd.testing.assert_frame_equal(slid.funding, fresh.funding)
+    assert slid.frames["ETHUSDT"]["funding_bps"].iloc[-1] == pytest.approx(20.0)  # the late one
+
+    # A rewrite of a stored row inside the span: the next tick reads ETH in full.
+    changed = tail["ETHUSDT"].iloc[[1]].copy()
+    changed["close"] *= 1.02
+    changed["high"] = changed[["high", "close"]].max(axis=1)
+    upsert_candles("ETHUSDT", "1h", changed)
+    for symbol in SYMBOLS:
+        upsert_candles(symbol, "1h", tail[symbol].iloc[5:6])
+    full_reads.clear()
+    after = _inputs(bar_ms + 6 * 3_600_000)
+    assert full_reads == ["ETHUSDT"]
+    fresh = _fresh(bar_ms + 6 * 3_600_000)
+    pd.testing.assert_frame_equal(after.frames["ETHUSDT"], fresh.frames["ETHUSDT"])
