@@ -11,10 +11,11 @@ import talib
 
 from analysis.indicators import kaufman_efficiency_ratio, supertrend
 from analysis.intervals import interval_ms
-from analysis.models import Candle, FundingRate, ms_frame
+from analysis.models import FRAME_COLUMNS, Candle, FundingRate, ms_frame, span_frame
 from analysis.quality import ms_to_datetime
 from analysis.regime import RegimeSeries, RegimeThresholds, classify
 
+TIMES = ("open_time", "close_time", "funding_time")  # stored as datetimes, read as epoch ms
 # Enough bars for EMA200 and the Wilder smoothers to have forgotten their seeds.
 LOOKBACK = 3000
 
@@ -46,6 +47,9 @@ def candles_frame(
 ) -> pd.DataFrame:
     """The stored series, or its newest ``last`` bars, or the bars opening in [since, until)."""
     interval_ms(interval)  # a clear ValueError for an unknown interval
+    if since and until and not last:  # a live read's shape: compiled once
+        keys = {"symbol": symbol, "interval": interval}
+        return span_frame(Candle, keys, "open_time", since, until, FRAME_COLUMNS, TIMES)
     queryset = Candle.objects.series(symbol, interval)
     if since:
         queryset = queryset.filter(open_time__gte=since)
@@ -67,12 +71,17 @@ def funding_frame(
     symbol: str, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
     """Stored settlements in time order, optionally only those in [since, until)."""
+    columns = ["funding_time", "rate", "mark_price"]
+    if since and until:
+        return span_frame(
+            FundingRate, {"symbol": symbol}, "funding_time", since, until, columns, TIMES
+        )
     rows = FundingRate.objects.filter(symbol=symbol).order_by("funding_time")
     if since:
         rows = rows.filter(funding_time__gte=since)
     if until:
         rows = rows.filter(funding_time__lt=until)
-    return ms_frame(rows, ["funding_time", "rate", "mark_price"], ("funding_time",))
+    return ms_frame(rows, columns, TIMES)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ and floats keep bulk import close to raw COPY speed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -37,19 +37,67 @@ def ms_frame(rows: models.QuerySet, columns: list[str], times: tuple[str, ...]) 
     (1,600 bars and a week of funding: 15 ms, now 3)."""
     times = tuple(c for c in columns if c in times)
     if connection.vendor == "postgresql":
-        ms = models.BigIntegerField()
-        epoch = {f"{c}_ms": Cast(Extract(c, "epoch") * 1000, ms) for c in times}
-        names = [f"{c}_ms" if c in times else c for c in columns]
-        sql, params = rows.annotate(**epoch).values_list(*names).query.sql_with_params()
-        connection.ensure_connection()
-        # Django's exception types, and its transaction state, as for any query of its own.
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, binary=True)
-            return pd.DataFrame(cursor.fetchall(), columns=columns)
+        return _fetch_frame(*_epoch_sql(rows, columns, times), columns)
     frame = pd.DataFrame.from_records(list(rows.values_list(*columns)), columns=columns)
     for column in times:
         frame[column] = datetimes_to_ms(list(frame[column]))
     return frame
+
+
+_SENTINELS = (datetime(1001, 1, 1, tzinfo=UTC), datetime(1002, 1, 1, tzinfo=UTC))
+_span_sql: dict[tuple, tuple[str, list[int]]] = {}
+
+
+def span_frame(
+    model: type[models.Model],
+    keys: dict[str, str],
+    time_field: str,
+    since: datetime,
+    until: datetime,
+    columns: list[str],
+    times: tuple[str, ...],
+) -> pd.DataFrame:
+    """``ms_frame`` of ``model``'s rows matching ``keys`` with ``time_field`` in [since, until),
+    in time order. On PostgreSQL the ORM compiles the query once per process (with marker
+    values, whose places in its parameters are then filled with the real ones): compiling
+    was three quarters of a small live read (3.6 ms of a one-bar read, 0.8 without)."""
+    times = tuple(c for c in columns if c in times)
+    if connection.vendor != "postgresql":
+        rows = model.objects.filter(
+            **keys, **{f"{time_field}__gte": since, f"{time_field}__lt": until}
+        ).order_by(time_field)
+        return ms_frame(rows, columns, times)
+    shape = (model, tuple(keys), time_field, tuple(columns), times)
+    if shape not in _span_sql:
+        markers = {k: f"\x01{k}\x01" for k in keys}
+        rows = model.objects.filter(
+            **markers,
+            **{f"{time_field}__gte": _SENTINELS[0], f"{time_field}__lt": _SENTINELS[1]},
+        ).order_by(time_field)
+        sql, params = _epoch_sql(rows, columns, times)
+        values = [*markers.values(), *_SENTINELS]
+        # Each parameter: the place of the value it stands for, or a constant of the query
+        # (the time zone its epoch is extracted in).
+        _span_sql[shape] = (sql, [(values.index(p), None) if p in values else (-1, p)
+                                  for p in params])  # fmt: skip
+    sql, places = _span_sql[shape]
+    given = [*keys.values(), since, until]
+    return _fetch_frame(sql, [given[i] if i >= 0 else p for i, p in places], columns)
+
+
+def _epoch_sql(rows: models.QuerySet, columns: list[str], times: tuple[str, ...]):
+    ms = models.BigIntegerField()
+    epoch = {f"{c}_ms": Cast(Extract(c, "epoch") * 1000, ms) for c in times}
+    names = [f"{c}_ms" if c in times else c for c in columns]
+    return rows.annotate(**epoch).values_list(*names).query.sql_with_params()
+
+
+def _fetch_frame(sql: str, params, columns: list[str]) -> pd.DataFrame:
+    connection.ensure_connection()
+    # Django's exception types, and its transaction state, as for any query of its own.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
 class CandleQuerySet(models.QuerySet):

@@ -476,7 +476,7 @@ def universe_report(
     from signals.models import Signal
 
     stages: dict[str, list[float]] = {k: [] for k in STAGES}
-    ticks, missing = [], 0
+    ticks, missing, raw = [], 0, []
     for open_time, committed in commits:
         got = [arrivals.get((s, open_time)) for s in symbols]
         missing += sum(a is None for a in got)
@@ -487,6 +487,11 @@ def universe_report(
             received = arrivals[(signal.symbol, open_time)][0]
             for name, value in stage_times(signal, committed, received).items():
                 stages[name].append(value)
+            raw.append({"symbol": signal.symbol, "open_time": open_time, "committed": committed,
+                         "received": received, "stored": signal.created_at.timestamp(),
+                         **signal.timings})  # fmt: skip
+    saved = Path(env["TRADINGAI_VAR_DIR"]) / "universe_tick.json"
+    saved.write_text(json.dumps(raw))
     print(
         f"\n{len(commits)} ticks x {len(symbols)} series served by one universe champion, "
         f"production mode (PostgreSQL, Redis, Celery worker x2, daphne); "
@@ -500,6 +505,9 @@ def universe_report(
         f"universe tick, last commit -> last of {len(symbols)} messages: p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms over {len(ms)} ticks (target p99 < 1000 ms: {word})"
     )
+    if len(ms):
+        print(f"  ticks: p90 {np.percentile(ms, 90):.0f} ms, slowest {ms.max():.0f} ms "
+              f"(every signal's times: {saved.relative_to(ROOT)})")  # fmt: skip
     print_stages(stages)
 
 

@@ -19,7 +19,7 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.models import SeriesRevision
 from analysis.quality import find_gaps, ms_to_datetime
-from mlcore.pipeline.universe import UniverseParams, symbol_frame
+from mlcore.pipeline.universe import UniverseParams, symbol_frame, symbol_row
 from mlcore.pipeline.universe_model import UniverseModel
 
 # Funding's look-back before a span: the z-score's 30 settlements at the slowest (8h)
@@ -40,9 +40,17 @@ class UniverseInputs:
 
 
 def read_inputs(
-    model: UniverseModel, symbol: str, interval: str, first_ms: int, last_ms: int
+    model: UniverseModel,
+    symbol: str,
+    interval: str,
+    first_ms: int,
+    last_ms: int,
+    *,
+    last_row: bool = False,
 ) -> UniverseInputs:
-    """Bars opening in [first_ms, last_ms] of every symbol the model knows and of ``symbol``."""
+    """Bars opening in [first_ms, last_ms] of every symbol the model knows and of ``symbol``.
+    ``last_row``: each frame holds the last bar's row only (``universe.symbol_row``), all that
+    live inference at that bar reads."""
     step = interval_ms(interval)
     need = (last_ms - first_ms) // step + 1
     symbols = list(dict.fromkeys([*model.symbols, symbol]))
@@ -51,7 +59,9 @@ def read_inputs(
     target = None
     for s in symbols:
         stamp = (stamps[(s, interval)], stamps[(s, SeriesRevision.FUNDING)])
-        read = _read(s, interval, first_ms, last_ms, model.params, stamp, keep=need <= KEEP_BARS)
+        read = _read(
+            s, interval, first_ms, last_ms, model.params, stamp, last_row, keep=need <= KEEP_BARS
+        )
         if s == symbol and read.frame is None:
             gaps = find_gaps(read.candles["open_time"].to_numpy(), step)
             where = f": {gaps[0]}" if gaps else ""
@@ -96,19 +106,20 @@ def _read(
     last_ms: int,
     params: UniverseParams,
     stamp: tuple[Stamp, Stamp],
+    last_row: bool,
     *,
     keep: bool,
 ) -> _Read:
-    key = (symbol, interval, last_ms - first_ms, params)
+    key = (symbol, interval, last_ms - first_ms, params, last_row)
     kept = _reads.get(key)
     read = None
     if kept is not None:
         if kept[0] == stamp and (kept[1].first_ms, kept[1].last_ms) == (first_ms, last_ms):
             read = kept[1]
         elif all(k[1] == s[1] for k, s in zip(kept[0], stamp, strict=True)):
-            read = _slide(kept[1], symbol, interval, first_ms, last_ms, params)
+            read = _slide(kept[1], symbol, interval, first_ms, last_ms, params, last_row)
     if read is None:
-        read = _read_span(symbol, interval, first_ms, last_ms, params)
+        read = _read_span(symbol, interval, first_ms, last_ms, params, last_row)
     if keep:
         _reads[key] = (stamp, read)
         _reads.move_to_end(key)
@@ -118,7 +129,12 @@ def _read(
 
 
 def _read_span(
-    symbol: str, interval: str, first_ms: int, last_ms: int, params: UniverseParams
+    symbol: str,
+    interval: str,
+    first_ms: int,
+    last_ms: int,
+    params: UniverseParams,
+    last_row: bool,
 ) -> _Read:
     step = interval_ms(interval)
     since, until = ms_to_datetime(first_ms), ms_to_datetime(last_ms + step)
@@ -126,7 +142,7 @@ def _read_span(
     # A stale or missing funding rate is a missing input (NaN), never a refusal: the universe
     # model trained with symbols that had none.
     funding = funding_frame(symbol, since=since - FUNDING_LOOKBACK, until=until)
-    return _computed(first_ms, last_ms, candles, funding, interval, params)
+    return _computed(first_ms, last_ms, candles, funding, interval, params, last_row)
 
 
 def _computed(
@@ -136,10 +152,12 @@ def _computed(
     funding: pd.DataFrame,
     interval: str,
     params: UniverseParams,
+    last_row: bool,
 ) -> _Read:
     whole = len(candles) == (last_ms - first_ms) // interval_ms(interval) + 1
+    compute = symbol_row if last_row else symbol_frame
     frame = (
-        symbol_frame(candles, funding if not funding.empty else None, interval, params)
+        compute(candles, funding if not funding.empty else None, interval, params)
         if whole
         else None
     )
@@ -153,6 +171,7 @@ def _slide(
     first_ms: int,
     last_ms: int,
     params: UniverseParams,
+    last_row: bool,
 ) -> _Read | None:
     """The span [first_ms, last_ms] from a kept whole span that ends earlier, reading only the
     rows stored after it (every write since appended: the kept rows are still the stored
@@ -170,10 +189,12 @@ def _slide(
     times = kept.funding["funding_time"]
     since = int(times.iloc[-1]) + 1 if len(times) else first_ms - FUNDING_LOOKBACK_MS
     settled = funding_frame(symbol, since=ms_to_datetime(since), until=until)
-    candles = pd.concat([kept.candles, new], ignore_index=True)
-    candles = candles[candles["open_time"] >= first_ms].reset_index(drop=True)
-    funding = (
-        pd.concat([kept.funding, settled], ignore_index=True) if len(settled) else kept.funding
-    )
-    funding = funding[funding["funding_time"] >= first_ms - FUNDING_LOOKBACK_MS]
-    return _computed(first_ms, last_ms, candles, funding.reset_index(drop=True), interval, params)
+    # The span moved by len(new) bars: as many leave its head as join its tail.
+    candles = pd.concat([kept.candles.iloc[len(new) :], new], ignore_index=True)
+    funding = kept.funding
+    if len(settled):
+        funding = pd.concat([funding, settled], ignore_index=True)
+    head = int(funding["funding_time"].searchsorted(first_ms - FUNDING_LOOKBACK_MS))
+    if head:
+        funding = funding.iloc[head:].reset_index(drop=True)
+    return _computed(first_ms, last_ms, candles, funding, interval, params, last_row)

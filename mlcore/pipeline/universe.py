@@ -197,8 +197,77 @@ def symbol_frame(
     )
 
 
+def symbol_row(
+    candles: pd.DataFrame,
+    funding: pd.DataFrame | None,
+    interval: str,
+    p: UniverseParams | None = None,
+) -> pd.DataFrame:
+    """The last row of ``symbol_frame`` alone, as a one-row frame: what live inference reads of
+    every symbol at a bar. Each windowed column is computed on its window's values only,
+    the TA-Lib smoothers (RSI, ADX) on the whole span as the batch does; equal to the batch's
+    last row (to 1e-9, tested at every bar of real series) at a tenth of its cost, since
+    pandas' rolling machinery and a frame of ``warmup`` rows are not built."""
+    p = p or UniverseParams()
+    t = candles["open_time"].to_numpy(np.int64)[-1:]
+    h = candles["high"].to_numpy(np.float64)
+    lo = candles["low"].to_numpy(np.float64)
+    c = candles["close"].to_numpy(np.float64)
+    v = candles["volume"].to_numpy(np.float64)
+    nan = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = np.log(c[-p.vol_window - 1 :] / np.r_[nan, c[-p.vol_window - 1 : -1]])[1:]
+        vol = _window_std(r1, p.vol_window)
+        vol = vol if vol > 0 else nan
+        out: dict[str, float] = {}
+        for k in p.return_bars:
+            ret = np.log(c[-1] / c[-1 - k]) if len(c) > k else nan
+            out[f"ret_{k}_z"] = ret / (vol * np.sqrt(k))
+        out["range_z"] = np.log(h[-1] / lo[-1]) / vol
+        w = p.range_window
+        hi24, lo24 = (h[-w:].max(), lo[-w:].min()) if len(c) >= w else (nan, nan)
+        out["range_24_z"] = np.log(hi24 / lo24) / (vol * np.sqrt(w))
+        out["vol_ratio"] = np.log(_window_std(r1, p.fast_vol_window) / vol)
+        out["rsi_14"] = (talib.RSI(c, 14)[-1] - 50.0) / 50.0
+        out["adx_14"] = talib.ADX(h, lo, c, 14)[-1] / 100.0
+        out["er_24"] = kaufman_efficiency_ratio(c[-25:], 24)[-1] if len(c) >= 25 else nan
+        out["range_pos_24"] = (c[-1] - lo24) / (hi24 - lo24) if hi24 > lo24 else 0.5
+        if np.isnan(hi24):
+            out["range_pos_24"] = 0.5  # as the batch's ``where`` gives it
+        for n in p.sma_periods:
+            sma = c[-n:].mean() if len(c) >= n else nan
+            out[f"sma_{n}_dist_z"] = np.log(c[-1] / sma) / (vol * np.sqrt(n))
+        lv = np.log(
+            np.where(v[-p.volume_window :] > 0, v[-p.volume_window :] * c[-p.volume_window :], nan)
+        )
+        present = lv[~np.isnan(lv)]
+        enough = len(present) >= p.volume_window // 2 and not np.isnan(lv[-1])
+        out["volume_z"] = (lv[-1] - present.mean()) / present.std(ddof=1) if enough else nan
+    # Funding through the batch's own function: pandas' rolling z-score of a constant stretch
+    # of rates is rounding residue, which only the same computation reproduces.
+    rate, z = _funding_asof(t, interval_ms(interval), funding, p)
+    out["funding_bps"] = rate[0]
+    out[f"funding_z_{p.funding_z_events}"] = z[0]
+    values = np.array([*out.values(), vol, c[-1]], dtype=np.float64)
+    values[:-2][np.isinf(values[:-2])] = nan
+    return pd.DataFrame(
+        values[None, :], index=pd.Index(t, name="open_time"), columns=[*out, "vol", "close"]
+    )
+
+
+def _window_std(x: np.ndarray, window: int) -> float:
+    """The sample standard deviation of the last ``window`` values; NaN unless all are there
+    (pandas' ``rolling(window).std()`` at the last row)."""
+    tail = x[-window:]
+    if len(tail) < window or np.isnan(tail).any():
+        return np.nan
+    return float(tail.std(ddof=1))
+
+
 def pooled_frame(
-    frames: Mapping[str, pd.DataFrame], p: UniverseParams | None = None
+    frames: Mapping[str, pd.DataFrame],
+    p: UniverseParams | None = None,
+    only: str | None = None,
 ) -> pd.DataFrame:
     """Stack every symbol's ``symbol_frame`` and add the market context at each bar: one row
     per (open_time, symbol), sorted by time then symbol, with a ``symbol`` column.
@@ -212,7 +281,8 @@ def pooled_frame(
     Computed on the stacked arrays (one sort, then per-bar sums by ``bincount``): the same
     figures as pandas' group-by (mean and sample std skipping NaN, average ranks as a
     fraction of the values present), tested against it, at a cost that does not grow with
-    the number of calls: a live tick makes one call per symbol."""
+    the number of calls: a live tick makes one call per symbol. ``only``: that symbol's rows
+    alone (the context still computed across all)."""
     p = p or UniverseParams()
     names = list(frames)
     parts = list(frames.values())
@@ -240,13 +310,14 @@ def pooled_frame(
     btc = _rows_at(frames.get(CONTEXT_SYMBOL), btc_columns, times)
     for i, c in enumerate(btc_columns):
         out[f"btc_{c}"] = btc[:, i]
+    keep = np.flatnonzero(which == names.index(only)) if only in names else slice(None)
+    if only is not None and only not in names:
+        keep = np.zeros(0, np.int64)
     # One float block, then the two keys in front: a live tick makes this frame per symbol.
-    frame = pd.DataFrame(
-        np.column_stack(list(out.values())) if len(times) else np.zeros((0, len(out))),
-        columns=list(out),
-    )
-    frame.insert(0, "symbol", np.array(names, dtype=object)[which] if names else [])
-    frame.insert(0, "open_time", times)
+    block = np.column_stack(list(out.values()))[keep] if len(times) else np.zeros((0, len(out)))
+    frame = pd.DataFrame(block, columns=list(out))
+    frame.insert(0, "symbol", np.array(names, dtype=object)[which[keep]] if names else [])
+    frame.insert(0, "open_time", times[keep])
     return frame
 
 
@@ -259,7 +330,8 @@ def _rows_at(frame: pd.DataFrame | None, columns: list[str], times: np.ndarray) 
     index = frame.index.to_numpy(np.int64)
     at = np.minimum(np.searchsorted(index, times), len(index) - 1)
     hit = index[at] == times
-    out[hit] = frame[columns].to_numpy(np.float64)[at[hit]]
+    picked = frame.to_numpy(np.float64)[:, frame.columns.get_indexer(columns)]
+    out[hit] = picked[at[hit]]
     return out
 
 

@@ -150,9 +150,7 @@ def predict_universe(
         # The context at a bar is computed across the symbols' rows at that bar alone, so the
         # rows before ``since`` are not stacked (live: 1 row a symbol instead of a window).
         frames = {s: f.iloc[f.index.searchsorted(since) :] for s, f in frames.items()}
-    rows = pooled_frame(frames, model.params)
-    rows = rows[rows["symbol"] == symbol]
-    return predict_rows(model, rows, symbol)
+    return predict_rows(model, pooled_frame(frames, model.params, only=symbol), symbol)
 
 
 def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> UniverseCalls:

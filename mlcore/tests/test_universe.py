@@ -14,6 +14,7 @@ from mlcore.pipeline.universe import (
     pooled_frame,
     symbol_columns,
     symbol_frame,
+    symbol_row,
 )
 from mlcore.tests.conftest import load
 
@@ -170,3 +171,27 @@ def test_the_context_equals_pandas_group_by_with_ties_holes_and_late_listings(th
     last = int(ours["open_time"].iloc[-1])
     one = pooled_frame({s: f[f.index >= last] for s, f in frames.items()}, P)
     pd.testing.assert_frame_equal(one, ours[ours["open_time"] >= last].reset_index(drop=True))
+    eth = pooled_frame(frames, P, only="ETHUSDT")
+    pd.testing.assert_frame_equal(eth, ours[ours["symbol"] == "ETHUSDT"].reset_index(drop=True))
+
+
+def test_the_last_row_alone_equals_the_batch_last_row(three):
+    """``symbol_row`` (what live inference computes for each symbol at a bar) against the last
+    row of ``symbol_frame`` on the same span: bars from the first hours of a listing (short
+    spans, zero volume, NaN windows) to the end, three real symbols."""
+    span = P.warmup + 1
+    checked = 0
+    for symbol, (candles, funding) in three.items():
+        bars = [*range(2, 400, 13), *range(400, len(candles), 211), len(candles) - 1]
+        for t in bars:
+            window = candles.iloc[max(0, t + 1 - span) : t + 1]
+            known = _known_at(funding, int(candles["open_time"].iloc[t]) + H - 1)
+            batch = symbol_frame(window, known, "1h", P).iloc[[-1]]
+            row = symbol_row(window, known, "1h", P)
+            assert list(row.columns) == list(batch.columns) and (row.index == batch.index).all()
+            np.testing.assert_allclose(
+                row.to_numpy(float), batch.to_numpy(float), rtol=1e-9, atol=1e-12,
+                err_msg=f"{symbol} bar {t}",
+            )  # fmt: skip
+            checked += 1
+    assert checked > 150

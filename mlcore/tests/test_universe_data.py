@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,10 +95,10 @@ def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
     assert SeriesRevision.stamps("BTCUSDT", ["funding"])["funding"][1] == settled
 
 
-def _inputs(bar_ms: int, span: int = 500) -> universe_data.UniverseInputs:
+def _inputs(bar_ms: int, span: int = 500, last_row: bool = False) -> universe_data.UniverseInputs:
     model = SimpleNamespace(symbols=list(SYMBOLS), params=UniverseParams())
     return universe_data.read_inputs(
-        model, "BTCUSDT", "1h", bar_ms - (span - 1) * 3_600_000, bar_ms
+        model, "BTCUSDT", "1h", bar_ms - (span - 1) * 3_600_000, bar_ms, last_row=last_row
     )
 
 
@@ -183,6 +184,13 @@ def test_a_kept_span_slides_over_appended_bars_and_equals_a_fresh_read(monkeypat
             pd.testing.assert_frame_equal(slid.frames[symbol], fresh.frames[symbol])
         pd.testing.assert_frame_equal(slid.candles, fresh.candles)
         pd.testing.assert_frame_equal(slid.funding, fresh.funding)
+        # What live inference reads (the bar's row of each symbol) slides the same way.
+        rows = _inputs(bar_ms + i * 3_600_000, last_row=True)
+        for symbol in SYMBOLS:
+            np.testing.assert_allclose(
+                rows.frames[symbol].to_numpy(), fresh.frames[symbol].iloc[[-1]].to_numpy(),
+                rtol=1e-9, atol=1e-12,
+            )  # fmt: skip
     assert slid.frames["ETHUSDT"]["funding_bps"].iloc[-1] == pytest.approx(20.0)  # the late one
 
     # A rewrite of a stored row inside the span: the next tick reads ETH in full.
