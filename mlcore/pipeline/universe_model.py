@@ -158,8 +158,10 @@ def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> Unive
     ``evaluate`` and ``simulate`` all end here)."""
     if rows.empty:
         raise ValueError(f"no bar of {symbol} to predict")
-    features = rows[model.features].reset_index(drop=True)
-    X = features.to_numpy(np.float32)
+    # Picked by position from one block: selecting 36 columns by name cost a live call 1 ms.
+    block = rows.iloc[:, rows.columns.get_indexer(model.features)].to_numpy(np.float64)
+    features = pd.DataFrame(block, columns=model.features)
+    X = block.astype(np.float32)
     score, px, pr = model.members.score(X)
     direction = np.sign(score).astype(np.int64)
     vol = rows["vol"].to_numpy(np.float64)
