@@ -138,9 +138,37 @@ def full_row_ms(spec, candles: pd.DataFrame, funding: pd.DataFrame) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def group_profile(spec, candles: pd.DataFrame, funding: pd.DataFrame) -> None:
+    """Each feature group's seconds on these bars, and the bare TA-Lib calls inside them, in
+    the order the pipeline computes them (a group may reuse what an earlier one cached on the
+    bars); the excess over TA-Lib is what a fix can win."""
+    from mlcore.pipeline.features.bars import Bars
+    from mlcore.pipeline.features.build import _funding, all_definitions
+
+    step = 3_600_000
+    bars = Bars.from_frame(candles, step)
+    by_name = {d.name: d for d in all_definitions(spec.params, step, _funding(funding))}
+    groups: dict[str, list[float]] = {}
+    for name in spec.features:
+        definition = by_name[name]
+        group = definition.compute.__module__.rsplit(".", 1)[-1]
+        with TalibClock() as clock:
+            started = time.perf_counter()
+            definition.compute(bars)
+            seconds = time.perf_counter() - started
+        total = groups.setdefault(group, [0.0, 0.0, 0])
+        total[0] += seconds
+        total[1] += clock.seconds
+        total[2] += 1
+    print("by group (seconds, TA-Lib inside, features):")
+    for group, (seconds, inside, count) in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {group:<12} {seconds:6.3f} s  TA-Lib {inside:6.3f} s  ({count} features)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--groups", action="store_true", help="also time each feature group")
     args = parser.parse_args()
     candles, funding = continuous_bars(args.bars)
     spec = make_spec("1h", columns=candles.columns, funding=funding)
@@ -189,6 +217,8 @@ def main() -> None:
             f"{ta_seconds / full:.1f}x faster with all {len(spec.features)} (target >= 10x: "
             f"{targets.check('>= 10x the ta package', ta_seconds / full >= 10)})"
         )
+    if args.groups:
+        group_profile(spec, candles, funding)
     targets.finish()
 
 

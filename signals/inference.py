@@ -229,12 +229,10 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
         symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
     )
     champions = {
-        m.symbol: _with_metrics(m)
+        m.symbol: m
         for m in ModelVersion.objects.filter(
             status=ModelVersion.Status.CHAMPION, interval=interval, symbol__in=[symbol, UNIVERSE]
-        )
-        .defer("metrics")
-        .annotate(stored_signal=Subquery(stored.values("pk")[:1]))
+        ).annotate(stored_signal=Subquery(stored.values("pk")[:1]))
     }
     model = serving.choose(champions.get(symbol), champions.get(UNIVERSE), symbol)
     if model is None:
@@ -265,23 +263,6 @@ def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
         return _refuse(symbol, interval, bar, str(exc))
     timings = {"started_at": started_at, "inputs": inputs, **preds.timings}
     return _store(model, bundle, bar, preds, candles, timings)
-
-
-# A model's metrics are written with it and never change (promotion writes its status and
-# times only), and a universe model's run to ~70 KB of JSON (figures per symbol and grade):
-# decoded once per process, not once per signal (5 ms of every inference).
-_metrics: dict[int, dict] = {}
-
-
-def _with_metrics(model: ModelVersion) -> ModelVersion:
-    if model.pk not in _metrics:
-        if len(_metrics) >= 32:
-            _metrics.pop(next(iter(_metrics)))
-        _metrics[model.pk] = (
-            ModelVersion.objects.filter(pk=model.pk).values_list("metrics", flat=True).get()
-        )
-    model.metrics = _metrics[model.pk]
-    return model
 
 
 _universe_models: dict[str, UniverseModel] = {}
