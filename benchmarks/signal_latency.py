@@ -192,10 +192,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("series", "universe", "both"), default="both")
     part = parser.parse_args().part
+    if part == "both":  # each part in a process of its own: Django is set up once a process
+        missed = [
+            subprocess.run([sys.executable, __file__, "--part", p]).returncode
+            for p in ("series", "universe")
+        ]
+        sys.exit(1 if any(missed) else 0)
     targets = Targets()
-    if part in ("series", "both"):
+    if part == "series":
         series_latency(targets)
-    if part in ("universe", "both"):
+    else:
         universe_tick(targets)
     targets.finish()
 
