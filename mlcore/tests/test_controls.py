@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
+from scipy.stats import fisher_exact
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
@@ -82,9 +85,20 @@ def test_positive_control_planted_feature(stored):
         assert gates[number]["passed"], gates[number]["reason"]
     assert figures.ic > 0.1 and figures.ic_p_value < 0.01, (figures.ic, figures.ic_p_value)
     assert gates[3]["figures"]["ic"] > gates[3]["figures"]["best_rule_ic"]
-    rates = [g.hit_rate for g in figures.per_grade if g.count >= 30]
-    assert len(rates) >= 3, figures.per_grade
-    assert rates == sorted(rates, reverse=True), figures.per_grade
+    # The grades are ordered by hit rate: no grade hits significantly less often than a lower
+    # one (Fisher's exact test, one-sided), and the best hits significantly more often than
+    # the lowest. Not the sample rates' strict order: two grades of 66 and 320 calls 1.3
+    # points apart (B 40/66, C 198/320 on one machine) are a tie, not an inversion.
+    graded = [g for g in figures.per_grade if g.count >= 30]
+    assert len(graded) >= 3, figures.per_grade
+
+    def odds(a, b, alternative: str) -> float:
+        table = [[a.hits, a.count - a.hits], [b.hits, b.count - b.hits]]
+        return fisher_exact(table, alternative=alternative).pvalue
+
+    for higher, lower in pairwise(graded):
+        assert odds(higher, lower, "less") > 0.05, (higher, lower)
+    assert odds(graded[0], graded[-1], "greater") < 0.01, figures.per_grade
     # The confidence, calibrated on earlier folds, does not overpromise on later ones (here
     # it is conservative: the model keeps improving as its training window grows), and the
     # grades it earns keep their promises, net of the round trip, with money made.
