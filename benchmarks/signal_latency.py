@@ -233,13 +233,7 @@ def series_latency(targets: Targets) -> None:
         time.sleep(20)  # let the worker load its models before the clock runs
         cpu_before = cpu_seconds()
         for i in range(BARS):
-            measure.stdin.write("\n")
-            measure.stdin.flush()
-            line = measure.stdout.readline()
-            assert line.startswith("BAR"), line
-            deadline = time.time() + 10
-            while len(listener.arrivals) < (i + 1) * len(SYMBOLS) and time.time() < deadline:
-                time.sleep(0.002)
+            step(measure, "BAR", listener, (i + 1) * len(SYMBOLS), wait=10)
             if i % 50 == 49:
                 print(f"  {i + 1} bars", flush=True)
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
@@ -250,6 +244,20 @@ def series_latency(targets: Targets) -> None:
         stop(*procs, measure)
     report(targets, env, commits, listener.arrivals)
     print_cpu(cpu, BARS * len(SYMBOLS), "bar")
+
+
+def step(
+    measure: subprocess.Popen, word: str, listener: Listener, arrived: int, wait: float
+) -> None:
+    """Tell the committer to commit its next step, then wait (at most ``wait`` seconds) until
+    ``arrived`` messages in all have come over the socket."""
+    measure.stdin.write("\n")
+    measure.stdin.flush()
+    line = measure.stdout.readline()
+    assert line.startswith(word), line
+    deadline = time.time() + wait
+    while len(listener.arrivals) < arrived and time.time() < deadline:
+        time.sleep(0.002)
 
 
 def print_cpu(cpu: dict[str, float], signals: int, per: str) -> None:
@@ -455,17 +463,10 @@ def universe_tick(targets: Targets) -> None:
         if not listener.ready.wait(60):
             sys.exit("could not subscribe to /api/realtime/signals")
         time.sleep(20)  # let the worker load its models before the clock runs
-        cpu_before = cpu_seconds()
         for i in range(TICKS + 1):  # the first warms up (see universe_report)
             if i == 1:
                 cpu_before = cpu_seconds()
-            measure.stdin.write("\n")
-            measure.stdin.flush()
-            line = measure.stdout.readline()
-            assert line.startswith("TICK"), line
-            deadline = time.time() + 30
-            while len(listener.arrivals) < (i + 1) * len(symbols) and time.time() < deadline:
-                time.sleep(0.002)
+            step(measure, "TICK", listener, (i + 1) * len(symbols), wait=30)
             if i % 20 == 19:
                 print(f"  {i + 1} ticks", flush=True)
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}

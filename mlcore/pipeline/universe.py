@@ -231,9 +231,8 @@ def symbol_row(
         out["rsi_14"] = (talib.RSI(c, 14)[-1] - 50.0) / 50.0
         out["adx_14"] = talib.ADX(h, lo, c, 14)[-1] / 100.0
         out["er_24"] = kaufman_efficiency_ratio(c[-25:], 24)[-1] if len(c) >= 25 else nan
+        # (no 24-bar range yet: NaN > NaN is False, so 0.5, as the batch's ``where`` gives it)
         out["range_pos_24"] = (c[-1] - lo24) / (hi24 - lo24) if hi24 > lo24 else 0.5
-        if np.isnan(hi24):
-            out["range_pos_24"] = 0.5  # as the batch's ``where`` gives it
         for n in p.sma_periods:
             sma = c[-n:].mean() if len(c) >= n else nan
             out[f"sma_{n}_dist_z"] = np.log(c[-1] / sma) / (vol * np.sqrt(n))
@@ -310,9 +309,9 @@ def pooled_frame(
     btc = _rows_at(frames.get(CONTEXT_SYMBOL), btc_columns, times)
     for i, c in enumerate(btc_columns):
         out[f"btc_{c}"] = btc[:, i]
-    keep = np.flatnonzero(which == names.index(only)) if only in names else slice(None)
-    if only is not None and only not in names:
-        keep = np.zeros(0, np.int64)
+    keep = slice(None)
+    if only is not None:
+        keep = np.flatnonzero(which == names.index(only)) if only in names else which[:0]
     # One float block, then the two keys in front: a live tick makes this frame per symbol.
     block = np.column_stack(list(out.values()))[keep] if len(times) else np.zeros((0, len(out)))
     frame = pd.DataFrame(block, columns=list(out))
