@@ -183,8 +183,8 @@ def fetch_latest(
     unreachable or rate-limiting (429, a 418 ban) ends the round, since every symbol goes to
     the same host and more requests would only lengthen a ban. The next round catches up.
 
-    ``candles_stored`` is sent once the round is over, for every series fetched, new candles or
-    not: the universe model reads every symbol at the bar, so no inference starts before all of
+    ``candles_stored`` is sent once the round is over, naming every series fetched, new candles
+    or not: the universe model reads every symbol at the bar, so no inference starts before all of
     them are in; and a round killed after a commit and before its events (then redelivered)
     does not leave the newest bar without its inference. Inference is idempotent per bar.
     The exchange's clock is read once a round: every series closes at the same bar."""
@@ -223,12 +223,10 @@ def fetch_latest(
 
 
 def _announce(series: list[tuple[str, str]]) -> None:
-    for symbol, interval in series:
-        newest = Candle.objects.last_open_time(symbol, interval)
-        if newest is not None:
-            candles_stored.send(
-                sender=fetch_latest, symbol=symbol, interval=interval, open_time=newest
-            )
+    newest = [(s, i, Candle.objects.last_open_time(s, i)) for s, i in series]
+    stored = [(s, i, bar) for s, i, bar in newest if bar is not None]
+    if stored:
+        candles_stored.send(sender=fetch_latest, series=stored)
 
 
 # --- dump files -----------------------------------------------------------------------------

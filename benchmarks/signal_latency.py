@@ -17,9 +17,11 @@ The universe tick (``--part universe``): a universe of 38 series (the 13 researc
 ``../shared/data/universe/`` and 25 synthetic ones, each the geometric mean of two of them) served
 by one quick universe champion trained on the 13 before the measured bars. For each of 60 bars,
 every series' candle is committed (one transaction each, as the fetch commits them), then the
-fetch's events are sent for all of them; the tick's latency runs from the last commit to the
-last of its 38 messages on the socket. Target: p99 over the ticks under 1 s. A first tick warms
-up and is reported apart (it reads every series in full).
+fetch's one event names all of them (the worker infers them in two tasks, each predicting its
+series together); the tick's latency runs from the last commit to the last of its 38 messages
+on the socket. Target: p99 over the ticks under 1 s. A first tick warms up and is reported apart
+(it reads every series in full). A round's signals share its ``inputs`` and ``models`` stages;
+its ``database`` stage runs from them to the signal's row (the other series' levels included).
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ for i in range(bars):
         with transaction.atomic():
             upsert_candles(symbol, "1h", held[symbol][i])
             when = Candle.objects.last_open_time(symbol, "1h")
-            candles_stored.send(sender="benchmark", symbol=symbol, interval="1h", open_time=when)
+            candles_stored.send(sender="benchmark", series=[(symbol, "1h", when)])
             started = time.time()
         commits.append([symbol, when.isoformat(), started])
     print("BAR", i, flush=True)
@@ -425,8 +427,8 @@ for i in range(ticks):
             upsert_candles(symbol, "1h", held[symbol][i])
     committed = time.time()
     bar = ms_to_datetime(int(held[symbols[0]][i]["open_time"].iloc[0]))
-    for symbol in symbols:  # then the round's events (``ingest._announce``)
-        candles_stored.send(sender="benchmark", symbol=symbol, interval="1h", open_time=bar)
+    # then the round's event (``ingest._announce``)
+    candles_stored.send(sender="benchmark", series=[(symbol, "1h", bar) for symbol in symbols])
     out.append([bar.isoformat(), committed])
     print("TICK", i, flush=True)
     sys.stdin.readline()

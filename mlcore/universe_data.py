@@ -10,6 +10,7 @@ hole, and a context symbol not listed yet simply is not there (as in training).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +40,17 @@ class UniverseInputs:
     funding: pd.DataFrame  # the target's settlements over the span (and its look-back)
 
 
+@dataclass(frozen=True)
+class RoundInputs:
+    """``read_round``'s answer: the context once, each target's own rows, and why any target
+    cannot be predicted."""
+
+    frames: dict[str, pd.DataFrame]  # symbol -> scale-free frame, every readable target among them
+    candles: dict[str, pd.DataFrame]  # target -> its candles over the span
+    funding: dict[str, pd.DataFrame]  # target -> its settlements over the span and look-back
+    missing: dict[str, str]  # target -> why its bars cannot be read (a ``MissingBars`` message)
+
+
 def read_inputs(
     model: UniverseModel,
     symbol: str,
@@ -51,30 +63,52 @@ def read_inputs(
     """Bars opening in [first_ms, last_ms] of every symbol the model knows and of ``symbol``.
     ``last_row``: each frame holds the last bar's row only (``universe.symbol_row``), all that
     live inference at that bar reads."""
+    read = read_round(model, [symbol], interval, first_ms, last_ms, last_row=last_row)
+    if symbol in read.missing:
+        raise MissingBars(read.missing[symbol])
+    return UniverseInputs(read.frames, read.candles[symbol], read.funding[symbol])
+
+
+def read_round(
+    model: UniverseModel,
+    targets: Sequence[str],
+    interval: str,
+    first_ms: int,
+    last_ms: int,
+    *,
+    last_row: bool = False,
+) -> RoundInputs:
+    """``read_inputs`` for many targets at once (a live round): the revision stamps in one
+    query, every symbol read once. A target lacking bars is named in ``missing``, not raised:
+    the others are still predicted."""
     step = interval_ms(interval)
     need = (last_ms - first_ms) // step + 1
-    symbols = list(dict.fromkeys([*model.symbols, symbol]))
+    symbols = list(dict.fromkeys([*model.symbols, *targets]))
     stamps = SeriesRevision.current(symbols, [interval, SeriesRevision.FUNDING])
+    wanted = set(targets)
     frames: dict[str, pd.DataFrame] = {}
-    target = None
+    candles: dict[str, pd.DataFrame] = {}
+    funding: dict[str, pd.DataFrame] = {}
+    missing: dict[str, str] = {}
     for s in symbols:
         stamp = (stamps[(s, interval)], stamps[(s, SeriesRevision.FUNDING)])
         read = _read(
             s, interval, first_ms, last_ms, model.params, stamp, last_row, keep=need <= KEEP_BARS
         )
-        if s == symbol and read.frame is None:
+        if read.frame is not None:
+            frames[s] = read.frame
+        if s not in wanted:
+            continue
+        candles[s], funding[s] = read.candles, read.funding
+        if read.frame is None:
             gaps = find_gaps(read.candles["open_time"].to_numpy(), step)
             where = f": {gaps[0]}" if gaps else ""
-            raise MissingBars(
+            missing[s] = (
                 f"candles are missing ({len(read.candles)} of the {need} bars the universe "
                 f"model reads from {ms_to_datetime(first_ms):%Y-%m-%d %H:%M} are stored"
                 f"{where}); run `manage.py check_data --repair`"
             )
-        if read.frame is not None:
-            frames[s] = read.frame
-        if s == symbol:
-            target = read
-    return UniverseInputs(frames, target.candles, target.funding)
+    return RoundInputs(frames, candles, funding, missing)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ class SignalsConfig(AppConfig):
 
         from analysis.events import candles_stored
 
-        def enqueue_inference(sender, symbol: str, interval: str, open_time, **kwargs) -> None:
-            from signals.tasks import infer
+        def enqueue_inference(sender, series: list, **kwargs) -> None:
+            from signals.tasks import enqueue_round
 
-            bar = open_time.isoformat() if open_time else None
-            transaction.on_commit(lambda: infer.delay(symbol, interval, bar))
+            transaction.on_commit(lambda: enqueue_round(series))
 
         candles_stored.connect(enqueue_inference, weak=False, dispatch_uid="signals.infer")
 

@@ -2,7 +2,7 @@
 runs (``mlcore.pipeline.predict``): features -> members -> ensemble -> calibration -> grade,
 then TreeSHAP of the XGBoost member, stored as one ``Signal``.
 
-``infer(symbol, interval)``:
+``infer(symbol, interval)``, or ``infer_round(symbols, interval, bar)`` for a live round's series:
 1. The bar: the newest stored candle (all stored candles are closed ones), or the one given.
    The model: the one that serves the symbol (``mlcore.serving``): its own champion, or the
    universe champion where that won out of sample or the symbol has none of its own.
@@ -13,8 +13,9 @@ then TreeSHAP of the XGBoost member, stored as one ``Signal``.
    feature spec other than the model's.
 3. Predict the bar; explain the predicted class (the XGBoost member only); stop and target
    from the label's barriers at the bar. A universe model reads every symbol it knows over
-   its look-back (the market context), predicts through ``universe_model.predict_universe``
-   (the function ``evaluate`` uses too) and leaves the class probabilities empty.
+   its look-back (the market context), predicts through ``universe_model.predict_rows`` (the
+   function ``evaluate`` ends in too) and leaves the class probabilities empty; a round's
+   series it serves are read, predicted, explained and stored together.
 4. Store it: idempotent per (symbol, interval, bar, model version), so running twice stores
    one. The refusal is cleared, the cached latest signal invalidated, and a new signal is
    pushed to the dashboards and API sockets after commit.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,6 @@ import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
 
 from analysis.intervals import interval_ms
 from analysis.market import analysis_cache_key, candles_frame, funding_frame
@@ -44,12 +44,12 @@ from analysis.quality import find_gaps, ms_to_datetime
 from mlcore import artifacts, live_state, serving
 from mlcore.models import GradingConfig, ModelVersion
 from mlcore.pipeline.confirmations import market_context
-from mlcore.pipeline.explain import explain, explain_score
+from mlcore.pipeline.explain import explain, explain_scores
 from mlcore.pipeline.features import FeatureSpecMismatch
 from mlcore.pipeline.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.predict import Bundle, Predictions, predict
-from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, predict_universe
-from mlcore.universe_data import MissingBars, read_inputs
+from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, predict_round
+from mlcore.universe_data import read_round
 from signals import broadcast
 from signals.models import NoSignal, Signal
 
@@ -219,28 +219,54 @@ def _refuse(symbol: str, interval: str, bar: datetime | None, reason: str) -> Ou
 
 
 def infer(symbol: str, interval: str, bar: datetime | None = None) -> Outcome:
-    started_at, started = time.time(), time.perf_counter()
     bar = bar or Candle.objects.last_open_time(symbol, interval)
     if bar is None:
         return _refuse(symbol, interval, None, f"no {interval} candles stored for {symbol}")
-    # The champions (the symbol's own and the universe's), and whether each has this bar's
-    # signal already, in one query; ``serving.choose`` picks the one that serves.
-    stored = Signal.objects.filter(
-        symbol=symbol, interval=interval, open_time=bar, model_version=OuterRef("pk")
-    )
+    return infer_round([symbol], interval, bar)[symbol]
+
+
+def infer_round(symbols: Sequence[str], interval: str, bar: datetime) -> dict[str, Outcome]:
+    """Every series of a round at one bar. The champions and the bar's stored signals are read
+    once for all of them; the series a universe model serves are predicted together (one
+    read of the context, one call of the members, one transaction), the others one by one."""
+    started_at, started = time.time(), time.perf_counter()
     champions = {
         m.symbol: m
         for m in ModelVersion.objects.filter(
-            status=ModelVersion.Status.CHAMPION, interval=interval, symbol__in=[symbol, UNIVERSE]
-        ).annotate(stored_signal=Subquery(stored.values("pk")[:1]))
+            status=ModelVersion.Status.CHAMPION, interval=interval, symbol__in=[*symbols, UNIVERSE]
+        )
     }
-    model = serving.choose(champions.get(symbol), champions.get(UNIVERSE), symbol)
-    if model is None:
-        return _refuse(symbol, interval, bar, "no model has passed the training gates yet")
-    if model.stored_signal:
-        return Outcome(Signal.objects.get(pk=model.stored_signal), False)
-    if serving.is_universe(model):
-        return _infer_universe(model, symbol, interval, bar, started_at, started)
+    stored = {
+        (s.symbol, s.model_version_id): s
+        for s in Signal.objects.select_related("model_version").filter(
+            symbol__in=symbols,
+            interval=interval,
+            open_time=bar,
+            model_version__in=[m.pk for m in champions.values()],
+        )
+    }
+    outcomes: dict[str, Outcome] = {}
+    together: list[str] = []
+    universe = champions.get(UNIVERSE)
+    for symbol in symbols:
+        model = serving.choose(champions.get(symbol), universe, symbol)
+        if model is None:
+            reason = "no model has passed the training gates yet"
+            outcomes[symbol] = _refuse(symbol, interval, bar, reason)
+        elif (symbol, model.pk) in stored:
+            outcomes[symbol] = Outcome(stored[(symbol, model.pk)], False)
+        elif serving.is_universe(model):
+            together.append(symbol)
+        else:
+            outcomes[symbol] = _infer_own(model, bar, started_at, started)
+    if together:
+        outcomes |= _infer_universe(universe, together, interval, bar, started_at, started)
+    return {symbol: outcomes[symbol] for symbol in symbols}
+
+
+def _infer_own(model: ModelVersion, bar: datetime, started_at: float, started: float) -> Outcome:
+    """A series served by its own champion."""
+    symbol, interval = model.symbol, model.interval
     bar_ms = int(bar.timestamp() * 1000)
     try:
         bundle = bundle_for(model)
@@ -277,68 +303,84 @@ def universe_model_for(model: ModelVersion) -> UniverseModel:
 
 def _infer_universe(
     model: ModelVersion,
-    symbol: str,
+    symbols: list[str],
     interval: str,
     bar: datetime,
     started_at: float,
     started: float,
-) -> Outcome:
+) -> dict[str, Outcome]:
+    """The round's series the universe champion serves, together. Their timings' ``inputs``
+    and ``models`` are the round's, shared by its signals."""
     bar_ms = int(bar.timestamp() * 1000)
+    outcomes: dict[str, Outcome] = {}
     try:
         um = universe_model_for(model)
         first = bar_ms - (um.history_needed - 1) * interval_ms(interval)
-        inputs_ = read_inputs(um, symbol, interval, first, bar_ms, last_row=True)
-        candles = inputs_.candles
+        read = read_round(um, symbols, interval, first, bar_ms, last_row=True)
         inputs = time.perf_counter() - started
         tick = time.perf_counter()
-        calls = predict_universe(um, inputs_.frames, symbol, since=bar_ms)
-    except (MissingBars, artifacts.ArtifactError, ValueError) as exc:
-        return _refuse(symbol, interval, bar, str(exc))
-    confidence = float(calls.confidence[-1])
-    if not np.isfinite(confidence):
-        return _refuse(
-            symbol,
-            interval,
-            bar,
-            f"{symbol}'s volatility is not measurable yet: the universe model needs "
-            f"{um.params.vol_window} bars of returns with movement",
-        )
-    timings = {"started_at": started_at, "inputs": inputs, "models": time.perf_counter() - tick}
-    direction = int(calls.direction[-1])
+        calls = predict_round(um, read.frames, symbols, since=bar_ms)
+    except (artifacts.ArtifactError, ValueError) as exc:
+        return {symbol: _refuse(symbol, interval, bar, str(exc)) for symbol in symbols}
+    models = time.perf_counter() - tick
+    for symbol in symbols:
+        if symbol in read.missing:
+            outcomes[symbol] = _refuse(symbol, interval, bar, read.missing[symbol])
+        elif symbol not in calls:
+            outcomes[symbol] = _refuse(symbol, interval, bar, f"no bar of {symbol} to predict")
+        elif not np.isfinite(calls[symbol].confidence[-1]):
+            outcomes[symbol] = _refuse(
+                symbol,
+                interval,
+                bar,
+                f"{symbol}'s volatility is not measurable yet: the universe model needs "
+                f"{um.params.vol_window} bars of returns with movement",
+            )
+    ready = [symbol for symbol in symbols if symbol not in outcomes]
+    if not ready:
+        return outcomes
     tick = time.perf_counter()
-    row = calls.features.iloc[-1].to_numpy()
-    explanation = explain_score(um.members.booster, row, um.features, direction)
-    timings["shap"] = time.perf_counter() - tick
+    rows = np.stack([calls[s].features.iloc[-1].to_numpy() for s in ready])
+    directions = np.array([int(calls[s].direction[-1]) for s in ready])
+    explanations = explain_scores(um.members.booster, rows, um.features, directions)
+    shap = (time.perf_counter() - tick) / len(ready)
     barrier = BarrierParams(
         upper_atr=settings.LABEL_ATR_MULTIPLE,
         lower_atr=settings.LABEL_ATR_MULTIPLE,
         horizon=um.horizon,
         round_trip_cost=um.config.round_trip_cost,
     )
-    stop, target = levels(candles, barrier, direction)
-    regime = market_context(candles, interval).regime[-1]
-    # Inputs unlike anything the model trained on: stored, said, never actionable.
-    outside = um.dissimilarity.explain(row) if um.dissimilarity else None
-    fields = {
-        "direction": DIRECTIONS[direction],
-        "grade": str(calls.grade[-1]),
-        "confidence": confidence,
-        "confirmations": {"members": bool(np.sign(calls.p_xgb[-1]) == np.sign(calls.p_ridge[-1]))},
-        "regime": str(regime or ""),
-        "entry_price": float(calls.close[-1]),
-        "stop_price": stop,
-        "target_price": target,
-        "explanation": explanation.to_dict()
-        | {
-            "model": "universe",
-            "unseen": calls.unseen,
-            "horizon": um.horizon,
-            "outside": outside,
-            "call_score": float(calls.score[-1]),
-        },
-        "timings": timings,
-    }
-    return _save(model, symbol, bar, fields)
+    fields: dict[str, dict] = {}
+    for symbol, row, direction, explanation in zip(
+        ready, rows, directions, explanations, strict=True
+    ):
+        call, candles = calls[symbol], read.candles[symbol]
+        stop, target = levels(candles, barrier, int(direction))
+        regime = market_context(candles, interval).regime[-1]
+        # Inputs unlike anything the model trained on: stored, said, never actionable.
+        outside = um.dissimilarity.explain(row) if um.dissimilarity else None
+        fields[symbol] = {
+            "direction": DIRECTIONS[int(direction)],
+            "grade": str(call.grade[-1]),
+            "confidence": float(call.confidence[-1]),
+            "confirmations": {
+                "members": bool(np.sign(call.p_xgb[-1]) == np.sign(call.p_ridge[-1]))
+            },
+            "regime": str(regime or ""),
+            "entry_price": float(call.close[-1]),
+            "stop_price": stop,
+            "target_price": target,
+            "explanation": explanation.to_dict()
+            | {
+                "model": "universe",
+                "unseen": call.unseen,
+                "horizon": um.horizon,
+                "outside": outside,
+                "call_score": float(call.score[-1]),
+            },
+            "timings": {"started_at": started_at, "inputs": inputs, "models": models, "shap": shap},
+        }
+    return outcomes | _save_round(model, bar, fields)
 
 
 def _store(
@@ -381,24 +423,40 @@ def _store(
 def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outcome:
     """Store the bar's signal once per model (a concurrent run's copy wins), clear the
     series' refusal, and after commit retire the cached pages and push it."""
+    return _save_round(model, bar, {symbol: fields})[symbol]
+
+
+def _save_round(model: ModelVersion, bar: datetime, fields: dict[str, dict]) -> dict[str, Outcome]:
+    """``_save`` for many series in one transaction (one commit to wait for, not one a
+    series). Where a concurrent run stored one of them first, each is saved on its own."""
     interval = model.interval
+    for each in fields.values():
+        directional = each["direction"] != Signal.Direction.NEUTRAL
+        outside = bool(each["explanation"].get("outside"))
+        each["actionable"] = serving.actionable(model, each["grade"], directional) and not outside
     try:
-        directional = fields["direction"] != Signal.Direction.NEUTRAL
-        outside = bool(fields["explanation"].get("outside"))
-        fields["actionable"] = (
-            serving.actionable(model, fields["grade"], directional) and not outside
-        )
         with transaction.atomic():
-            signal = Signal.objects.create(
-                symbol=symbol, interval=interval, open_time=bar, model_version=model, **fields
-            )
-            NoSignal.objects.filter(symbol=symbol, interval=interval).delete()
-            keys = [latest_key(symbol, interval), analysis_cache_key(symbol, interval)]
+            signals = {
+                symbol: Signal.objects.create(
+                    symbol=symbol, interval=interval, open_time=bar, model_version=model, **each
+                )
+                for symbol, each in fields.items()
+            }
+            NoSignal.objects.filter(symbol__in=list(fields), interval=interval).delete()
+            keys = [
+                key
+                for symbol in fields
+                for key in (latest_key(symbol, interval), analysis_cache_key(symbol, interval))
+            ]
             transaction.on_commit(lambda: cache.delete_many(keys))
-            broadcast.on_commit(signal)
-    except IntegrityError:  # a concurrent run stored this bar first
+            for signal in signals.values():
+                broadcast.on_commit(signal)
+    except IntegrityError:  # a concurrent run stored one of these bars first
+        if len(fields) > 1:
+            return {s: _save_round(model, bar, {s: each})[s] for s, each in fields.items()}
+        (symbol,) = fields
         existing = Signal.objects.get(
             symbol=symbol, interval=interval, open_time=bar, model_version=model
         )
-        return Outcome(existing, False)
-    return Outcome(signal, True)
+        return {symbol: Outcome(existing, False)}
+    return {symbol: Outcome(signal, True) for symbol, signal in signals.items()}

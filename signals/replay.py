@@ -38,7 +38,7 @@ def bars(symbol: str, interval: str, start: datetime, end: datetime) -> list[dat
 def step(symbol: str, interval: str, bar: datetime) -> None:
     """One bar through the live path."""
     with transaction.atomic():
-        candles_stored.send(sender=step, symbol=symbol, interval=interval, open_time=bar)
+        candles_stored.send(sender=step, series=[(symbol, interval, bar)])
 
 
 def next_bar(symbol: str, interval: str, default_lookback: int = 14 * 24) -> datetime | None:

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from celery import shared_task
 from celery.signals import worker_process_init
+from django.conf import settings
 
 from signals import inference, simulation
 from tradingai.retries import WHILE_DATABASE_DOWN
 
 
+def enqueue_round(series: list[tuple[str, str, datetime]]) -> None:
+    """A round's announced series as inference tasks: those closing the same bar go in
+    ``INFERENCE_TASKS_PER_ROUND`` tasks (the CPU worker's processes), so a universe model's
+    series are predicted together in each while both cores work."""
+    rounds: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+    for symbol, interval, bar in series:
+        rounds[(interval, bar)].append(symbol)
+    for (interval, bar), symbols in rounds.items():
+        parts = max(1, min(len(symbols), settings.INFERENCE_TASKS_PER_ROUND))
+        for part in range(parts):
+            infer_round.delay(symbols[part::parts], interval, bar.isoformat())
+
+
 # The outcome lives in the database (a Signal or a NoSignal); storing the return value in the
 # result backend as well would only hold the worker up before its next bar.
 @shared_task(acks_late=True, ignore_result=True, **WHILE_DATABASE_DOWN)
-def infer(symbol: str, interval: str, bar: str | None = None) -> dict:
-    """Predict, explain and store the series' newest closed bar (or ``bar``, ISO 8601)."""
-    outcome = inference.infer(symbol, interval, datetime.fromisoformat(bar) if bar else None)
+def infer_round(symbols: list[str], interval: str, bar: str) -> dict:
+    """Predict, explain and store the series' bar (ISO 8601), together."""
+    outcomes = inference.infer_round(symbols, interval, datetime.fromisoformat(bar))
     return {
-        "signal": outcome.signal.pk if outcome.signal else None,
-        "created": outcome.created,
-        "reason": outcome.reason,
+        symbol: {
+            "signal": outcome.signal.pk if outcome.signal else None,
+            "created": outcome.created,
+            "reason": outcome.reason,
+        }
+        for symbol, outcome in outcomes.items()
     }
 
 

@@ -297,6 +297,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Reuse it; tradingai.celery hands the connection back to the pool after each task instead.
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TIMEZONE = "UTC"
+# A live round's series (every symbol closing the same bar) are inferred in this many tasks:
+# the CPU worker's processes (its --concurrency), so both cores work and each task predicts a
+# universe model's share of the series together (one context read, one members call, one commit).
+INFERENCE_TASKS_PER_ROUND = env_int("TRADINGAI_INFERENCE_TASKS_PER_ROUND", 2)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

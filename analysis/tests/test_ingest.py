@@ -134,8 +134,9 @@ def test_every_fetched_series_is_announced_after_the_round_even_without_new_cand
     settings.SYMBOLS, settings.INTERVALS, settings.HISTORY_DAYS = ["BTCUSDT", "ETHUSDT"], ["1h"], 2
     heard: list[tuple[str, int]] = []
 
-    def listen(sender, symbol, interval, open_time, **kwargs):
-        heard.append((symbol, Candle.objects.filter(symbol="ETHUSDT").count()))
+    def listen(sender, series, **kwargs):
+        eth_stored = Candle.objects.filter(symbol="ETHUSDT").count()
+        heard.extend((symbol, eth_stored) for symbol, _, _ in series)
 
     candles_stored.connect(listen, dispatch_uid="test-listen")
     try:

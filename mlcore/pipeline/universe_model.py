@@ -21,8 +21,8 @@ predictions say so (``UniverseCalls.unseen``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,37 @@ def predict_universe(
         # rows before ``since`` are not stacked (live: 1 row a symbol instead of a window).
         frames = {s: f.iloc[f.index.searchsorted(since) :] for s, f in frames.items()}
     return predict_rows(model, pooled_frame(frames, model.params, only=symbol), symbol)
+
+
+def predict_round(
+    model: UniverseModel,
+    frames: Mapping[str, pd.DataFrame],
+    symbols: Sequence[str],
+    since: int,
+) -> dict[str, UniverseCalls]:
+    """``predict_universe`` for many symbols at once (a live round), the same calls: each
+    symbol's context is what ``predict_universe`` stacks for it (the symbols the model knows,
+    and the target itself where it is not one of them), and the members are called once on
+    every target's rows. A symbol without rows is left out."""
+    frames = {s: f.iloc[f.index.searchsorted(since) :] for s, f in frames.items()}
+    known = {s: f for s, f in frames.items() if s in model.symbols}
+    pooled = pooled_frame(known, model.params)
+    parts = [pooled[pooled["symbol"].isin(symbols)]]
+    parts += [
+        pooled_frame(known | {s: frames[s]}, model.params, only=s)
+        for s in symbols
+        if s in frames and s not in known
+    ]
+    rows = pd.concat(parts, ignore_index=True)
+    if rows.empty:
+        return {}
+    calls = predict_rows(model, rows, "")
+    names = rows["symbol"].to_numpy()
+    return {
+        s: replace(calls.take(np.flatnonzero(names == s)), symbol=s, unseen=s not in model.symbols)
+        for s in symbols
+        if s in names
+    }
 
 
 def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> UniverseCalls:

@@ -57,6 +57,77 @@ def test_a_symbol_the_universe_model_never_saw_gets_its_signal(universe_champion
     assert Signal.objects.count() == 1
 
 
+SERIES = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT"]
+STORED = ["direction", "grade", "confidence", "confirmations", "regime", "entry_price",
+          "stop_price", "target_price", "explanation", "actionable"]  # fmt: skip
+
+
+def test_a_round_inferred_together_stores_what_each_series_alone_stores(universe_champion):
+    """The live round (one context read, one members call, one transaction) against each
+    series inferred on its own: the same stored signal, field by field (the score to 1e-12:
+    the members' matrix products sum in another order over many rows)."""
+
+    def fields(signal: Signal) -> dict:
+        row = Signal.objects.filter(pk=signal.pk).values(*STORED).get()
+        row["explanation"]["call_score"] = pytest.approx(
+            row["explanation"]["call_score"], rel=1e-12
+        )
+        row["confidence"] = pytest.approx(row["confidence"], rel=1e-12)
+        return row
+
+    together = inference.infer_round(SERIES, "1h", BAR)
+    assert all(o.created for o in together.values())
+    stored = {s: fields(o.signal) for s, o in together.items()}
+    Signal.objects.all().delete()
+    inference._universe_models.clear()  # nothing kept from the round
+    from mlcore import universe_data
+
+    universe_data._reads.clear()
+    for symbol in SERIES:
+        alone = inference.infer(symbol, "1h", BAR)
+        assert alone.created
+        assert Signal.objects.filter(pk=alone.signal.pk).values(*STORED).get() == stored[symbol]
+    # Idempotent as a round too.
+    again = inference.infer_round(SERIES, "1h", BAR)
+    assert not any(o.created for o in again.values()) and Signal.objects.count() == 3
+
+
+def test_a_series_of_the_round_lacking_bars_is_refused_and_the_others_are_stored(
+    universe_champion,
+):
+    from datetime import timedelta
+
+    from analysis.store import delete_candles
+    from signals.models import NoSignal
+
+    delete_candles("1000PEPEUSDT", "1h", open_time=BAR - timedelta(hours=3))
+    outcomes = inference.infer_round(SERIES, "1h", BAR)
+    assert outcomes["BTCUSDT"].created and outcomes["ETHUSDT"].created
+    assert outcomes["1000PEPEUSDT"].signal is None
+    assert "candles are missing" in outcomes["1000PEPEUSDT"].reason
+    assert list(NoSignal.objects.values_list("symbol", flat=True)) == ["1000PEPEUSDT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rounds_event_is_inferred_in_the_configured_number_of_tasks(
+    universe_champion, settings, eager
+):
+    """One ``candles_stored`` event names the round; its series are split across
+    ``INFERENCE_TASKS_PER_ROUND`` tasks (run in process here, as in the embedded mode), once
+    the event's transaction commits. The signals of one task share its start."""
+    from django.db import transaction
+
+    from analysis.events import candles_stored
+
+    settings.INFERENCE_TASKS_PER_ROUND = 2
+    with transaction.atomic():
+        candles_stored.send(sender="test", series=[(s, "1h", BAR) for s in SERIES])
+        assert not Signal.objects.exists()
+    started = {s.symbol: s.timings["started_at"] for s in Signal.objects.all()}
+    assert set(started) == set(SERIES)
+    assert started["BTCUSDT"] == started["1000PEPEUSDT"] != started["ETHUSDT"]
+
+
 def test_the_detail_page_says_which_model_made_the_signal(universe_champion, signed_in):
     s = inference.infer("1000PEPEUSDT", "1h", BAR).signal
     page = signed_in.get(f"/signals/{s.pk}/").content.decode()
