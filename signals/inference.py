@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from analysis.intervals import interval_ms
 from analysis.market import analysis_cache_key, candles_frame, funding_frame
@@ -428,7 +428,9 @@ def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outc
 
 def _save_round(model: ModelVersion, bar: datetime, fields: dict[str, dict]) -> dict[str, Outcome]:
     """``_save`` for many series in one transaction (one commit to wait for, not one a
-    series). Where a concurrent run stored one of them first, each is saved on its own."""
+    series). Where one row cannot land (a concurrent run stored that bar first, or the
+    database refuses a value), each is saved on its own, so one series never costs the
+    others their signals; a refused value is stored as that series' refusal."""
     interval = model.interval
     for each in fields.values():
         directional = each["direction"] != Signal.Direction.NEUTRAL
@@ -451,10 +453,14 @@ def _save_round(model: ModelVersion, bar: datetime, fields: dict[str, dict]) -> 
             transaction.on_commit(lambda: cache.delete_many(keys))
             for signal in signals.values():
                 broadcast.on_commit(signal)
-    except IntegrityError:  # a concurrent run stored one of these bars first
+    except (IntegrityError, DataError) as exc:
         if len(fields) > 1:
             return {s: _save_round(model, bar, {s: each})[s] for s, each in fields.items()}
         (symbol,) = fields
+        if isinstance(exc, DataError):
+            return {
+                symbol: _refuse(symbol, interval, bar, f"the signal could not be stored: {exc}")
+            }
         existing = Signal.objects.get(
             symbol=symbol, interval=interval, open_time=bar, model_version=model
         )

@@ -108,6 +108,27 @@ def test_a_series_of_the_round_lacking_bars_is_refused_and_the_others_are_stored
     assert list(NoSignal.objects.values_list("symbol", flat=True)) == ["1000PEPEUSDT"]
 
 
+def test_a_row_the_database_refuses_costs_only_its_own_series(universe_champion):
+    """One transaction stores a round; a value PostgreSQL refuses (NaN in JSON) must not
+    cost the other series their signals: each is stored on its own, the refused one as a
+    refusal saying why."""
+    from django.db import connection
+
+    from signals.models import NoSignal
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores NaN in JSON")
+    good = {"direction": "long", "grade": "C", "confidence": 0.5, "confirmations": {},
+            "regime": "", "entry_price": 1.0, "stop_price": None, "target_price": None,
+            "explanation": {"outside": None}, "timings": {}}  # fmt: skip
+    bad = good | {"explanation": {"outside": None, "call_score": float("nan")}}
+    outcomes = inference._save_round(universe_champion, BAR, {"BTCUSDT": good, "ETHUSDT": bad})
+    assert outcomes["BTCUSDT"].created and outcomes["ETHUSDT"].signal is None
+    assert "could not be stored" in outcomes["ETHUSDT"].reason
+    assert list(Signal.objects.values_list("symbol", flat=True)) == ["BTCUSDT"]
+    assert NoSignal.objects.get(symbol="ETHUSDT").open_time == BAR
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_rounds_event_is_inferred_in_the_configured_number_of_tasks(
     universe_champion, settings, eager
