@@ -170,3 +170,17 @@ def test_higher_timeframes_use_only_closed_candles(btc):
     # Bars of 2023-01-02 up to 22:00 still see the 1d candle of 2023-01-01; 23:00 sees its own.
     jan2 = frame.loc[1672617600000:1672700400000, "1d_range_pct_14"]
     assert jan2.iloc[:-1].nunique(dropna=False) == 1
+
+
+def test_counts_upto_is_the_binary_search_it_replaces():
+    """The as-of lookups (funding, higher timeframes) count the points at or before each bar
+    in one pass; the same integers as a binary search for every bar, ties and points beyond
+    either end included."""
+    from mlcore.pipeline.features.bars import counts_upto
+
+    rng = np.random.default_rng(7)
+    for n_points, n_queries in [(0, 10), (5, 0), (50, 10_000), (3_000, 1_000), (10_000, 10_000)]:
+        points = np.sort(rng.integers(-100, 20_100, n_points))
+        queries = np.sort(rng.integers(0, 20_000, n_queries))
+        expected = np.searchsorted(points, queries, "right")
+        np.testing.assert_array_equal(counts_upto(points, queries), expected)

@@ -62,4 +62,13 @@ class Bars:
     @property
     def available_ms(self) -> np.ndarray:
         """When each bar's values are known: the last millisecond of the bar."""
-        return self.open_time + self.step_ms - 1
+        return self.memo("available_ms", lambda: self.open_time + self.step_ms - 1)
+
+
+def counts_upto(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """How many of ``points`` are <= each of the ascending ``queries``: the same integers as
+    ``np.searchsorted(sorted_points, queries, "right")``, found by placing the few points
+    among the many queries (a million bars against a few thousand settlements or a quarter
+    million 4h candles: one pass over the bars instead of a binary search for each)."""
+    place = np.searchsorted(queries, points, "left")
+    return np.cumsum(np.bincount(place, minlength=len(queries) + 1)[: len(queries)])

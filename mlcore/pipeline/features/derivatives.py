@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.indicators import zscore
-from mlcore.pipeline.features.bars import Bars
+from mlcore.pipeline.features.bars import Bars, counts_upto
 from mlcore.pipeline.features.spec import FeatureDef, FeatureParams
 
 HOUR_MS = 3_600_000
@@ -36,14 +36,18 @@ class Funding:
 
 def _latest(b: Bars, f: Funding) -> np.ndarray:
     """Index of the latest settlement known at each bar's close (-1: none yet)."""
-    return b.memo("funding_idx", lambda: np.searchsorted(f.time, b.available_ms, "right") - 1)
+    return b.memo("funding_idx", lambda: counts_upto(f.time, b.available_ms) - 1)
 
 
 def _fresh(b: Bars, f: Funding, max_age_ms: int) -> np.ndarray:
     """Bars whose latest known settlement is at most ``max_age_ms`` old."""
-    idx = _latest(b, f)
-    age = b.available_ms - f.time[np.maximum(idx, 0)]
-    return (idx >= 0) & (age <= max_age_ms)
+
+    def compute() -> np.ndarray:
+        idx = _latest(b, f)
+        age = b.available_ms - f.time[np.maximum(idx, 0)]
+        return (idx >= 0) & (age <= max_age_ms)
+
+    return b.memo(("funding_fresh", max_age_ms), compute)
 
 
 def _asof(b: Bars, f: Funding, values: np.ndarray, max_age_ms: int) -> np.ndarray:
@@ -55,7 +59,7 @@ def _cumulative(b: Bars, f: Funding, span_ms: int, max_age_ms: int) -> np.ndarra
     """Sum of the rates settled in (close - span, close]."""
     csum = np.concatenate([[0.0], np.cumsum(f.rate)])
     upto = _latest(b, f) + 1
-    since = np.searchsorted(f.time, b.available_ms - span_ms, "right")
+    since = counts_upto(f.time, b.available_ms - span_ms)
     total = csum[upto] - csum[np.minimum(since, upto)]
     # Until a full span of settlements is known the sum would be short: NaN, not a guess.
     known_from = f.time[0] + span_ms if len(f.time) else np.iinfo(np.int64).max

@@ -12,7 +12,7 @@ import talib
 
 from analysis.indicators import bollinger, kaufman_efficiency_ratio
 from analysis.intervals import interval_ms
-from mlcore.pipeline.features.bars import Bars
+from mlcore.pipeline.features.bars import Bars, counts_upto
 from mlcore.pipeline.features.momentum import stoch
 from mlcore.pipeline.features.spec import FeatureDef, FeatureParams
 
@@ -64,17 +64,19 @@ def on_base(b: Bars, htf_ms: int, compute) -> np.ndarray:
 
 def _on_base(b: Bars, name: str, htf_ms: int, compute) -> np.ndarray:
     htf = b.memo(("htf", htf_ms), lambda: resample(b, htf_ms))
-    values = compute(htf)
-    # The latest complete higher candle whose last millisecond is at or before bar t's.
-    idx = b.memo(
-        ("htf_idx", htf_ms),
-        lambda: np.searchsorted(htf.available_ms, b.available_ms, "right") - 1,
-    )
-    return (
-        np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan)
-        if len(htf)
-        else np.full(len(b), np.nan)
-    )
+    if not len(htf):
+        return np.full(len(b), np.nan)
+    # The latest complete higher candle whose last millisecond is at or before bar t's, and
+    # the bars that have one.
+    idx, none_yet = b.memo(("htf_idx", htf_ms), lambda: _latest_complete(b, htf))
+    values = compute(htf)[idx]
+    values[none_yet] = np.nan
+    return values
+
+
+def _latest_complete(b: Bars, htf: Bars) -> tuple[np.ndarray, np.ndarray]:
+    idx = counts_upto(htf.available_ms, b.available_ms) - 1
+    return np.maximum(idx, 0), idx < 0
 
 
 def definitions(p: FeatureParams, step_ms: int) -> list[FeatureDef]:
