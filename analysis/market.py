@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,6 +83,41 @@ def funding_frame(
     if until:
         rows = rows.filter(funding_time__lt=until)
     return ms_frame(rows, columns, TIMES)
+
+
+def candles_frames(
+    symbols: Sequence[str], interval: str, since: datetime, until: datetime
+) -> dict[str, pd.DataFrame]:
+    """``candles_frame(symbol, interval, since=since, until=until)`` of every symbol, in one
+    query (a live round reads each symbol's newest bar: one query, not one a symbol)."""
+    rows = Candle.objects.filter(
+        symbol__in=list(symbols), interval=interval, open_time__gte=since, open_time__lt=until
+    ).order_by("symbol", "open_time")
+    return _by_symbol(ms_frame(rows, ["symbol", *FRAME_COLUMNS], TIMES), symbols)
+
+
+def funding_frames(
+    symbols: Sequence[str], since: datetime, until: datetime
+) -> dict[str, pd.DataFrame]:
+    """``funding_frame(symbol, since, until)`` of every symbol, in one query."""
+    rows = FundingRate.objects.filter(
+        symbol__in=list(symbols), funding_time__gte=since, funding_time__lt=until
+    ).order_by("symbol", "funding_time")
+    columns = ["symbol", "funding_time", "rate", "mark_price"]
+    return _by_symbol(ms_frame(rows, columns, TIMES), symbols)
+
+
+def _by_symbol(frame: pd.DataFrame, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Rows ordered by symbol, then time -> each symbol's rows (an empty frame for none). A
+    symbol's rows are one run whatever the database's collation orders the runs by."""
+    names = frame["symbol"].to_numpy()
+    body = frame.drop(columns="symbol")
+    out = {s: body.iloc[:0] for s in symbols}
+    if len(names):
+        cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
+        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(names)], strict=True):
+            out[names[start]] = body.iloc[start:end].reset_index(drop=True)
+    return out
 
 
 @dataclass(frozen=True)

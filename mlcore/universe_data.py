@@ -17,7 +17,7 @@ from datetime import timedelta
 import pandas as pd
 
 from analysis.intervals import interval_ms
-from analysis.market import candles_frame, funding_frame
+from analysis.market import candles_frame, candles_frames, funding_frame, funding_frames
 from analysis.models import SeriesRevision
 from analysis.quality import find_gaps, ms_to_datetime
 from mlcore.pipeline.universe import UniverseParams, symbol_frame, symbol_row
@@ -86,15 +86,32 @@ def read_round(
     symbols = list(dict.fromkeys([*model.symbols, *targets]))
     stamps = SeriesRevision.current(symbols, [interval, SeriesRevision.FUNDING])
     wanted = set(targets)
+    keep = need <= KEEP_BARS
+    plans = {
+        s: _plan(
+            s,
+            interval,
+            first_ms,
+            last_ms,
+            model.params,
+            (stamps[(s, interval)], stamps[(s, SeriesRevision.FUNDING)]),
+            last_row,
+        )
+        for s in symbols
+    }
+    new = _new_rows({s: p.kept for s, p in plans.items() if p.slide}, interval, first_ms, last_ms)
     frames: dict[str, pd.DataFrame] = {}
     candles: dict[str, pd.DataFrame] = {}
     funding: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
-    for s in symbols:
-        stamp = (stamps[(s, interval)], stamps[(s, SeriesRevision.FUNDING)])
-        read = _read(
-            s, interval, first_ms, last_ms, model.params, stamp, last_row, keep=need <= KEEP_BARS
-        )
+    for s, plan in plans.items():
+        read = plan.kept if plan.kept is not None and not plan.slide else None
+        if plan.slide:
+            read = _slide(plan.kept, interval, first_ms, last_ms, model.params, last_row, *new[s])
+        if read is None:
+            read = _read_span(s, interval, first_ms, last_ms, model.params, last_row)
+        if keep:
+            _keep(plan.key, plan.stamp, read)
         if read.frame is not None:
             frames[s] = read.frame
         if s not in wanted:
@@ -133,7 +150,15 @@ Stamp = tuple[int, int]  # a series' (revision, history)
 _reads: OrderedDict[tuple, tuple[tuple[Stamp, Stamp], _Read]] = OrderedDict()
 
 
-def _read(
+@dataclass(frozen=True)
+class _Plan:
+    key: tuple
+    stamp: tuple[Stamp, Stamp]
+    kept: _Read | None  # the kept span, as it serves (slide False) or to slide from
+    slide: bool
+
+
+def _plan(
     symbol: str,
     interval: str,
     first_ms: int,
@@ -141,25 +166,65 @@ def _read(
     params: UniverseParams,
     stamp: tuple[Stamp, Stamp],
     last_row: bool,
-    *,
-    keep: bool,
-) -> _Read:
+) -> _Plan:
+    """How a symbol's span is read: the kept one as it is (nothing written since, same span),
+    the kept one slid forward (every write since appended, and the new span overlaps it), or
+    in full (``kept`` None)."""
     key = (symbol, interval, last_ms - first_ms, params, last_row)
     kept = _reads.get(key)
-    read = None
-    if kept is not None:
-        if kept[0] == stamp and (kept[1].first_ms, kept[1].last_ms) == (first_ms, last_ms):
-            read = kept[1]
-        elif all(k[1] == s[1] for k, s in zip(kept[0], stamp, strict=True)):
-            read = _slide(kept[1], symbol, interval, first_ms, last_ms, params, last_row)
-    if read is None:
-        read = _read_span(symbol, interval, first_ms, last_ms, params, last_row)
-    if keep:
-        _reads[key] = (stamp, read)
-        _reads.move_to_end(key)
-        while len(_reads) > KEEP_SERIES:
-            _reads.popitem(last=False)
-    return read
+    if kept is None:
+        return _Plan(key, stamp, None, False)
+    stamps, read = kept
+    if stamps == stamp and (read.first_ms, read.last_ms) == (first_ms, last_ms):
+        return _Plan(key, stamp, read, False)
+    appended = all(k[1] == s[1] for k, s in zip(stamps, stamp, strict=True))
+    overlaps = read.last_ms <= last_ms < read.last_ms + (last_ms - first_ms)
+    if appended and overlaps and read.frame is not None:
+        return _Plan(key, stamp, read, True)
+    return _Plan(key, stamp, None, False)
+
+
+def _keep(key: tuple, stamp: tuple[Stamp, Stamp], read: _Read) -> None:
+    _reads[key] = (stamp, read)
+    _reads.move_to_end(key)
+    while len(_reads) > KEEP_SERIES:
+        _reads.popitem(last=False)
+
+
+def _new_rows(
+    sliding: dict[str, _Read], interval: str, first_ms: int, last_ms: int
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """The rows stored after each kept span, of every sliding symbol in one query for the
+    candles and one for the settlements (a live tick: two queries, not two a symbol). The
+    settlements after the newest kept one: an append may be older than the kept span's end
+    (a late settlement), never older than the newest stored then."""
+    if not sliding:
+        return {}
+    step = interval_ms(interval)
+    until = ms_to_datetime(last_ms + step)
+    bars_from = {s: read.last_ms + step for s, read in sliding.items()}
+    settled_from = {
+        s: int(read.funding["funding_time"].iloc[-1]) + 1
+        if len(read.funding)
+        else first_ms - FUNDING_LOOKBACK_MS
+        for s, read in sliding.items()
+    }
+    symbols = list(sliding)
+    bars = candles_frames(symbols, interval, ms_to_datetime(min(bars_from.values())), until)
+    settled = funding_frames(symbols, ms_to_datetime(min(settled_from.values())), until)
+    return {
+        s: (
+            _from(bars[s], "open_time", bars_from[s]),
+            _from(settled[s], "funding_time", settled_from[s]),
+        )
+        for s in symbols
+    }
+
+
+def _from(rows: pd.DataFrame, column: str, ms: int) -> pd.DataFrame:
+    if not len(rows) or rows[column].iloc[0] >= ms:
+        return rows
+    return rows[rows[column] >= ms].reset_index(drop=True)
 
 
 def _read_span(
@@ -200,29 +265,20 @@ def _computed(
 
 def _slide(
     kept: _Read,
-    symbol: str,
     interval: str,
     first_ms: int,
     last_ms: int,
     params: UniverseParams,
     last_row: bool,
+    new: pd.DataFrame,
+    settled: pd.DataFrame,
 ) -> _Read | None:
-    """The span [first_ms, last_ms] from a kept whole span that ends earlier, reading only the
-    rows stored after it (every write since appended: the kept rows are still the stored
-    ones). None where that cannot serve: an earlier span, no overlap, or a hole in the new
-    rows (the full read says where)."""
+    """The span [first_ms, last_ms] from a kept whole span that ends earlier (``_plan``) and
+    the rows stored after it (``_new_rows``): every write since appended, so the kept rows are
+    still the stored ones. None where a new row is missing (the full read says where)."""
     step = interval_ms(interval)
-    if kept.frame is None or not (kept.last_ms <= last_ms < kept.last_ms + (last_ms - first_ms)):
-        return None
-    until = ms_to_datetime(last_ms + step)
-    new = candles_frame(symbol, interval, since=ms_to_datetime(kept.last_ms + step), until=until)
     if len(new) != (last_ms - kept.last_ms) // step:
         return None
-    # Settlements after the newest kept one: an append may be older than the kept span's end
-    # (a late settlement), never older than the newest stored then.
-    times = kept.funding["funding_time"]
-    since = int(times.iloc[-1]) + 1 if len(times) else first_ms - FUNDING_LOOKBACK_MS
-    settled = funding_frame(symbol, since=ms_to_datetime(since), until=until)
     # The span moved by len(new) bars: as many leave its head as join its tail.
     candles = pd.concat([kept.candles.iloc[len(new) :], new], ignore_index=True)
     funding = kept.funding

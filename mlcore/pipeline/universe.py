@@ -18,6 +18,7 @@ bars equal the full-history computation; a funding settlement older than
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -129,11 +130,7 @@ def _funding_asof(
     if (np.diff(times) < 0).any():  # stored reads come in time order already
         order = np.argsort(times, kind="stable")
         times, rates = times[order], rates[order]
-    series = pd.Series(rates)
-    roll = series.rolling(p.funding_z_events, min_periods=p.funding_z_events)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = ((series - roll.mean()) / roll.std()).to_numpy(copy=True)
-    z[~np.isfinite(z)] = np.nan
+    z = _rolling_z(rates, p.funding_z_events)
     known = open_time + step_ms - 1
     idx = np.searchsorted(times, known, "right") - 1
     fresh = (idx >= 0) & (known - times[np.maximum(idx, 0)] <= p.funding_max_age_hours * HOUR_MS)
@@ -142,6 +139,33 @@ def _funding_asof(
         np.where(fresh, rates[at] * 10_000, np.nan),
         np.where(fresh, z[at], np.nan),
     )
+
+
+# A live tick reads each symbol's settlements over the same span as the tick before, and
+# they change only when a settlement joins or leaves it (every few hours): their z-scores are
+# kept per process, keyed by the rates themselves, so a kept result is the computed one.
+KEEP_Z_RATES = 4096
+_kept_z: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
+
+
+def _rolling_z(rates: np.ndarray, window: int) -> np.ndarray:
+    """Each rate's z-score against the last ``window`` rates (pandas' rolling mean and sample
+    std: its rounding residue over a constant stretch is what the batch trained on)."""
+    key = (window, rates.tobytes()) if len(rates) <= KEEP_Z_RATES else None
+    if key is not None and key in _kept_z:
+        _kept_z.move_to_end(key)
+        return _kept_z[key]
+    series = pd.Series(rates)
+    roll = series.rolling(window, min_periods=window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = ((series - roll.mean()) / roll.std()).to_numpy(copy=True)
+    z[~np.isfinite(z)] = np.nan
+    if key is not None:
+        z.flags.writeable = False  # shared by every caller that reads these rates
+        _kept_z[key] = z
+        while len(_kept_z) > 128:
+            _kept_z.popitem(last=False)
+    return z
 
 
 def symbol_frame(
