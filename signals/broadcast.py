@@ -28,12 +28,22 @@ log = logging.getLogger(__name__)
 GROUP = "signals"
 
 
-def on_commit(signal: Signal) -> None:
-    transaction.on_commit(lambda: publish(signal))
+def on_commit(*signals: Signal) -> None:
+    transaction.on_commit(lambda: publish(*signals))
 
 
-def publish(signal: Signal | int) -> None:
-    """Send ``signal`` (the stored row, or its id) to the ``signals`` group."""
+def publish(*signals: Signal | int) -> None:
+    """Send each signal (the stored row, or its id) to the ``signals`` group: a round's
+    signals together, their sends in flight at once (one wait, not one a signal)."""
+    messages = [_message(s) for s in signals]
+    try:
+        _send(get_channel_layer(), messages)
+    except Exception:  # a dead Redis must not undo a stored signal; the page still lists it
+        ids = ", ".join(f"#{m['data']['id']}" for m in messages)
+        log.exception("could not push signal %s", ids)
+
+
+def _message(signal: Signal | int) -> dict:
     if not isinstance(signal, Signal):
         signal = Signal.objects.select_related("model_version").get(pk=signal)
     # Every prediction goes to API clients and updates its series' row on the dashboard's
@@ -41,11 +51,7 @@ def publish(signal: Signal | int) -> None:
     html = render_to_string("signals/_board_row.html", {"row": board.row_for(signal), "oob": True})
     if signal.actionable:
         html += render_to_string("signals/_row.html", {"signal": signal, "oob": True})
-    message = {"type": "signal.new", "html": html, "data": signal_json(signal)}
-    try:
-        _send(get_channel_layer(), message)
-    except Exception:  # a dead Redis must not undo a stored signal; the page still lists it
-        log.exception("could not push signal #%s", signal.pk)
+    return {"type": "signal.new", "html": html, "data": signal_json(signal)}
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -53,11 +59,14 @@ _loop_pid = 0
 _loop_lock = threading.Lock()
 
 
-def _send(layer: BaseChannelLayer, message: dict) -> None:
+def _send(layer: BaseChannelLayer, messages: list[dict]) -> None:
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(GROUP, m) for m in messages))
+
     if not isinstance(layer, RedisChannelLayer):
         # The in-memory layer's queues belong to the server's own loop, which async_to_sync
         # finds from a view's thread.
-        async_to_sync(layer.group_send)(GROUP, message)
+        async_to_sync(send_all)()
         return
     # channels_redis keeps its connections per event loop, and async_to_sync from a worker's
     # plain thread makes a new loop per call: a new Redis connection for every signal
@@ -68,4 +77,4 @@ def _send(layer: BaseChannelLayer, message: dict) -> None:
         if _loop is None or _loop_pid != os.getpid():
             _loop, _loop_pid = asyncio.new_event_loop(), os.getpid()
             threading.Thread(target=_loop.run_forever, name="signal-push", daemon=True).start()
-    asyncio.run_coroutine_threadsafe(layer.group_send(GROUP, message), _loop).result(timeout=10)
+    asyncio.run_coroutine_threadsafe(send_all(), _loop).result(timeout=10)

@@ -451,8 +451,7 @@ def _save_round(model: ModelVersion, bar: datetime, fields: dict[str, dict]) -> 
                 for key in (latest_key(symbol, interval), analysis_cache_key(symbol, interval))
             ]
             transaction.on_commit(lambda: cache.delete_many(keys))
-            for signal in signals.values():
-                broadcast.on_commit(signal)
+            broadcast.on_commit(*signals.values())
     except (IntegrityError, DataError) as exc:
         if len(fields) > 1:
             return {s: _save_round(model, bar, {s: each})[s] for s, each in fields.items()}
