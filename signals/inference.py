@@ -259,6 +259,8 @@ def infer_round(symbols: Sequence[str], interval: str, bar: datetime) -> dict[st
             together.append(symbol)
         else:
             outcomes[symbol] = _infer_own(model, bar, started_at, started)
+            # The next series' stages start here, not with the round.
+            started_at, started = time.time(), time.perf_counter()
     if together:
         outcomes |= _infer_universe(universe, together, interval, bar, started_at, started)
     return {symbol: outcomes[symbol] for symbol in symbols}
