@@ -22,7 +22,7 @@ from django.db import transaction
 from analysis.events import candles_stored
 from analysis.intervals import interval_ms
 from analysis.models import Candle
-from signals.models import Signal
+from signals.models import NoSignal, Signal
 
 
 def bars(symbol: str, interval: str, start: datetime, end: datetime) -> list[datetime]:
@@ -42,12 +42,23 @@ def step(symbol: str, interval: str, bar: datetime) -> None:
 
 
 def next_bar(symbol: str, interval: str, default_lookback: int = 14 * 24) -> datetime | None:
-    """The bar after the newest signal of the series (or ``default_lookback`` bars before the
-    newest stored bar when there is no signal yet); None when history is used up."""
-    newest = Signal.objects.filter(symbol=symbol, interval=interval).order_by("-open_time").first()
+    """The bar after the newest one the series has an outcome for, its signal or its refusal
+    (a refused bar stays refused: replaying it again would never move on), or
+    ``default_lookback`` bars before the newest stored bar when there is neither yet; None
+    when history is used up."""
+    outcomes = [
+        Signal.objects.filter(symbol=symbol, interval=interval)
+        .order_by("-open_time")
+        .values_list("open_time", flat=True)
+        .first(),
+        NoSignal.objects.filter(symbol=symbol, interval=interval)
+        .values_list("open_time", flat=True)
+        .first(),
+    ]
+    newest = max((t for t in outcomes if t is not None), default=None)
     candles = Candle.objects.filter(symbol=symbol, interval=interval)
     if newest:
-        candles = candles.filter(open_time__gt=newest.open_time)
+        candles = candles.filter(open_time__gt=newest)
     else:
         last = candles.order_by("-open_time").values_list("open_time", flat=True).first()
         if last is None:

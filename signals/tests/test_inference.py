@@ -72,6 +72,22 @@ def test_overdue_funding_is_refused(champion):
     assert not Signal.objects.exists()
 
 
+def test_the_replay_moves_on_past_a_refused_bar(champion):
+    """The dashboard's "replay next bar" starts after the series' last outcome, a refusal
+    included: after the bar at 09:00 was refused (funding overdue) it offers 10:00, not 09:00
+    again and again."""
+    from signals import replay
+
+    assert inference.infer("BTCUSDT", "1h", BAR).created  # 07:00
+    assert replay.next_bar("BTCUSDT", "1h") == BAR + timedelta(hours=1)
+    refused = BAR + timedelta(hours=2)
+    assert "funding is overdue" in inference.infer("BTCUSDT", "1h", refused).reason
+    assert replay.next_bar("BTCUSDT", "1h") == refused + timedelta(hours=1)
+    assert replay.next_bar("BTCUSDT", "1h", default_lookback=1) == refused + timedelta(hours=1)
+    inference.infer("BTCUSDT", "1h", NEWEST)
+    assert replay.next_bar("BTCUSDT", "1h") is None  # history used up
+
+
 def test_a_gap_before_the_bar_is_refused(champion):
     Candle.objects.filter(symbol="BTCUSDT", open_time=BAR - timedelta(hours=30)).delete()
     outcome = inference.infer("BTCUSDT", "1h", BAR)
