@@ -17,6 +17,7 @@ from analysis.quality import ms_to_datetime
 from analysis.regime import RegimeSeries, RegimeThresholds, classify
 
 TIMES = ("open_time", "close_time", "funding_time")  # stored as datetimes, read as epoch ms
+FUNDING_COLUMNS = ["funding_time", "rate", "mark_price"]
 # Enough bars for EMA200 and the Wilder smoothers to have forgotten their seeds.
 LOOKBACK = 3000
 
@@ -72,7 +73,7 @@ def funding_frame(
     symbol: str, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
     """Stored settlements in time order, optionally only those in [since, until)."""
-    columns = ["funding_time", "rate", "mark_price"]
+    columns = FUNDING_COLUMNS
     if since and until:
         return span_frame(
             FundingRate, {"symbol": symbol}, "funding_time", since, until, columns, TIMES
@@ -103,8 +104,7 @@ def funding_frames(
     rows = FundingRate.objects.filter(
         symbol__in=list(symbols), funding_time__gte=since, funding_time__lt=until
     ).order_by("symbol", "funding_time")
-    columns = ["symbol", "funding_time", "rate", "mark_price"]
-    return _by_symbol(ms_frame(rows, columns, TIMES), symbols)
+    return _by_symbol(ms_frame(rows, ["symbol", *FUNDING_COLUMNS], TIMES), symbols)
 
 
 def _by_symbol(frame: pd.DataFrame, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -105,7 +105,7 @@ def read_round(
     funding: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
     for s, plan in plans.items():
-        read = plan.kept if plan.kept is not None and not plan.slide else None
+        read = plan.kept
         if plan.slide:
             read = _slide(plan.kept, interval, first_ms, last_ms, model.params, last_row, *new[s])
         if read is None:

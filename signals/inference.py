@@ -419,20 +419,16 @@ def _store(
         "explanation": explanation.to_dict() | {"outside": outside},
         "timings": timings,
     }
-    return _save(model, model.symbol, bar, fields)
-
-
-def _save(model: ModelVersion, symbol: str, bar: datetime, fields: dict) -> Outcome:
-    """Store the bar's signal once per model (a concurrent run's copy wins), clear the
-    series' refusal, and after commit retire the cached pages and push it."""
-    return _save_round(model, bar, {symbol: fields})[symbol]
+    return _save_round(model, bar, {model.symbol: fields})[model.symbol]
 
 
 def _save_round(model: ModelVersion, bar: datetime, fields: dict[str, dict]) -> dict[str, Outcome]:
-    """``_save`` for many series in one transaction (one commit to wait for, not one a
-    series). Where one row cannot land (a concurrent run stored that bar first, or the
-    database refuses a value), each is saved on its own, so one series never costs the
-    others their signals; a refused value is stored as that series' refusal."""
+    """Store each series' signal at the bar once per model (a concurrent run's copy wins),
+    clear the series' refusals, and after commit retire their cached pages and push them: all
+    in one transaction (one commit to wait for, not one a series). Where one row cannot land
+    (a concurrent run stored that bar first, or the database refuses a value), each is saved
+    on its own, so one series never costs the others their signals; a refused value is stored
+    as that series' refusal."""
     interval = model.interval
     for each in fields.values():
         directional = each["direction"] != Signal.Direction.NEUTRAL

@@ -18,9 +18,9 @@ bars equal the full-history computation; a funding settlement older than
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -145,26 +145,29 @@ def _funding_asof(
 # they change only when a settlement joins or leaves it (every few hours): their z-scores are
 # kept per process, keyed by the rates themselves, so a kept result is the computed one.
 KEEP_Z_RATES = 4096
-_kept_z: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
 
 
 def _rolling_z(rates: np.ndarray, window: int) -> np.ndarray:
     """Each rate's z-score against the last ``window`` rates (pandas' rolling mean and sample
     std: its rounding residue over a constant stretch is what the batch trained on)."""
-    key = (window, rates.tobytes()) if len(rates) <= KEEP_Z_RATES else None
-    if key is not None and key in _kept_z:
-        _kept_z.move_to_end(key)
-        return _kept_z[key]
+    if len(rates) > KEEP_Z_RATES:
+        return _z_scores(rates, window)
+    return _kept_z_scores(np.ascontiguousarray(rates, np.float64).tobytes(), window)
+
+
+@lru_cache(maxsize=128)
+def _kept_z_scores(rates: bytes, window: int) -> np.ndarray:
+    z = _z_scores(np.frombuffer(rates, np.float64), window)
+    z.flags.writeable = False  # shared by every caller that reads these rates
+    return z
+
+
+def _z_scores(rates: np.ndarray, window: int) -> np.ndarray:
     series = pd.Series(rates)
     roll = series.rolling(window, min_periods=window)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = ((series - roll.mean()) / roll.std()).to_numpy(copy=True)
     z[~np.isfinite(z)] = np.nan
-    if key is not None:
-        z.flags.writeable = False  # shared by every caller that reads these rates
-        _kept_z[key] = z
-        while len(_kept_z) > 128:
-            _kept_z.popitem(last=False)
     return z
 
 
