@@ -104,3 +104,105 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI, where nothing may be skipped: {reason}"
     return report
+
+
+# --- Trained models shared by the session (tests/trained.py) --------------------------------
+
+UNIVERSE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "1000PEPEUSDT")  # the last one unseen in training
+
+
+def _import(*symbols: str) -> None:
+    from analysis.ingest import import_file
+
+    for symbol in symbols:
+        import_file(SHARED / f"binance_futures_{symbol}_1h.csv.gz")
+        import_file(SHARED / f"binance_futures_{symbol}_funding.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def _trained_btc(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The quick BTC 1h model trained to 2024-01-01, forced past its gates."""
+    from mlcore.config import TrainRequest
+    from mlcore.training import train
+    from tests.trained import train_once
+
+    def build() -> None:
+        _import("BTCUSDT")
+        end = datetime(2024, 1, 1, tzinfo=UTC)
+        train(TrainRequest("BTCUSDT", "1h", until=end, quick=True, force=True))
+
+    with django_db_blocker.unblock():
+        return train_once(tmp_path_factory.mktemp("trained-btc"), build)
+
+
+@pytest.fixture(scope="session")
+def _trained_universe(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The quick universe model on BTC and ETH, forced past its gate."""
+    import io
+
+    from django.core.management import call_command
+
+    from tests.trained import train_once
+
+    def build() -> None:
+        _import(*UNIVERSE_SYMBOLS)
+        call_command(
+            "train_all", "--pooled", "--quick", "--force", "--symbols", "BTCUSDT,ETHUSDT",
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+
+    with django_db_blocker.unblock():
+        return train_once(tmp_path_factory.mktemp("trained-universe"), build)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_kept_between_tests() -> None:
+    """Per-process caches keyed by a model's version or row: the shared models come back with
+    the same names in every test, so a loaded model one test changed must not serve the next."""
+    from mlcore import live_state, universe_data
+    from mlcore.serving import cache
+    from signals import board
+
+    cache.forget()
+    live_state._states.clear()
+    universe_data._reads.clear()
+    board._figures.clear()
+
+
+@pytest.fixture
+def market(db, settings, tmp_path):
+    """The stored BTC 1h history and funding; models and reports under this test's tmp_path."""
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.MLFLOW_TRACKING_URI = ""
+    settings.RANDOM_RUNS = 20
+    _import("BTCUSDT")
+    return tmp_path
+
+
+@pytest.fixture
+def champion(market, _trained_btc):
+    """The session's quick BTC champion, as this test's own rows and files."""
+    from mlcore.models import ModelVersion
+    from tests.trained import install
+
+    install(_trained_btc, market / "models", market)
+    return ModelVersion.objects.get(symbol="BTCUSDT", status="champion")
+
+
+@pytest.fixture
+def universe_champion(db, settings, tmp_path, _trained_universe):
+    """The session's quick universe champion (BTC, ETH; PEPE stored but never trained on)."""
+    from mlcore.models import ModelVersion
+    from mlcore.serving.choice import UNIVERSE
+    from tests.trained import install
+
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.MLFLOW_TRACKING_URI = ""
+    settings.RANDOM_RUNS = 20
+    _import(*UNIVERSE_SYMBOLS)
+    install(_trained_universe, settings.MODELS_DIR, tmp_path)
+    model = ModelVersion.objects.get(symbol=UNIVERSE)
+    assert model.status == "champion" and model.config["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    return model

@@ -142,6 +142,8 @@ def load_universe(directory: Path) -> UniverseModel:
             tuple(m["symbols"]),
             tuple(m["supported"]),
             Dissimilarity.from_dict(m["dissimilarity"]) if m.get("dissimilarity") else None,
+            # A model saved before its barrier was: the setting's value then, read now.
+            float(m.get("atr_multiple", settings.LABEL_ATR_MULTIPLE)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory}: bad universe manifest: {exc}") from exc

@@ -36,7 +36,7 @@ from mlcore import artifacts, reports
 from mlcore.backtest.data import funding_within, market_from_frames
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets
 from mlcore.backtests import funding_gap
-from mlcore.models import Evaluation, GradingConfig, ModelVersion
+from mlcore.models import Evaluation, ModelVersion
 from mlcore.pipeline.evaluation import GRADE_SETS, outcomes
 from mlcore.pipeline.labels import triple_barrier
 from mlcore.pipeline.predict import predict
@@ -143,7 +143,7 @@ def run_evaluation(
             f"funding rates for {request.symbol} do not cover the window: {problem}"
         )
 
-    rules = GradingConfig.current().rules()
+    rules = model.grading_rules()
     preds = predict(bundle, candles, funding, since=start_ms, rules=rules)
     keep = preds.open_time < end_ms
     if not np.array_equal(preds.open_time[keep], window["open_time"].to_numpy()):

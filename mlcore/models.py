@@ -9,7 +9,12 @@ from django.db import models
 from django.db.models import Q
 
 from analysis.intervals import interval_ms
-from mlcore.pipeline.grading import GradeRule, GradingRules
+from mlcore.pipeline.grading import (
+    DEFAULT_CONFIRMATIONS,
+    DEFAULT_PROMISES,
+    GradeRule,
+    GradingRules,
+)
 
 
 class BacktestRun(models.Model):
@@ -122,6 +127,13 @@ class ModelVersion(models.Model):
         step = interval_ms(self.interval)
         return self.train_end + timedelta(milliseconds=self.embargo_bars * step)
 
+    def grading_rules(self) -> GradingRules:
+        """The grade thresholds this model's evidence was judged under, frozen at training
+        (an edit of ``GradingConfig`` applies to the next training); a model trained before
+        they were recorded reads the current ones."""
+        frozen = (self.config or {}).get("grading")
+        return GradingRules.from_dict(frozen) if frozen else GradingConfig.current().rules()
+
 
 class TrainingRun(models.Model):
     """One run of the gated training pipeline for one symbol, with its live progress."""
@@ -204,15 +216,15 @@ class GradingConfig(models.Model):
 
     updated_at = models.DateTimeField(auto_now=True)
     a_plus_confidence = models.FloatField(
-        default=0.60, help_text="promised hit rate, net of the round trip"
+        default=DEFAULT_PROMISES["A+"], help_text="promised hit rate, net of the round trip"
     )
-    a_plus_confirmations = models.PositiveSmallIntegerField(default=2)
+    a_plus_confirmations = models.PositiveSmallIntegerField(default=DEFAULT_CONFIRMATIONS["A+"])
     a_plus_required = models.JSONField(default=list, blank=True, help_text="confirmation names")
-    a_confidence = models.FloatField(default=0.57)
-    a_confirmations = models.PositiveSmallIntegerField(default=1)
+    a_confidence = models.FloatField(default=DEFAULT_PROMISES["A"])
+    a_confirmations = models.PositiveSmallIntegerField(default=DEFAULT_CONFIRMATIONS["A"])
     a_required = models.JSONField(default=list, blank=True)
-    b_confidence = models.FloatField(default=0.54)
-    b_confirmations = models.PositiveSmallIntegerField(default=0)
+    b_confidence = models.FloatField(default=DEFAULT_PROMISES["B"])
+    b_confirmations = models.PositiveSmallIntegerField(default=DEFAULT_CONFIRMATIONS["B"])
     b_required = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -21,6 +21,7 @@ from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline.baselines import BestRule
 from mlcore.pipeline.drift import autocorrelation_time
 from mlcore.pipeline.evaluation import EvaluationFigures
+from mlcore.pipeline.grading import GradingRules
 from mlcore.pipeline.predict import Bundle
 from mlcore.pipeline.targets import TargetChoice
 from mlcore.pipeline.walkforward import EnsembleOOF, FoldRecord, MemberOOF, TrainConfig, class_prior
@@ -44,6 +45,7 @@ class TrainedFigures:
     backtests: list[GradedBacktest]
     baselines: BestRule | None
     target: TargetChoice | None = None  # how the label was chosen (None: fixed by settings)
+    grading: GradingRules | None = None  # the thresholds the grades were judged under
 
     @property
     def supported_grades(self) -> list[str]:
@@ -117,7 +119,12 @@ def record_version(
         embargo_bars=config.split.embargo,
         data_hash=p.data_hash,
         label_params=asdict(r.barrier),
-        config=config.to_dict() | {"xgb_weight_final": bundle.xgb_weight},
+        config=config.to_dict()
+        | {
+            "xgb_weight_final": bundle.xgb_weight,
+            # Frozen with the evidence judged under them: an edit applies to the next training.
+            "grading": figures.grading.to_dict() if figures.grading else None,
+        },
         metrics={
             "xgboost": {
                 "log_loss": figures.xgb_loss,

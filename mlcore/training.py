@@ -48,7 +48,7 @@ from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.device import compute_device
 from mlcore.pipeline.evaluation import EvaluationFigures, outcomes
 from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
-from mlcore.pipeline.grading import call_strength, grade
+from mlcore.pipeline.grading import GradingRules, call_strength, grade
 from mlcore.pipeline.hits import HitCalibrator, walk_forward_confidence
 from mlcore.pipeline.labels import Labels, triple_barrier
 from mlcore.pipeline.models.base import Dataset, class_index
@@ -108,6 +108,7 @@ class Trainer:
         self.baselines: BestRule | None = None
         self.figures: TrainedFigures | None = None
         self.target: TargetChoice | None = None
+        self.rules: GradingRules | None = None  # the grade thresholds read at grading
 
     # -- gates ---------------------------------------------------------------------------
     def gate(self, result: gates.GateResult) -> None:
@@ -309,7 +310,7 @@ class Trainer:
         confidence = confidence[keep]
         positions = w + oof.rows  # in the candles frame
         context = market_context(p.candles, r.interval).at(p.open_time[oof.rows])
-        rules = GradingConfig.current().rules()
+        rules = self.rules = GradingConfig.current().rules()
         graded = grade(oof.calibrated, context, oof.p_xgb, oof.p_lstm, rules, confidence)
         scored = score_graded(
             p.candles,
@@ -410,6 +411,7 @@ class Trainer:
             backtests,
             self.baselines,
             self.target,
+            self.rules,
         )
         bundle = self.final(p, xgb_oof, lstm_oof, hits)
         self.tracker.stage("promotion")

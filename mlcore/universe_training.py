@@ -298,7 +298,7 @@ def fit_universe(
     ]
     stage("final")
     supported = supported_grades(rep["calls"]["grades"])
-    model = final_model(result, interval, params, supported)
+    model = final_model(result, interval, params, supported, settings.LABEL_ATR_MULTIPLE)
     return UniverseFit(rep, model, data, result)
 
 

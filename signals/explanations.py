@@ -5,7 +5,8 @@ from __future__ import annotations
 from mlcore.models import Evaluation
 from mlcore.pipeline.explain import Interaction, interactions
 from mlcore.pipeline.predict import predict
-from signals.inference import bundle_for, window
+from mlcore.serving.cache import serving_for
+from mlcore.serving.symbol import window
 from signals.models import Signal
 
 CLASS_INDEX = {"sell": 0, "neutral": 1, "buy": 2}
@@ -38,11 +39,12 @@ def interactions_for(signal: Signal, top: int = 10) -> list[Interaction]:
     """Recompute the bar's features with the signal's model and return the interaction values
     among its top drivers (TreeSHAP interactions cost ~30 ms: on demand, not stored). A
     universe model's are not computed (an empty list): only its drivers are explained."""
-    if signal.universe:
+    served = serving_for(signal.model_version)
+    if served.kind != "symbol":
         return []
-    bundle = bundle_for(signal.model_version)
+    bundle = served.bundle
     bar_ms = int(signal.open_time.timestamp() * 1000)
-    candles, funding = window(signal.model_version, bundle, bar_ms)
+    candles, funding = window(signal.symbol, bundle, bar_ms)
     preds = predict(bundle, candles, funding if not funding.empty else None, since=bar_ms)
     e = signal.explanation
     names = [d["feature"] for d in (*e.get("drivers_for", []), *e.get("drivers_against", []))]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from analysis.quality import ms_to_datetime
 from mlcore.models import ModelVersion
-from mlcore.serving import is_universe, trained_on
+from mlcore.serving import Call, is_universe, trained_on
 
 
 class SignalQuerySet(models.QuerySet):
@@ -182,6 +183,35 @@ class Signal(models.Model):
         when = f"{self.open_time:%Y-%m-%d %H:%M}"
         return f"{self.symbol} {self.interval} {when} {self.direction} {self.grade}".rstrip()
 
+    @classmethod
+    def from_call(
+        cls, call: Call, model: ModelVersion, simulation: Simulation | None = None
+    ) -> Signal:
+        """The (unsaved) signal of a served call: the one way a call becomes a row, live and
+        simulated."""
+        p_sell, p_neutral, p_buy = call.probabilities or (None, None, None)
+        return cls(
+            symbol=call.symbol,
+            interval=call.interval,
+            open_time=ms_to_datetime(call.open_time),
+            model_version=model,
+            simulation=simulation,
+            direction=DIRECTIONS[call.direction],
+            grade=call.grade,
+            confidence=call.confidence,
+            p_sell=p_sell,
+            p_neutral=p_neutral,
+            p_buy=p_buy,
+            confirmations=call.confirmations,
+            regime=call.regime,
+            entry_price=call.entry,
+            stop_price=call.stop,
+            target_price=call.target,
+            explanation=call.explanation,
+            actionable=call.actionable,
+            timings=call.timings,
+        )
+
     @property
     def universe(self) -> bool:
         """Made by the universe (pooled) model rather than the symbol's own."""
@@ -206,6 +236,9 @@ class Signal(models.Model):
         if self.acknowledged_at is None:
             self.acknowledged_at = timezone.now()
             self.save(update_fields=["acknowledged_at"])
+
+
+DIRECTIONS = {-1: Signal.Direction.SHORT, 0: Signal.Direction.NEUTRAL, 1: Signal.Direction.LONG}
 
 
 class NoSignal(models.Model):

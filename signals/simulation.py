@@ -56,11 +56,10 @@ from mlcore.backtest.engine import Market
 from mlcore.models import ModelVersion
 from mlcore.pipeline import baselines
 from mlcore.pipeline.confirmations import market_context
-from mlcore.pipeline.explain import explain_scores
-from mlcore.pipeline.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.track_record import SymbolCalls, evaluate_track_record, window_figures
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import predict_rows
+from mlcore.serving.cache import serving_for
 from mlcore.universe_training import (
     UniverseError,
     UniverseRequest,
@@ -69,11 +68,9 @@ from mlcore.universe_training import (
     record,
     universe_config,
 )
-from signals import inference
 from signals.models import Signal, Simulation, SimulationWindow
 
 log = logging.getLogger(__name__)
-DIRECTIONS = {-1: Signal.Direction.SHORT, 0: Signal.Direction.NEUTRAL, 1: Signal.Direction.LONG}
 Progress = Callable[[str, int, int], None]
 
 
@@ -279,72 +276,17 @@ def _serving(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
 def _calls(
     sim: Simulation, window: SimulationWindow, model: ModelVersion, inputs: Inputs
 ) -> list[Signal]:
-    """Step 3c: the window's calls as unsaved simulated signals."""
-    um = inference.universe_model_for(model)  # the live path's loader and its cache
+    """Step 3c: the window's calls as unsaved simulated signals, made by the live path's
+    serving model (``UniverseServing.calls``) and turned into rows by ``Signal.from_call``."""
+    served = serving_for(model)  # the live path's loader and its cache
     first, last = (int(t.timestamp() * 1000) for t in (window.start, window.end))
     rows = inputs.rows[(inputs.rows["open_time"] >= first) & (inputs.rows["open_time"] < last)]
-    step = interval_ms(sim.interval)
-    barrier = BarrierParams(
-        upper_atr=settings.LABEL_ATR_MULTIPLE,
-        lower_atr=settings.LABEL_ATR_MULTIPLE,
-        horizon=um.horizon,
-        round_trip_cost=um.config.round_trip_cost,
-    )
-    signals = []
-    for symbol, mine in rows.groupby("symbol", sort=True):
-        calls = predict_rows(um, mine, symbol)
-        ok = np.isfinite(calls.confidence)  # live refuses a bar before the warm-up too
-        if not ok.any():
-            continue
-        X = calls.features.to_numpy(np.float32)[ok]
-        explained = explain_scores(um.members.booster, X, um.features, calls.direction[ok])
-        outside = um.dissimilarity.explain_rows(X) if um.dissimilarity else [None] * len(X)
-        candles = inputs.candles[symbol]
-        span = candles[(candles["open_time"] >= first - 200 * step) & (candles["open_time"] < last)]
-        levels = triple_barrier(span, barrier)
-        upper = pd.Series(levels.upper, index=span["open_time"].to_numpy())
-        lower = pd.Series(levels.lower, index=span["open_time"].to_numpy())
-        regime = inputs.regime[symbol]
-        for i, at in enumerate(np.flatnonzero(ok)):
-            t, direction = int(calls.open_time[at]), int(calls.direction[at])
-            grade = str(calls.grade[at])
-            stop, target = (
-                (float(lower[t]), float(upper[t]))
-                if direction > 0
-                else (float(upper[t]), float(lower[t]))
-                if direction < 0
-                else (None, None)
-            )
-            signals.append(
-                Signal(
-                    simulation=sim,
-                    symbol=symbol,
-                    interval=sim.interval,
-                    open_time=ms_to_datetime(t),
-                    model_version=model,
-                    direction=DIRECTIONS[direction],
-                    grade=grade,
-                    confidence=float(calls.confidence[at]),
-                    confirmations={
-                        "members": bool(np.sign(calls.p_xgb[at]) == np.sign(calls.p_ridge[at]))
-                    },
-                    regime=str(regime.get(t) or ""),
-                    entry_price=float(calls.close[at]),
-                    stop_price=stop,
-                    target_price=target,
-                    explanation=explained[i].to_dict()
-                    | {
-                        "model": "universe",
-                        "unseen": calls.unseen,
-                        "horizon": um.horizon,
-                        "outside": outside[i],
-                        "call_score": float(calls.score[at]),
-                    },
-                    actionable=serving.actionable(model, grade, direction != 0)
-                    and outside[i] is None,
-                )
-            )
-    return signals
+    predicted = [
+        predict_rows(served.model, mine, symbol)
+        for symbol, mine in rows.groupby("symbol", sort=True)
+    ]
+    calls = served.calls(predicted, inputs.candles, inputs.regime.__getitem__)
+    return [Signal.from_call(call, model, simulation=sim) for call in calls]
 
 
 TRAINING_FAILED = "training failed: "

@@ -9,6 +9,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
 
+from mlcore.serving import cache as serving_cache
 from signals import inference, simulation
 from tradingai.retries import WHILE_DATABASE_DOWN
 
@@ -53,7 +54,7 @@ def train_simulation_window(window_id: int) -> int | None:
 def _load_champions(**_) -> None:
     from django.db import connections
 
-    inference.load_champions()
+    serving_cache.load_champions()
     # Hand the connection back before Celery's Django fixup, which closes the socket under any
     # connection it finds open at this point (it assumes one inherited from the parent); a
     # pooled connection closed that way would be handed out again, its fd reused elsewhere.

@@ -23,7 +23,7 @@ from tests.test_embedded_smoke import ROOT, SHARED, embedded_env, manage
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 @pytest.fixture

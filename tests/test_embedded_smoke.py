@@ -34,6 +34,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.system
 def test_embedded_mode_imports_checks_and_serves(tmp_path):
     env = embedded_env(tmp_path)
     manage(env, "migrate", "--noinput")

@@ -24,7 +24,12 @@ from mlcore.models import ModelVersion, TrainingRun
 from mlcore.tests.factories import model_version
 from tests.servers import ROOT, free_port, production_only, start_granian, start_redis, stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), production_only()]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.system,
+    pytest.mark.django_db(transaction=True),
+    production_only(),
+]
 
 
 def _env(**overrides: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from django.db import connections
 
 from tests.servers import ROOT, production_only
 
-pytestmark = [pytest.mark.slow, production_only()]
+pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.soak, production_only()]
 
 
 @pytest.mark.timeout(600)

@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 from tests.servers import shell_key, start_daphne, stop
 from tests.test_embedded_smoke import embedded_env, manage
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 def test_a_plain_client_with_a_key_gets_the_api_stream_and_never_the_dashboard_socket(tmp_path):

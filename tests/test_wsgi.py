@@ -20,6 +20,7 @@ from tradingai.models import ApiKey
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.system,
     pytest.mark.django_db(transaction=True),
     production_only(),
 ]

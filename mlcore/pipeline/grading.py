@@ -19,8 +19,12 @@ import numpy as np
 from mlcore.pipeline.confirmations import NAMES, MarketContext
 from mlcore.pipeline.models.base import BUY, NEUTRAL, SELL
 
-GRADES = ("A+", "A", "B", "C")
+GRADES = ("A+", "A", "B", "C")  # best first; C promises nothing
 NO_GRADE = ""
+# The defaults, in one place (GradingRules, HitGrades and the GradingConfig row read these):
+# the hit rate each grade promises, net of the round trip, and the confirmations it needs.
+DEFAULT_PROMISES = {"A+": 0.60, "A": 0.57, "B": 0.54}
+DEFAULT_CONFIRMATIONS = {"A+": 2, "A": 1, "B": 0}
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,9 @@ class GradeRule:
 @dataclass(frozen=True)
 class GradingRules:
     rules: tuple[GradeRule, ...] = field(
-        default_factory=lambda: (
-            GradeRule("A+", 0.60, 2),
-            GradeRule("A", 0.57, 1),
-            GradeRule("B", 0.54, 0),
+        default_factory=lambda: tuple(
+            GradeRule(grade, promise, DEFAULT_CONFIRMATIONS[grade])
+            for grade, promise in DEFAULT_PROMISES.items()
         )
     )
 
@@ -142,6 +145,8 @@ def grade(
 
 __all__ = [
     "BUY",
+    "DEFAULT_CONFIRMATIONS",
+    "DEFAULT_PROMISES",
     "GRADES",
     "NO_GRADE",
     "SELL",

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
-GRADES = ("A+", "A", "B", "C")
+from mlcore.pipeline.grading import DEFAULT_PROMISES, GRADES
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def walk_forward_confidence(
 class HitGrades:
     """Promised out-of-sample hit rates (net of the round trip), best grade first."""
 
-    promises: dict[str, float] = field(default_factory=lambda: {"A+": 0.60, "A": 0.57, "B": 0.54})
+    promises: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PROMISES))
     min_calls: int = 30  # a grade with fewer out-of-sample calls has no evidence either way
 
     def __post_init__(self) -> None:

@@ -38,6 +38,7 @@ from mlcore.pipeline.hits import (
     grade_figures,
     hit_ece,
 )
+from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.pooled import (
     Members,
     PooledConfig,
@@ -61,6 +62,19 @@ class UniverseModel:
     symbols: tuple[str, ...]  # trained on
     supported: tuple[str, ...]  # grades the out-of-fold evidence backs
     dissimilarity: Dissimilarity | None = None  # fitted on the training rows
+    # Stop and target of a call: this many ATRs from the close (the setting at training,
+    # saved with the model so that a later edit of the setting does not change its calls).
+    atr_multiple: float = 2.0
+
+    @property
+    def barrier(self) -> BarrierParams:
+        """The stop/target barrier a call of this model shows and is backtested with."""
+        return BarrierParams(
+            upper_atr=self.atr_multiple,
+            lower_atr=self.atr_multiple,
+            horizon=self.horizon,
+            round_trip_cost=self.config.round_trip_cost,
+        )
 
     @property
     def history_needed(self) -> int:
@@ -78,11 +92,16 @@ class UniverseModel:
             "symbols": list(self.symbols),
             "supported": list(self.supported),
             "dissimilarity": self.dissimilarity.to_dict() if self.dissimilarity else None,
+            "atr_multiple": self.atr_multiple,
         }
 
 
 def final_model(
-    result: PooledResult, interval: str, params: UniverseParams, supported: list[str]
+    result: PooledResult,
+    interval: str,
+    params: UniverseParams,
+    supported: list[str],
+    atr_multiple: float = 2.0,
 ) -> UniverseModel:
     data, oof, config = result.data, result.oof, result.config
     horizon = oof.folds[-1].horizon
@@ -101,6 +120,7 @@ def final_model(
         tuple(sorted(set(data.symbol))),
         tuple(supported),
         Dissimilarity.fit(data.X[sample], data.features),
+        atr_multiple,
     )
 
 

@@ -11,12 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 from ninja.testing import TestClient
 
-from analysis.ingest import import_file
-from analysis.tests.binance_replay import SHARED
 from mlcore import drift
-from mlcore.config import TrainRequest
 from mlcore.models import DriftReport, TrainingRun
-from mlcore.training import train
 from tradingai.api import api
 from tradingai.health import system_health
 
@@ -24,18 +20,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture
-def champion(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MLFLOW_TRACKING_URI = ""
-    settings.RANDOM_RUNS = 20
+def champion(champion, settings):
+    """The session's quick BTC champion (trained to 2024-01-01), with two watched symbols."""
     settings.SYMBOLS = ["BTCUSDT", "ETHUSDT"]
-    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
-    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
-    request = TrainRequest(
-        "BTCUSDT", "1h", until=datetime(2024, 1, 1, tzinfo=UTC), quick=True, force=True
-    )
-    run = train(request)
-    return run.model_version
+    return champion
 
 
 def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_commit_callbacks):

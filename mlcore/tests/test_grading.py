@@ -85,3 +85,19 @@ def test_the_admin_config_feeds_the_rules():
 
     with pytest.raises(ValidationError, match="fall from A"):
         config.clean()
+
+
+def test_a_confidence_exactly_at_a_promise_earns_that_grade_and_a_hair_below_does_not():
+    """The boundaries are inclusive (``>=``) in both grading paths: the per-symbol rules with
+    confirmations and the universe model's promises."""
+    from mlcore.pipeline.grading import DEFAULT_PROMISES
+    from mlcore.pipeline.hits import HitGrades, grade_calls
+
+    below = {g: float(np.nextafter(v, 0)) for g, v in DEFAULT_PROMISES.items()}
+    at = list(DEFAULT_PROMISES.values())
+    hit = np.array([*at, *below.values()])
+    p = probs(*[(0.05, 0.05, 0.90)] * len(hit))  # every row a buy with all confirmations
+    g = grade(p, context(len(hit)), p, p, hit_confidence=hit)
+    assert list(g.grade) == ["A+", "A", "B", "A", "B", "C"]
+    universe = grade_calls(hit, np.ones(len(hit)), HitGrades())
+    assert list(universe) == ["A+", "A", "B", "A", "B", "C"]

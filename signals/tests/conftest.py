@@ -6,8 +6,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from analysis.ingest import import_file
-from analysis.tests.binance_replay import SHARED
 from mlcore.config import TrainRequest
 from mlcore.training import train
 
@@ -17,21 +15,6 @@ TRAINED_UNTIL = datetime(2024, 1, 1, tzinfo=UTC)
 def quick_champion(symbol: str = "BTCUSDT"):
     request = TrainRequest(symbol, "1h", until=TRAINED_UNTIL, quick=True, force=True)
     return train(request).model_version
-
-
-@pytest.fixture
-def market(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MLFLOW_TRACKING_URI = ""
-    settings.RANDOM_RUNS = 20
-    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
-    import_file(SHARED / "binance_futures_BTCUSDT_funding.csv.gz")
-    return tmp_path
-
-
-@pytest.fixture
-def champion(market):
-    return quick_champion()
 
 
 @pytest.fixture

@@ -183,6 +183,7 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
     viewer.force_login(User.objects.create_user("viewer", password="x" * 12))
     page = viewer.get("/settings/").content.decode()
     assert "BTCUSDT,ETHUSDT</textarea>" in page and "Read only" in page
+    assert "An edit applies to the next training" in page
     viewer.post("/settings/", {"form": "grades", "a_plus_confidence": 0.5})
     assert GradingConfig.current().a_plus_confidence == 0.60  # not staff: unchanged
     staff = Client()
@@ -298,3 +299,42 @@ def test_prices_read_at_the_symbols_own_decimals(trader):
     chart = json.loads(page.split('id="chart-data" type="application/json">')[1].split("<")[0])
     assert chart["decimals"] == 7
     assert price_decimals([61772.1, 62035.0]) == 2 and price_decimals([2913.14]) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_in_session_from_a_foreign_origin_gets_no_socket(settings):
+    """The whole ASGI application (session middleware, the routes' origin checks) with a real
+    session cookie: our own origin gets both streams; a foreign page carrying the same cookie
+    (cross-site WebSocket hijacking) gets neither."""
+    from tradingai.asgi import application
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.API_AUTH = "required"  # the API stream then counts the session only by origin
+    browser = Client()
+    browser.force_login(User.objects.create_user("trader", password="x" * 12))
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    async def opens(path: str, origin: str) -> bool:
+        headers = [(b"cookie", cookie.encode()), (b"origin", origin.encode())]
+        socket = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await socket.connect()
+        if not connected:
+            return False
+        try:  # the API stream accepts, then closes a stranger (4401) at once
+            message = await socket.receive_output(timeout=0.5)
+        except TimeoutError:
+            return True  # still open (the communicator ends the consumer on the time-out)
+        return message["type"] != "websocket.close"
+
+    async def scenario() -> dict:
+        return {
+            (path, origin): await opens(path, origin)
+            for path in ("/ws/signals/", "/api/realtime/signals")
+            for origin in ("http://testserver", "https://evil.example")
+        }
+
+    opened = async_to_sync(scenario)()
+    assert opened[("/ws/signals/", "http://testserver")]
+    assert opened[("/api/realtime/signals", "http://testserver")]
+    assert not opened[("/ws/signals/", "https://evil.example")]
+    assert not opened[("/api/realtime/signals", "https://evil.example")]

@@ -10,6 +10,8 @@ import pytest
 
 from analysis.models import Candle, FundingRate
 from analysis.tests.binance_replay import SHARED
+from mlcore.serving.cache import serving_for
+from mlcore.serving.symbol import one_thread
 from signals import inference
 from signals.models import NoSignal, Signal
 from signals.tests.conftest import quick_champion
@@ -30,7 +32,7 @@ def test_one_explained_signal_per_bar(champion, django_capture_on_commit_callbac
     if s.direction == "neutral":  # not a call: its confidence is the class probability
         assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
     else:  # a call: the probability that it is a hit, from the model's hit calibrator
-        bundle = inference.bundle_for(champion)
+        bundle = serving_for(champion).bundle
         assert 0 < s.confidence < 1 and bundle.hits.base_rate > 0
     close = Candle.objects.get(symbol="BTCUSDT", open_time=BAR).close
     assert s.entry_price == close
@@ -121,7 +123,7 @@ def test_a_feature_spec_mismatch_is_refused(champion):
     from mlcore.pipeline.features import FeatureSpecMismatch
     from mlcore.pipeline.predict import predict
 
-    bundle = inference.bundle_for(champion)
+    bundle = serving_for(champion).bundle
     assert bundle.spec.uses_funding
     with pytest.raises(FeatureSpecMismatch, match="missing features: funding_rate"):
         predict(bundle, candles_frame("BTCUSDT", "1h", last=2000), None)
@@ -130,25 +132,42 @@ def test_a_feature_spec_mismatch_is_refused(champion):
 def test_inputs_unlike_the_training_rows_are_flagged_and_never_actionable(champion):
     """A symbol model's dissimilarity reference is fitted on its saved sample of training rows:
     an ordinary hour passes; an hour that moves 30 % on 50 times the volume is flagged, said in
-    one line, and not actionable even from a model whose grades are all backed."""
+    one line. A directional call in a backed grade is actionable while its inputs are ordinary
+    and not once they are flagged."""
+    from dataclasses import replace
+
     champion.forced = False
     champion.metrics = champion.metrics | {"supported_grades": ["A+", "A", "B", "C"]}
     champion.save(update_fields=["forced", "metrics"])
-    bundle = inference.bundle_for(champion)
+    served = serving_for(champion)
+    bundle = served.bundle
     assert bundle.dissimilarity is not None
     assert bundle.dissimilarity.names == tuple(bundle.spec.features)
-    ordinary = inference.infer("BTCUSDT", "1h", BAR - timedelta(hours=5)).signal
-    assert ordinary.explanation["outside"] is None
-    assert ordinary.actionable == (ordinary.direction != "neutral")
+    calls = (
+        inference.infer("BTCUSDT", "1h", BAR - timedelta(hours=h)).signal for h in range(5, 60)
+    )
+    ordinary = next(s for s in calls if s.direction != "neutral")
+    assert ordinary.explanation["outside"] is None and ordinary.grade and ordinary.actionable
+    # The same bar, its inputs now counted as unlike the training rows (a threshold no row
+    # passes): the same directional call, flagged, not actionable.
+    ordinary.delete()
+    bundle.dissimilarity = replace(bundle.dissimilarity, threshold=-1.0)
+    flagged = inference.infer("BTCUSDT", "1h", ordinary.open_time).signal
+    assert (flagged.direction, flagged.grade) == (ordinary.direction, ordinary.grade)
+    assert flagged.explanation["outside"] and not flagged.actionable
+    # A real outlier is flagged by the fitted threshold (the model read again from its files).
+    from mlcore.serving import cache
+
+    cache.forget()
     candle = Candle.objects.get(symbol="BTCUSDT", interval="1h", open_time=BAR)
     candle.close, candle.high = candle.close * 1.3, candle.close * 1.31
     candle.volume *= 50
     candle.save(update_fields=["close", "high", "volume"])
-    flagged = inference.infer("BTCUSDT", "1h", BAR).signal
-    assert flagged.explanation["outside"].startswith(
+    shocked = inference.infer("BTCUSDT", "1h", BAR).signal
+    assert shocked.explanation["outside"].startswith(
         "inputs outside what the model was trained on: "
     )
-    assert " sd" in flagged.explanation["outside"] and not flagged.actionable
+    assert " sd" in shocked.explanation["outside"] and not shocked.actionable
 
 
 def test_live_inference_gives_the_probabilities_evaluate_gives(champion):
@@ -159,12 +178,12 @@ def test_live_inference_gives_the_probabilities_evaluate_gives(champion):
     from mlcore.models import GradingConfig
     from mlcore.pipeline.predict import predict
 
-    bundle = inference.bundle_for(champion)
+    bundle = serving_for(champion).bundle
     start, end = datetime(2024, 5, 14, 0, tzinfo=UTC), datetime(2024, 5, 14, 8, tzinfo=UTC)
     candles = candles_frame(
         "BTCUSDT", "1h", since=start - timedelta(hours=bundle.history_needed), until=end
     )
-    with inference.one_thread():
+    with one_thread():
         batch = predict(
             bundle, candles, funding_frame("BTCUSDT"),
             since=int(start.timestamp() * 1000), rules=GradingConfig.current().rules(),
@@ -193,13 +212,13 @@ def test_the_kept_window_catches_up_on_appends_and_is_rebuilt_when_history_chang
     from mlcore.models import GradingConfig
     from mlcore.pipeline.predict import predict
 
-    bundle = inference.bundle_for(champion)
+    bundle = serving_for(champion).bundle
     key = ("BTCUSDT", "1h", bundle.spec.version)
 
     def full_read(bar: datetime) -> np.ndarray:
         since = bar - timedelta(hours=bundle.history_needed - 1)
         candles = candles_frame("BTCUSDT", "1h", since=since, until=bar + timedelta(hours=1))
-        with inference.one_thread():
+        with one_thread():
             preds = predict(
                 bundle, candles, funding_frame("BTCUSDT"),
                 since=int(bar.timestamp() * 1000), rules=GradingConfig.current().rules(),
@@ -233,7 +252,7 @@ def test_a_neutral_prediction_is_stored_without_levels_or_grade(champion):
     from mlcore.models import GradingConfig
     from mlcore.pipeline.predict import predict
 
-    bundle = inference.bundle_for(champion)
+    bundle = serving_for(champion).bundle
     start = datetime(2024, 5, 13, 0, tzinfo=UTC)
     candles = candles_frame(
         "BTCUSDT", "1h", since=start - timedelta(hours=bundle.history_needed), until=BAR
@@ -249,3 +268,18 @@ def test_a_neutral_prediction_is_stored_without_levels_or_grade(champion):
     assert s.direction == "neutral" and (s.stop_price, s.target_price, s.grade) == (None, None, "")
     assert not s.actionable
     assert s.confidence == max(s.p_sell, s.p_neutral, s.p_buy)
+
+
+def test_a_models_grade_thresholds_are_frozen_with_its_evidence(champion):
+    """The thresholds a model's grades were judged under are saved with it; an edit of the
+    grading settings applies to the next training, never to what a served grade means."""
+    from mlcore.models import GradingConfig, ModelVersion
+    from mlcore.pipeline.grading import GradingRules
+
+    assert GradingRules.from_dict(champion.config["grading"]) == GradingRules()  # at training
+    config = GradingConfig.current()
+    config.a_plus_confidence, config.a_confidence, config.b_confidence = 0.99, 0.98, 0.97
+    config.save()
+    served = serving_for(champion)
+    assert served.rules == GradingRules() != config.rules()
+    assert ModelVersion.objects.get(pk=champion.pk).grading_rules() == GradingRules()

@@ -33,6 +33,7 @@ NEW_BAR = datetime(2024, 5, 14, 7, tzinfo=UTC)  # funding is fresh for it (see t
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.system,
     pytest.mark.django_db(transaction=True),
     production_only(),
 ]

@@ -196,6 +196,7 @@ def test_a_killed_simulation_resumes_without_duplicates_and_a_rerun_adds_nothing
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.system
 @production_only()
 def test_in_production_the_trainings_run_as_gpu_queue_tasks_on_a_worker(research):
     from signals.tests.test_live_production import start_worker

@@ -14,6 +14,7 @@ from analysis.tests.binance_replay import SHARED
 from mlcore import serving
 from mlcore.models import ModelVersion
 from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.serving import cache as serving_cache
 from mlcore.tests.factories import model_version
 from signals import inference
 from signals.models import Signal
@@ -21,23 +22,6 @@ from signals.serialize import signal_json
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 BAR = datetime(2024, 5, 14, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-def universe_champion(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.REPORTS_DIR = tmp_path / "reports"
-    for s in ("BTCUSDT", "ETHUSDT", "1000PEPEUSDT"):
-        import_file(SHARED / f"binance_futures_{s}_1h.csv.gz")
-        import_file(SHARED / f"binance_futures_{s}_funding.csv.gz")
-    out = io.StringIO()
-    call_command(
-        "train_all", "--pooled", "--quick", "--force", "--symbols", "BTCUSDT,ETHUSDT",
-        stdout=out, stderr=io.StringIO(),
-    )  # fmt: skip
-    model = ModelVersion.objects.get(symbol=UNIVERSE)
-    assert model.status == "champion" and model.config["symbols"] == ["BTCUSDT", "ETHUSDT"]
-    return model
 
 
 def test_a_symbol_the_universe_model_never_saw_gets_its_signal(universe_champion):
@@ -48,13 +32,23 @@ def test_a_symbol_the_universe_model_never_saw_gets_its_signal(universe_champion
     assert s.p_buy is None and 0 < s.confidence < 1
     assert s.explanation["model"] == "universe" and s.explanation["unseen"] is True
     assert s.explanation["drivers_for"] or s.explanation["drivers_against"]
-    if s.direction != "neutral":
-        assert s.grade in {"A+", "A", "B", "C"} and s.stop_price and s.target_price
     data = signal_json(s)
     assert data["model"]["universe"] and not data["model"]["trained_on_symbol"]
     # Idempotent, like every model's: the bar has its one signal.
     assert not inference.infer("1000PEPEUSDT", "1h", BAR).created
     assert Signal.objects.count() == 1
+    # A directional call (the nearest earlier bar with one) is graded, with its levels on
+    # either side of the entry at the model's own barrier.
+    from datetime import timedelta
+
+    earlier = (
+        inference.infer("1000PEPEUSDT", "1h", BAR - timedelta(hours=h)) for h in range(1, 60)
+    )
+    call = next(o.signal for o in earlier if o.signal.direction != "neutral")
+    assert call.grade in {"A+", "A", "B", "C"}
+    low, high = sorted([call.stop_price, call.target_price])
+    assert low < call.entry_price < high
+    assert (call.target_price > call.entry_price) == (call.direction == "long")
 
 
 SERIES = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT"]
@@ -79,7 +73,7 @@ def test_a_round_inferred_together_stores_what_each_series_alone_stores(universe
     assert all(o.created for o in together.values())
     stored = {s: fields(o.signal) for s, o in together.items()}
     Signal.objects.all().delete()
-    inference._universe_models.clear()  # nothing kept from the round
+    serving_cache.forget()  # nothing kept from the round
     from mlcore import universe_data
 
     universe_data._reads.clear()
@@ -118,11 +112,14 @@ def test_a_row_the_database_refuses_costs_only_its_own_series(universe_champion)
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite stores NaN in JSON")
-    good = {"direction": "long", "grade": "C", "confidence": 0.5, "confirmations": {},
-            "regime": "", "entry_price": 1.0, "stop_price": None, "target_price": None,
-            "explanation": {"outside": None}, "timings": {}}  # fmt: skip
-    bad = good | {"explanation": {"outside": None, "call_score": float("nan")}}
-    outcomes = inference._save_round(universe_champion, BAR, {"BTCUSDT": good, "ETHUSDT": bad})
+    from dataclasses import replace
+
+    from mlcore.serving import Call
+
+    good = Call("BTCUSDT", "1h", int(BAR.timestamp() * 1000), 1, "C", 0.5, None, {}, "", 1.0,
+                None, None, {"outside": None}, None, False)  # fmt: skip
+    bad = replace(good, symbol="ETHUSDT", explanation={"call_score": float("nan")})
+    outcomes = inference._save_round(universe_champion, [good, bad])
     assert outcomes["BTCUSDT"].created and outcomes["ETHUSDT"].signal is None
     assert "could not be stored" in outcomes["ETHUSDT"].reason
     assert list(Signal.objects.values_list("symbol", flat=True)) == ["BTCUSDT"]
@@ -247,9 +244,12 @@ def test_the_universe_models_page_shows_its_evidence(universe_champion, signed_i
     page = signed_in.get(f"/models/{universe_champion.pk}/").content.decode()
     assert "Universe model over 2 symbols (BTCUSDT, ETHUSDT)" in page
     assert "Best simple rule, chosen on earlier folds" in page and "Per symbol" in page
-    supported = universe_champion.metrics["supported_grades"]
-    if not supported:
-        assert "No grade of this model is backed by its out-of-sample evidence" in page
+    if universe_champion.metrics["supported_grades"]:
+        assert "No grade of this model is backed" not in page
+    universe_champion.metrics["supported_grades"] = []
+    universe_champion.save()
+    page = signed_in.get(f"/models/{universe_champion.pk}/").content.decode()
+    assert "No grade of this model is backed by its out-of-sample evidence" in page
     for grade in ("A+", "A", "B", "C"):
         assert f"<td>{grade}</td>" in page
 
@@ -260,9 +260,10 @@ def test_the_daily_drift_check_and_the_worker_preload_cope_with_a_universe_champ
     from mlcore import tasks
 
     assert tasks.check_drift() == []  # no per-symbol champion; the universe one is not checked
-    inference._universe_models.clear()
-    assert inference.load_champions() == 1
-    assert universe_champion.version in inference._universe_models
+    serving_cache.forget()
+    assert serving_cache.load_champions() == 1
+    assert serving_cache.serving_for(universe_champion).kind == "universe"
+    assert universe_champion.version in serving_cache._loaded
 
 
 def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_champion):
@@ -289,22 +290,25 @@ def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_cham
 
 
 def test_inputs_unlike_the_training_rows_are_said_and_never_actionable(universe_champion):
+    """A directional call in a backed grade, actionable while its inputs are ordinary, is
+    flagged and not actionable once they count as unlike the training rows."""
     from dataclasses import replace
     from datetime import timedelta
 
     universe_champion.forced = False
-    universe_champion.save()
-    um = inference.universe_model_for(universe_champion)
-    assert um.dissimilarity is not None and um.dissimilarity.threshold > 0
-    bar = BAR - timedelta(hours=2)
-    probe = inference.infer("1000PEPEUSDT", "1h", bar).signal
-    assert probe.explanation["outside"] is None  # an ordinary hour
-    probe.delete()
     universe_champion.metrics["supported_grades"] = ["A+", "A", "B", "C"]
     universe_champion.save()
+    um = serving_cache.serving_for(universe_champion).model
+    assert um.dissimilarity is not None and um.dissimilarity.threshold > 0
+    bars = (BAR - timedelta(hours=h) for h in range(2, 60))
+    calls = (inference.infer("1000PEPEUSDT", "1h", bar).signal for bar in bars)
+    ordinary = next(s for s in calls if s.direction != "neutral")
+    assert ordinary.explanation["outside"] is None and ordinary.grade and ordinary.actionable
+    ordinary.delete()
     # A threshold no row passes: every input counts as unlike the training rows.
     um.dissimilarity = replace(um.dissimilarity, threshold=-1.0)
-    s = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    s = inference.infer("1000PEPEUSDT", "1h", ordinary.open_time).signal
+    assert (s.direction, s.grade) == (ordinary.direction, ordinary.grade)
     assert s.explanation["outside"].startswith("inputs outside what the model was trained on: ")
     assert not s.actionable
 
@@ -323,3 +327,19 @@ def test_the_dissimilarity_reference_round_trips(universe_champion):
 
     X = np.random.default_rng(0).normal(size=(50, len(d.names)))
     np.testing.assert_array_equal(again.score(X)[0], d.score(X)[0])
+
+
+def test_the_universe_models_barrier_is_saved_with_it(universe_champion, settings):
+    """Stop and target come from the barrier saved with the model at training, so a later
+    edit of the setting changes no call of a model already trained."""
+    from pathlib import Path
+
+    from mlcore import artifacts
+
+    at_training = settings.LABEL_ATR_MULTIPLE
+    manifest = artifacts.read_manifest(Path(universe_champion.artifact_path))
+    assert manifest["model"]["atr_multiple"] == at_training
+    settings.LABEL_ATR_MULTIPLE = at_training * 3
+    served = serving_cache.serving_for(universe_champion)  # loaded after the edit
+    assert served.model.barrier.upper_atr == served.model.barrier.lower_atr == at_training
+    assert served.model.barrier.horizon == served.model.horizon

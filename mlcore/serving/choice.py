@@ -54,3 +54,15 @@ def actionable(model: ModelVersion, grade: str, directional: bool) -> bool:
     """A call a trader may act on: directional, in a grade its model's evidence backs, from a
     model that passed its gates (a forced model has earned nothing)."""
     return directional and not model.forced and grade in supported_grades(model)
+
+
+def serving_models(symbols: list[str], interval: str) -> dict[str, ModelVersion | None]:
+    """``serving_model`` of many symbols in one query of the champions."""
+    champions = {
+        m.symbol: m
+        for m in ModelVersion.objects.filter(
+            status=ModelVersion.Status.CHAMPION, interval=interval, symbol__in=[*symbols, UNIVERSE]
+        )
+    }
+    universe = champions.get(UNIVERSE)
+    return {symbol: choose(champions.get(symbol), universe, symbol) for symbol in symbols}

@@ -1,0 +1,201 @@
+"""A symbol's own champion (XGBoost + LSTM ensemble) behind the serving interface.
+
+``serve([symbol], bar)``:
+1. the window: from the per-process live state (``mlcore.live_state``) where it still holds,
+   else a full read of the ``history_needed`` bars, refused when one is missing;
+2. funding: refused when the last settlement by the bar's close is overdue (for a model that
+   reads funding), never a prediction from stale inputs;
+3. predict through ``mlcore.pipeline.predict`` (the function ``evaluate`` runs), explain the
+   predicted class (the XGBoost member), stop and target at the model's own barrier.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from analysis.intervals import interval_ms
+from analysis.market import candles_frame, funding_frame
+from analysis.quality import find_gaps, ms_to_datetime
+from mlcore import artifacts, live_state
+from mlcore.pipeline.explain import explain
+from mlcore.pipeline.features import FeatureSpecMismatch
+from mlcore.pipeline.predict import Bundle, predict
+from mlcore.serving import levels
+from mlcore.serving.base import Clock, ServingModel
+from mlcore.serving.call import Call, Refusal, Refused
+
+HOUR_MS = 3_600_000
+FUNDING_GRACE_MS = HOUR_MS  # a settlement this late past its schedule means stale funding
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for a single bar (measured: with two workers on two cores, its
+    default thread pool made a 3 ms prediction take 70 ms), restored after, since the
+    embedded mode trains in the same process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def funding_problem(times_ms: np.ndarray, bar_close_ms: int) -> str | None:
+    """Why funding known at the bar's close is stale, or None. The schedule is read off the
+    last settlements (8h on most symbols, 4h or 1h on some)."""
+    known = np.sort(times_ms[times_ms <= bar_close_ms])
+    if not len(known):
+        return "no funding rate is stored before the bar"
+    gaps = np.diff(known[-4:])
+    period = round(float(np.median(gaps)) / HOUR_MS) * HOUR_MS if len(gaps) else 8 * HOUR_MS
+    due = int(known[-1]) + period
+    if bar_close_ms > due + FUNDING_GRACE_MS:
+
+        def at(ms: int) -> str:
+            return f"{ms_to_datetime(ms):%Y-%m-%d %H:%M}"
+
+        return (
+            f"funding is overdue: the last settlement is {at(int(known[-1]))}, the next was "
+            f"due {at(due)}, the bar closes {at(bar_close_ms)}; fetch funding rates"
+        )
+    return None
+
+
+def window(symbol: str, bundle: Bundle, bar_ms: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candles the model looks back on up to the bar, and the funding settled among them."""
+    step = interval_ms(bundle.interval)
+    until = ms_to_datetime(bar_ms + step)
+    candles = candles_frame(
+        symbol,
+        bundle.interval,
+        until=until,
+        since=ms_to_datetime(bar_ms - (bundle.history_needed - 1) * step),
+    )
+    # The features' funding look-back (a week of settlements) from the window's first bar on;
+    # the candles' look-back is far longer, so this covers them.
+    first = ms_to_datetime(int(candles["open_time"].iloc[0])) if len(candles) else until
+    return candles, funding_frame(symbol, since=first, until=until)
+
+
+def full_window(symbol: str, bundle: Bundle, bar_ms: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bar's window read in full, refused when candles are missing from it."""
+    need = bundle.history_needed
+    candles, funding = window(symbol, bundle, bar_ms)
+    if len(candles) < need or int(candles["open_time"].iloc[-1]) != bar_ms:
+        gaps = find_gaps(candles["open_time"].to_numpy(), interval_ms(bundle.interval))
+        where = f": {gaps[0]}" if gaps else ""
+        raise Refused(
+            f"candles are missing before the bar ({len(candles)} of the {need} the model "
+            f"looks back on are stored{where}); run `manage.py check_data --repair`"
+        )
+    return candles, funding
+
+
+def check_funding(bundle: Bundle, funding: pd.DataFrame, bar_ms: int) -> None:
+    """Refuse a bar whose funding inputs would be stale (for a model that reads funding)."""
+    if bundle.spec.uses_funding:
+        step = interval_ms(bundle.interval)
+        problem = funding_problem(funding["funding_time"].to_numpy(), bar_ms + step - 1)
+        if problem:
+            raise Refused(problem)
+
+
+class SymbolServing(ServingModel):
+    kind = "symbol"
+
+    def __init__(self, record, bundle: Bundle) -> None:
+        super().__init__(record)
+        # One bar is too small a job for threads: XGBoost predicts on one, and so does torch
+        # (``one_thread``), so worker processes do not fight over the cores.
+        bundle.xgb.model.set_params(n_jobs=1)
+        self.bundle = bundle
+        # Read once: the thresholds are frozen with the model (no query per bar).
+        self.rules = record.grading_rules()
+
+    @classmethod
+    def load(cls, record) -> SymbolServing:
+        from pathlib import Path
+
+        return cls(record, artifacts.load_bundle(Path(record.artifact_path)))
+
+    @property
+    def history_needed(self) -> int:
+        return self.bundle.history_needed
+
+    def serve(
+        self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
+    ) -> dict[str, Call | Refusal]:
+        clock = clock or Clock()
+        out: dict[str, Call | Refusal] = {}
+        for symbol in symbols:
+            if symbol != self.record.symbol:
+                out[symbol] = Refusal(symbol, f"{self.record.version} serves only its own symbol")
+                continue
+            try:
+                out[symbol] = self._call(symbol, bar_ms, clock)
+            except (Refused, FeatureSpecMismatch, artifacts.ArtifactError) as exc:
+                out[symbol] = Refusal(symbol, str(exc))
+            clock.restart()  # a next series' stages start here, not with the round
+        return out
+
+    def _call(self, symbol: str, bar_ms: int, clock: Clock) -> Call:
+        bundle = self.bundle
+        kept = live_state.window(symbol, bundle.interval, bundle, bar_ms)
+        if kept is None:
+            candles, funding = full_window(symbol, bundle, bar_ms)
+        else:
+            candles, funding = kept.candles, kept.funding
+        check_funding(bundle, funding, bar_ms)
+        inputs = clock.since()
+        with one_thread():
+            preds = predict(
+                bundle,
+                candles,
+                funding if not funding.empty else None,
+                since=bar_ms,
+                rules=self.rules,
+                features=None if kept is None else kept.features,
+            )
+        g = preds.graded
+        direction = int(g.direction[-1])
+        predicted = int(preds.calibrated[-1].argmax())
+        row = preds.features.iloc[-1].to_numpy()
+        tick = time.perf_counter()
+        explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
+        shap = time.perf_counter() - tick
+        stop, target = levels.at_last_bar(candles, bundle.barrier, direction)
+        p = preds.calibrated[-1]
+        # Inputs unlike anything the model trained on: stored, said, never actionable.
+        outside = bundle.dissimilarity.explain(row) if bundle.dissimilarity else None
+        grade = str(g.grade[-1])
+        return Call(
+            symbol=symbol,
+            interval=bundle.interval,
+            open_time=bar_ms,
+            direction=direction,
+            grade=grade,
+            confidence=float(g.confidence[-1]),
+            probabilities=(float(p[0]), float(p[1]), float(p[2])),
+            confirmations={k: bool(v[-1]) for k, v in g.confirmations.items()},
+            regime=str(preds.context.regime[-1] or ""),
+            entry=float(preds.close[-1]),
+            stop=stop,
+            target=target,
+            explanation=explanation.to_dict() | {"outside": outside},
+            outside=outside,
+            actionable=self.actionable(grade, direction, outside),
+            timings={
+                "started_at": clock.started_at,
+                "inputs": inputs,
+                **preds.timings,
+                "shap": shap,
+            },
+        )

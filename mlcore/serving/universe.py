@@ -1,0 +1,165 @@
+"""The universe champion (pooled XGBoost + ridge over many symbols) behind the serving
+interface.
+
+``serve(symbols, bar)`` serves a live round's series together:
+1. read every symbol it knows and the targets once (``mlcore.universe_data.read_round``; a
+   target with a hole is refused with where it is);
+2. predict every target's bar in one call of the members (``universe_model.predict_round``,
+   the same calls ``evaluate`` makes);
+3. ``calls``: explain them in one TreeSHAP pass, stop and target at the model's saved barrier,
+   flag inputs unlike its training rows. ``simulate`` turns a window's predicted bars into
+   calls through the same function.
+A bar before a symbol's volatility is measurable has no confidence: it is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.intervals import interval_ms
+from mlcore import artifacts
+from mlcore.pipeline.confirmations import market_context
+from mlcore.pipeline.explain import explain_scores
+from mlcore.pipeline.universe_model import UniverseCalls, UniverseModel, predict_round
+from mlcore.serving import levels
+from mlcore.serving.base import Clock, ServingModel
+from mlcore.serving.call import Call, Refusal
+from mlcore.universe_data import read_round
+
+
+class UniverseServing(ServingModel):
+    kind = "universe"
+
+    def __init__(self, record, model: UniverseModel) -> None:
+        super().__init__(record)
+        self.model = model
+
+    @classmethod
+    def load(cls, record) -> UniverseServing:
+        return cls(record, artifacts.load_universe(Path(record.artifact_path)))
+
+    @property
+    def history_needed(self) -> int:
+        return self.model.history_needed
+
+    def serve(
+        self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
+    ) -> dict[str, Call | Refusal]:
+        clock = clock or Clock()
+        um, interval = self.model, self.model.interval
+        try:
+            first = bar_ms - (um.history_needed - 1) * interval_ms(interval)
+            read = read_round(um, symbols, interval, first, bar_ms, last_row=True)
+            inputs = clock.since()
+            tick = time.perf_counter()
+            predicted = predict_round(um, read.frames, symbols, since=bar_ms)
+        except (artifacts.ArtifactError, ValueError) as exc:
+            return {symbol: Refusal(symbol, str(exc)) for symbol in symbols}
+        models = time.perf_counter() - tick
+        out: dict[str, Call | Refusal] = {}
+        for symbol in symbols:
+            if symbol in read.missing:
+                out[symbol] = Refusal(symbol, read.missing[symbol])
+            elif symbol not in predicted:
+                out[symbol] = Refusal(symbol, f"no bar of {symbol} to predict")
+            elif not np.isfinite(predicted[symbol].confidence[-1]):
+                out[symbol] = Refusal(symbol, self.unmeasurable(symbol))
+        ready = [symbol for symbol in symbols if symbol not in out]
+        if not ready:
+            return out
+        timings = {"started_at": clock.started_at, "inputs": inputs, "models": models}
+        tick = time.perf_counter()
+        made = self.calls(
+            [predicted[s].take(np.array([-1])) for s in ready],
+            read.candles,
+            lambda symbol: _regimes(read.candles[symbol], interval),
+            timings,
+        )
+        shap = (time.perf_counter() - tick) / len(ready)
+        for call in made:
+            call.timings["shap"] = shap
+            out[call.symbol] = call
+        return out
+
+    def unmeasurable(self, symbol: str) -> str:
+        return (
+            f"{symbol}'s volatility is not measurable yet: the universe model needs "
+            f"{self.model.params.vol_window} bars of returns with movement"
+        )
+
+    def calls(
+        self,
+        predicted: Sequence[UniverseCalls],
+        candles: dict[str, pd.DataFrame],
+        regimes: Callable[[str], pd.Series],
+        timings: dict[str, float] | None = None,
+    ) -> list[Call]:
+        """Each symbol's predicted bars (those with a confidence) as calls: one TreeSHAP pass
+        over all of them, levels at the model's barrier from the symbol's ``candles`` (which
+        reach at least ``levels.LOOKBACK`` bars before the first call), the regime at the bar.
+        """
+        um = self.model
+        parts = [p.take(np.flatnonzero(np.isfinite(p.confidence))) for p in predicted]
+        parts = [p for p in parts if len(p.open_time)]
+        if not parts:
+            return []
+        block = np.concatenate([p.features.to_numpy(np.float64) for p in parts])
+        directions = np.concatenate([p.direction for p in parts]).astype(np.int64)
+        explained = explain_scores(um.members.booster, block, um.features, directions)
+        outside = um.dissimilarity.explain_rows(block) if um.dissimilarity else [None] * len(block)
+        out: list[Call] = []
+        i = 0
+        for p in parts:
+            mine = candles[p.symbol]
+            first = int(p.open_time[0])
+            step = interval_ms(um.interval)
+            span = mine[
+                (mine["open_time"] >= first - (levels.LOOKBACK - 1) * step)
+                & (mine["open_time"] <= int(p.open_time[-1]))
+            ]
+            upper, lower = levels.barriers(span, um.barrier)
+            regime = regimes(p.symbol)
+            for at in range(len(p.open_time)):
+                t, direction, grade = int(p.open_time[at]), int(p.direction[at]), str(p.grade[at])
+                stop, target = levels.stop_target(float(upper[t]), float(lower[t]), direction)
+                out.append(
+                    Call(
+                        symbol=p.symbol,
+                        interval=um.interval,
+                        open_time=t,
+                        direction=direction,
+                        grade=grade,
+                        confidence=float(p.confidence[at]),
+                        probabilities=None,  # a score, not classes
+                        confirmations={
+                            "members": bool(np.sign(p.p_xgb[at]) == np.sign(p.p_ridge[at]))
+                        },
+                        regime=str(regime.get(t) or ""),
+                        entry=float(p.close[at]),
+                        stop=stop,
+                        target=target,
+                        explanation=explained[i].to_dict()
+                        | {
+                            "model": "universe",
+                            "unseen": p.unseen,
+                            "horizon": um.horizon,
+                            "outside": outside[i],
+                            "call_score": float(p.score[at]),
+                        },
+                        outside=outside[i],
+                        actionable=self.actionable(grade, direction, outside[i]),
+                        timings=dict(timings or {}),
+                    )
+                )
+                i += 1
+        return out
+
+
+def _regimes(candles: pd.DataFrame, interval: str) -> pd.Series:
+    context = market_context(candles, interval)
+    return pd.Series(context.regime, index=context.open_time)
