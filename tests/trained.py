@@ -31,7 +31,9 @@ class Trained:
 
 def train_once(root: Path, build: Callable[[], None]) -> Trained:
     """Run ``build`` (import data, train) once in a transaction rolled back after its rows are
-    serialized. The caller unblocks database access (a session fixture)."""
+        serialized. The caller unblocks database access (a session fixture), and the tests that use
+    it are marked ``django_db``: pytest-django makes the test database only for a session that has
+    one."""
     from mlcore.models import BacktestRun, Evaluation, ModelVersion, TrainingRun
 
     models = root / "models"
@@ -53,9 +55,15 @@ def train_once(root: Path, build: Callable[[], None]) -> Trained:
     return Trained(text, models)
 
 
-def install(trained: Trained, models_dir: Path, scratch: Path) -> None:
-    """The trained rows and files, as this test's own."""
+def fixture_for(trained: Trained, models_dir: Path, scratch: Path) -> Path:
+    """The trained files copied under ``models_dir`` and a ``loaddata`` file of the rows that
+    point at them (for a test's database, or a server's through ``manage.py loaddata``)."""
     shutil.copytree(trained.models, models_dir, dirs_exist_ok=True)
     fixture = scratch / "trained_rows.json"
     fixture.write_text(trained.rows.replace(PLACEHOLDER, str(models_dir)))
-    call_command("loaddata", str(fixture), verbosity=0)
+    return fixture
+
+
+def install(trained: Trained, models_dir: Path, scratch: Path) -> None:
+    """The trained rows and files, as this test's own."""
+    call_command("loaddata", str(fixture_for(trained, models_dir, scratch)), verbosity=0)
