@@ -295,3 +295,31 @@ class DriftReport(models.Model):
     def __str__(self) -> str:
         fired = ", ".join(self.triggers) or "no trigger"
         return f"drift of {self.model_version.version}: {fired}"
+
+
+class RiskModel(models.Model):
+    """A fitted risk model for one interval (``mlcore.pipeline.risk.model``): a volatility
+    forecast and a first-touch calibrator per horizon, fitted on the stored bars of the symbols
+    named up to ``train_end``. Small enough to live in the row. The newest of an interval
+    serves every symbol of that interval, seen in training or not (its inputs are scale-free).
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    interval = models.CharField(max_length=4)
+    version = models.CharField(max_length=80, unique=True)
+    train_end = models.DateTimeField(help_text="no outcome after this was fitted on")
+    symbols = models.JSONField(default=list)
+    params = models.JSONField(help_text="RiskModel.to_dict(): forecasts and calibrators")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="out-of-time evaluation, when one was held out"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.version
+
+    @classmethod
+    def current(cls, interval: str) -> RiskModel | None:
+        return cls.objects.filter(interval=interval).first()

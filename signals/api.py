@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
+from pydantic import Field
 
 from analysis import universe
 from analysis.symbols import normalise
+from mlcore import risk_check, serving
 from signals import explanations, inference, listing
 from signals.models import Signal
 from signals.serialize import signal_json
@@ -156,3 +158,80 @@ def acknowledge(request: HttpRequest, signal_id: int) -> dict:
     signal = _signal(signal_id)
     signal.acknowledge()
     return signal_json(signal)
+
+
+# --- /api/risk/check: the trader's own idea -------------------------------------------------
+
+risk_router = Router(tags=["risk"])
+Price = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1e12)]
+
+
+class IdeaIn(Schema):
+    """A trade the trader is weighing: ``entry`` defaults to the newest stored close;
+    ``horizon_hours`` must be one the risk model was fitted for (4, 24, 72 by default)."""
+
+    ticker: str
+    side: Literal["long", "short"]
+    stop: Price
+    target: Price
+    entry: Price | None = None
+    horizon_hours: int = 24
+    interval: str | None = None
+
+
+class IdeaOut(Schema):
+    symbol: str
+    interval: str
+    as_of: int  # epoch ms of the newest stored bar the figures are at
+    side: str
+    entry: float
+    stop: float
+    target: float
+    horizon_hours: int
+    odds: dict  # target, stop, neither (calibrated) and the driftless baseline's
+    break_even: float | None  # P(target first) a trade must beat after the round trip
+    round_trip_cost: float
+    range: dict  # the horizon's spread, expected move and 50/90 % ranges
+    evidence: dict | None  # the risk model's out-of-time figures at this horizon
+    direction: dict | None  # the direction engine's newest call on the symbol
+    model: str
+
+
+def _lean(symbol: str, interval: str) -> dict | None:
+    """The direction engine's newest call on the symbol, and whether its evidence backs it."""
+    latest = Signal.objects.filter(symbol=symbol, interval=interval).first()
+    if latest is None:
+        return None
+    return {
+        "direction": latest.direction,
+        "grade": latest.grade,
+        "open_time": latest.open_time.isoformat(),
+        "actionable": latest.actionable,
+        "supported_grades": serving.supported_grades(latest.model_version),
+        "model": latest.model_version.version,
+    }
+
+
+@risk_router.post("/check", response=IdeaOut)
+def check_idea(request: HttpRequest, idea: IdeaIn) -> dict:
+    """The first-touch odds of the idea (target first, stop first, neither by the horizon),
+    the expected range, the break-even probability after costs, the risk model's out-of-time
+    evidence, and the direction engine's current lean with its standing."""
+    symbol = symbol_or_404(idea.ticker)
+    interval = idea.interval or universe.intervals()[0]
+    if interval not in universe.intervals():
+        raise ApiError(422, "invalid_request", f"unknown interval {interval!r}",
+                       [{"loc": ["body", "interval"], "msg": "not a served interval"}])  # fmt: skip
+    try:
+        answer = risk_check.check(
+            symbol, interval, idea.side, idea.stop, idea.target, idea.horizon_hours, idea.entry
+        )
+    except risk_check.IdeaError as exc:
+        raise ApiError(
+            422, "invalid_request", exc.message, [{"loc": ["body", exc.field], "msg": exc.message}]
+        ) from None
+    except risk_check.UnknownSymbol as exc:
+        raise ApiError(404, "unknown_symbol", str(exc)) from None
+    except risk_check.RiskUnavailable as exc:
+        raise ApiError(503, "risk_unavailable", str(exc)) from None
+    return answer | {"direction": _lean(symbol, interval)}

@@ -110,7 +110,7 @@ def infer_round(symbols: Sequence[str], interval: str, bar: datetime) -> dict[st
     bar_ms = int(bar.timestamp() * 1000)
     for model, served in by_model.items():
         try:
-            answers = serving_for(model).serve(served, bar_ms, clock)
+            answers = serving_for(model).serve_round(served, bar_ms, clock)
         except (artifacts.ArtifactError, FeatureSpecMismatch, OSError) as exc:
             answers = {symbol: Refusal(symbol, str(exc)) for symbol in served}
         calls = [a for a in answers.values() if isinstance(a, Call)]

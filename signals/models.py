@@ -143,6 +143,11 @@ class Signal(models.Model):
         help_text="a directional call in a grade its model's out-of-sample evidence backs, "
         "from a model that passed its gates",
     )
+    risk = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="volatility, ranges and first-touch odds at the bar (mlcore.serving.risk)",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(
         default=dict, help_text="seconds per stage of the inference that made it (and its start)"
@@ -210,6 +215,7 @@ class Signal(models.Model):
             explanation=call.explanation,
             actionable=call.actionable,
             timings=call.timings,
+            risk=call.risk or {},
         )
 
     @property

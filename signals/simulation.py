@@ -59,6 +59,7 @@ from mlcore.pipeline.confirmations import market_context
 from mlcore.pipeline.track_record import SymbolCalls, evaluate_track_record, window_figures
 from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
 from mlcore.pipeline.universe_model import predict_rows
+from mlcore.reports import plain
 from mlcore.serving.cache import serving_for
 from mlcore.universe_training import (
     UniverseError,
@@ -423,19 +424,6 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
     sim.status, sim.stage, sim.percent = Simulation.Status.DONE, "done", 100.0
     sim.save()
     return sim
-
-
-def plain(value: object) -> object:
-    """JSON-ready: numpy scalars as Python's, a non-finite number as null (JSON has none)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _fail(sim: Simulation, message: str) -> None:

@@ -34,7 +34,7 @@ def train_once(root: Path, build: Callable[[], None]) -> Trained:
         serialized. The caller unblocks database access (a session fixture), and the tests that use
     it are marked ``django_db``: pytest-django makes the test database only for a session that has
     one."""
-    from mlcore.models import BacktestRun, Evaluation, ModelVersion, TrainingRun
+    from mlcore.models import BacktestRun, Evaluation, ModelVersion, RiskModel, TrainingRun
 
     models = root / "models"
     with (
@@ -49,6 +49,7 @@ def train_once(root: Path, build: Callable[[], None]) -> Trained:
             *ModelVersion.everything.all(),
             *Evaluation.objects.all(),
             *BacktestRun.objects.all(),
+            *RiskModel.objects.all(),
         ]
         text = serializers.serialize("json", rows).replace(str(models), PLACEHOLDER)
         transaction.set_rollback(True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlcore.models import ModelVersion
+from mlcore.serving import risk
 from mlcore.serving.call import Call, Refusal
 from mlcore.serving.choice import actionable
 
@@ -44,10 +45,43 @@ class ServingModel(ABC):
     @abstractmethod
     def history_needed(self) -> int: ...
 
+    @property
+    @abstractmethod
+    def horizon(self) -> int:
+        """Bars a call is for (its label's horizon)."""
+
+    @property
+    @abstractmethod
+    def round_trip_cost(self) -> float: ...
+
     @abstractmethod
     def serve(
         self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
     ) -> dict[str, Call | Refusal]: ...
+
+    def serve_round(
+        self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
+    ) -> dict[str, Call | Refusal]:
+        """``serve``, then the risk figures on every call (``mlcore.serving.risk``)."""
+        answers = self.serve(symbols, bar_ms, clock)
+        calls = {s: a for s, a in answers.items() if isinstance(a, Call)}
+        loaded = risk.current(self.record.interval) if calls else None
+        if loaded is None:
+            return answers
+        tick = time.perf_counter()
+        figures = risk.round_figures(loaded, list(calls), self.record.interval, bar_ms)
+        seconds = (time.perf_counter() - tick) / len(calls)
+        for symbol, call in calls.items():
+            carried = risk.call_risk(
+                loaded,
+                figures[symbol],
+                call.direction,
+                call.entry,
+                self.horizon,
+                self.round_trip_cost,
+            )
+            answers[symbol] = replace(call, risk=carried, timings=call.timings | {"risk": seconds})
+        return answers
 
     def actionable(self, grade: str, direction: int, outside: str | None) -> bool:
         return actionable(self.record, grade, direction != 0) and outside is None

@@ -31,6 +31,9 @@ class Call:
     outside: str | None  # inputs unlike the training rows: why; None when they are alike
     actionable: bool
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, and started_at
+    # Volatility, ranges and first-touch odds (``mlcore.serving.risk.call_risk``); None where
+    # no risk model serves the interval yet or the volatility is not measurable.
+    risk: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,14 @@ class SymbolServing(ServingModel):
     def history_needed(self) -> int:
         return self.bundle.history_needed
 
+    @property
+    def horizon(self) -> int:
+        return self.bundle.barrier.horizon
+
+    @property
+    def round_trip_cost(self) -> float:
+        return self.bundle.barrier.round_trip_cost
+
     def serve(
         self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
     ) -> dict[str, Call | Refusal]:

@@ -47,6 +47,14 @@ class UniverseServing(ServingModel):
     def history_needed(self) -> int:
         return self.model.history_needed
 
+    @property
+    def horizon(self) -> int:
+        return self.model.horizon
+
+    @property
+    def round_trip_cost(self) -> float:
+        return self.model.config.round_trip_cost
+
     def serve(
         self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
     ) -> dict[str, Call | Refusal]:

@@ -343,3 +343,99 @@ def test_the_universe_models_barrier_is_saved_with_it(universe_champion, setting
     served = serving_cache.serving_for(universe_champion)  # loaded after the edit
     assert served.model.barrier.upper_atr == served.model.barrier.lower_atr == at_training
     assert served.model.barrier.horizon == served.model.horizon
+
+
+def test_every_call_carries_its_risk_and_the_forecast_equals_the_batch_one(universe_champion):
+    """The risk model fitted beside the universe model (``train_all --pooled``) serves every
+    call, directional or not: the ranges at each horizon hold the entry, and a directional
+    call's forecast-placed stop and target lie on its sides with odds that sum to one. The
+    forecast read live (the trailing span) equals the one computed over the whole history."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from analysis.market import candles_frame
+    from mlcore.models import RiskModel
+    from mlcore.pipeline.risk import volatility
+    from mlcore.pipeline.risk.model import RiskModel as Fitted
+
+    record = RiskModel.current("1h")
+    assert record is not None and record.symbols == ["BTCUSDT", "ETHUSDT"]  # PEPE: unseen
+    bars = (BAR - timedelta(hours=h) for h in range(0, 60))
+    signals = [inference.infer("1000PEPEUSDT", "1h", bar).signal for bar in bars]
+    call = next(s for s in signals if s.direction != "neutral")
+    for s in (signals[0], call):
+        assert s.risk["model"] == record.version
+        assert [f["h"] for f in s.risk["horizons"]] == [4, 24, 72]
+        for f in s.risk["horizons"]:
+            assert f["spread"] > 0 and 0 < f["expected_move"] < f["spread"]
+            low, high = f["close"]["90"]
+            assert low < f["close"]["50"][0] < f["close"]["50"][1] < high
+            assert f["high"]["90"][1] > s.entry_price > f["low"]["90"][0]
+    levels = call.risk["levels"]
+    odds = levels["odds"]
+    assert abs(odds["target"] + odds["stop"] + odds["neither"] - 1) < 1e-9
+    assert (levels["target"] > call.entry_price) == (call.direction == "long")
+    assert (levels["stop"] < call.entry_price) == (call.direction == "long")
+    assert levels["cost_in_stop"] > 0
+    # Live (the trailing span) against the batch over the whole stored history.
+    fitted = Fitted.from_dict(record.params)
+    candles = candles_frame("1000PEPEUSDT", "1h")
+    frame = volatility.features(
+        *(candles[c].to_numpy() for c in ("open_time", "high", "low", "close")), 3_600_000
+    )
+    at = int(
+        np.flatnonzero(candles["open_time"].to_numpy() == int(call.open_time.timestamp() * 1000))[0]
+    )
+    for f, m in zip(call.risk["horizons"], fitted.horizons, strict=True):
+        assert f["spread"] == pytest.approx(float(np.sqrt(m.vol.predict(frame)[at])), rel=1e-9)
+
+
+def test_check_my_idea_answers_the_odds_with_their_evidence_and_names_bad_fields(
+    universe_champion,
+):
+    import json
+
+    from django.test import Client
+
+    from mlcore.models import RiskModel
+
+    inference.infer("1000PEPEUSDT", "1h", BAR)  # the direction engine's newest call
+    client = Client()
+
+    def post(**body):
+        return client.post("/api/risk/check", json.dumps(body), content_type="application/json")
+
+    from analysis.models import Candle
+
+    newest = Candle.objects.filter(symbol="1000PEPEUSDT", interval="1h").order_by("-open_time")
+    entry = float(newest.first().close)
+    answer = post(ticker="1000pepe-usdt", side="long", stop=entry * 0.97, target=entry * 1.05)
+    assert answer.status_code == 200, answer.content
+    data = answer.json()["data"]
+    odds = data["odds"]
+    assert data["symbol"] == "1000PEPEUSDT" and data["entry"] == entry  # the newest close
+    assert abs(odds["target"] + odds["stop"] + odds["neither"] - 1) < 1e-9
+    assert 0 < data["break_even"] < 1 and data["round_trip_cost"] > 0
+    assert data["range"]["h"] == 24 and data["model"] == RiskModel.current("1h").version
+    assert data["direction"]["model"] == universe_champion.version
+    # A target twice as far away is touched first less often.
+    far = post(ticker="1000PEPEUSDT", side="long", stop=entry * 0.97, target=entry * 1.10)
+    assert far.json()["data"]["odds"]["target"] < odds["target"]
+
+    def refused(status: int, field: str | None = None, **body):
+        response = post(**({"ticker": "1000PEPEUSDT", "side": "long", "stop": entry * 0.97,
+                            "target": entry * 1.05} | body))  # fmt: skip
+        assert response.status_code == status, response.content
+        if field:
+            assert field in json.dumps(response.json()["error"])
+
+    refused(422, "stop", stop=entry * 1.01)  # above a long's entry
+    refused(422, "target", side="short", stop=entry * 1.03)  # a short's target above the entry
+    refused(422, "stop", entry=entry, stop=entry)  # no distance
+    refused(422, "horizon_hours", horizon_hours=5)  # not a fitted horizon
+    refused(422, "stop", stop=-1.0)
+    refused(422, "side", side="sideways")
+    refused(404, ticker="NOPEUSDT")
+    RiskModel.objects.all().delete()
+    refused(503)

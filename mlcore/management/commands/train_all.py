@@ -23,6 +23,7 @@ from analysis import universe
 from analysis.cli import parse_when, symbol_list
 from mlcore.config import TrainRequest
 from mlcore.models import TrainingRun
+from mlcore.risk_training import RiskError, train_risk
 from mlcore.runs import TrainingError, start_run
 from mlcore.training import train
 from mlcore.universe_training import UniverseError, UniverseRequest, run_universe
@@ -133,6 +134,12 @@ class Command(BaseCommand):
             bar.close()
         self.stdout.write(universe_summary(outcome.report))
         self.stdout.write(f"report: {outcome.path}")
+        # The risk model beside it, on the same symbols and bars (it serves every call).
+        try:
+            fitted = train_risk(interval, symbols, until=o["until"])
+            self.stdout.write(f"risk model: {fitted.record.version}")
+        except RiskError as exc:
+            self.stderr.write(f"no risk model: {exc}")
         self.stdout.write(
             f"#{outcome.run.pk} {outcome.run.get_status_display()}: {outcome.run.message}"
         )

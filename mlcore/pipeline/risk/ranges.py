@@ -33,17 +33,20 @@ def _quantile(sorted_values, q):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _aci(scores, buckets, resolved_at, coverage, window, gamma, warm):  # pragma: no cover
-    """For each bar t in order: the interval of z at bar t from the scores of its bucket
-    resolved by t, at its bucket's ACI level. ``resolved_at[i]``: the bar at which score i is
-    known (i + h). Each bucket keeps its last ``window`` resolved scores sorted (an insert and
-    a removal a step, no sort)."""
+def _aci(scores, buckets, resolved_at, coverages, window, gamma, warm):  # pragma: no cover
+    """For each bar t in order and each coverage: the interval of z at bar t from the scores
+    of its bucket resolved by t, at that bucket's and coverage's ACI level. ``resolved_at[i]``:
+    the bar at which score i is known (i + h). Each bucket keeps its last ``window`` resolved
+    scores sorted (an insert and a removal a step, no sort), shared by the coverages."""
     n = len(scores)
+    k = len(coverages)
     groups = buckets.max() + 1 if n else 1
-    lo = np.full(n, np.nan)
-    hi = np.full(n, np.nan)
-    alpha_target = 1.0 - coverage
-    alpha = np.full(groups, alpha_target)
+    lo = np.full((k, n), np.nan)
+    hi = np.full((k, n), np.nan)
+    alpha = np.empty((groups, k))
+    for g in range(groups):
+        for c in range(k):
+            alpha[g, c] = 1.0 - coverages[c]
     order = np.argsort(resolved_at, kind="mergesort")
     pointer = 0
     history = np.empty((groups, n))  # each bucket's resolved scores, in the order they resolved
@@ -58,9 +61,10 @@ def _aci(scores, buckets, resolved_at, coverage, window, gamma, warm):  # pragma
             z, g = scores[i], buckets[i]
             if not np.isfinite(z) or g < 0:
                 continue
-            if np.isfinite(lo[i]):
-                miss = 1.0 if (z < lo[i] or z > hi[i]) else 0.0
-                alpha[g] = alpha[g] + gamma * (alpha_target - miss)
+            for c in range(k):
+                if np.isfinite(lo[c, i]):
+                    miss = 1.0 if (z < lo[c, i] or z > hi[c, i]) else 0.0
+                    alpha[g, c] += gamma * ((1.0 - coverages[c]) - miss)
             history[g, count[g]] = z
             count[g] += 1
             m = size[g]
@@ -76,9 +80,10 @@ def _aci(scores, buckets, resolved_at, coverage, window, gamma, warm):  # pragma
         g = buckets[t]
         if g < 0 or count[g] < warm:
             continue
-        a = min(max(alpha[g], 1e-4), 1.0 - 1e-4)
-        lo[t] = _quantile(kept[g, : size[g]], a / 2.0)
-        hi[t] = _quantile(kept[g, : size[g]], 1.0 - a / 2.0)
+        for c in range(k):
+            a = min(max(alpha[g, c], 1e-4), 1.0 - 1e-4)
+            lo[c, t] = _quantile(kept[g, : size[g]], a / 2.0)
+            hi[c, t] = _quantile(kept[g, : size[g]], 1.0 - a / 2.0)
     return lo, hi
 
 
@@ -116,6 +121,22 @@ def adaptive_ranges(
     """ACI intervals for one series' scores (in time order; NaN where the outcome is unknown),
     per bucket when ``buckets`` are given (``volatility_buckets``). The interval at bar t reads
     only scores resolved by t: those of bars up to t - h."""
+    return adaptive_ranges_at(
+        scores, h, (coverage,), buckets, window=window, gamma=gamma, warm=warm
+    )[0]
+
+
+def adaptive_ranges_at(
+    scores: np.ndarray,
+    h: int,
+    coverages: tuple[float, ...],
+    buckets: np.ndarray | None = None,
+    *,
+    window: int = WINDOW,
+    gamma: float = GAMMA,
+    warm: int = 100,
+) -> list[Ranges]:
+    """``adaptive_ranges`` at several coverages in one pass (one sorted window each bucket)."""
     scores = np.asarray(scores, dtype=np.float64)
     if buckets is None:
         buckets = np.zeros(len(scores), dtype=np.int64)
@@ -124,12 +145,12 @@ def adaptive_ranges(
         scores,
         np.asarray(buckets, dtype=np.int64),
         resolved_at,
-        float(coverage),
+        np.asarray(coverages, dtype=np.float64),
         int(window),
         float(gamma),
         int(warm),
     )
-    return Ranges(coverage, lo, hi)
+    return [Ranges(c, lo[i], hi[i]) for i, c in enumerate(coverages)]
 
 
 def covered(scores: np.ndarray, ranges: Ranges) -> np.ndarray:

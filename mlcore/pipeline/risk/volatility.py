@@ -103,17 +103,20 @@ class Profile:
         return cls(relative("slot_hour", 24), relative("slot_weekday", 7))
 
     def ahead(self, frame: pd.DataFrame, h: int, step_ms: int) -> np.ndarray:
-        """The profile's mean over the h bars after each bar (what the horizon covers)."""
-        factor = np.zeros(len(frame))
-        hours = frame["slot_hour"].to_numpy()
-        days = frame["slot_weekday"].to_numpy()
-        step_hours = step_ms / HOUR_MS
+        """The profile's mean over the h bars after each bar (what the horizon covers): a
+        table over the week's 168 starting hours, read at each bar's own."""
+        if step_ms >= DAY_MS:
+            return np.ones(len(frame))
+        start = np.arange(168, dtype=np.float64)  # hours since Monday 00:00
+        total = np.zeros(168)
         for k in range(1, h + 1):
-            ahead_hours = k * step_hours
-            hour = ((hours + ahead_hours) % 24).astype(np.int64)
-            weekday = ((days + (hours + ahead_hours) // 24) % 7).astype(np.int64)
-            factor += self.hour[hour] * self.weekday[weekday] if step_ms < DAY_MS else 1.0
-        return factor / h
+            at = start + k * step_ms / HOUR_MS
+            hour = (at % 24).astype(np.int64)
+            weekday = ((at // 24) % 7).astype(np.int64)
+            total += self.hour[hour] * self.weekday[weekday]
+        table = total / h
+        slot = frame["slot_weekday"].to_numpy() * 24 + frame["slot_hour"].to_numpy()
+        return table[slot]
 
     def to_dict(self) -> dict:
         return {"hour": self.hour.tolist(), "weekday": self.weekday.tolist()}

@@ -19,7 +19,8 @@ from django.core.management.base import BaseCommand
 from analysis import universe
 from analysis.models import Candle
 from mlcore import artifacts
-from mlcore.models import ModelVersion
+from mlcore.models import ModelVersion, RiskModel
+from mlcore.risk_training import train_risk
 from signals.models import Signal
 from signals.replay import replay
 
@@ -70,6 +71,11 @@ class Command(BaseCommand):
                     stdout=self.stdout,
                     stderr=self.stderr,
                 )
+        for interval in sorted({i for _, i in series}):
+            if RiskModel.current(interval) is None:
+                symbols = [s for s, i in series if i == interval]
+                self.stdout.write(f"Fitting the {interval} risk model on {', '.join(symbols)}")
+                train_risk(interval, symbols)
         for symbol, interval in series:
             last = Candle.objects.last_open_time(symbol, interval)
             start = last - timedelta(days=o["days"])
