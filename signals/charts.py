@@ -48,4 +48,15 @@ def signal_chart(signal: Signal) -> dict:
         "entry": signal.entry_price,
         "stop": signal.stop_price,
         "target": signal.target_price,
+        # The 90 % range of the close at the call's risk horizon (or the first one).
+        "range": _range(signal),
     }
+
+
+def _range(signal: Signal) -> list[float] | None:
+    horizons = (signal.risk or {}).get("horizons") or []
+    if not horizons:
+        return None
+    wanted = (signal.risk.get("levels") or {}).get("h")
+    chosen = next((f for f in horizons if f["h"] == wanted), horizons[0])
+    return chosen["close"]["90"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from analysis.intervals import interval_ms
+from analysis.market import price_decimals
 from analysis.quality import ms_to_datetime
 from mlcore.models import ModelVersion
 from mlcore.serving import Call, is_universe, trained_on
@@ -233,6 +235,18 @@ class Signal(models.Model):
         if not self.universe:
             return "own model"
         return "universe model" + (", never trained on this symbol" if self.unseen else "")
+
+    @property
+    def risk_day(self) -> dict | None:
+        """The risk figures at the horizon nearest a day (the board's column), if any."""
+        horizons = (self.risk or {}).get("horizons") or []
+        day = 86_400_000 / interval_ms(self.interval)
+        return min(horizons, key=lambda f: abs(f["h"] - day), default=None)
+
+    @property
+    def decimals(self) -> int:
+        """Decimals its prices read at (a 0.0106 price needs 7, not 2)."""
+        return price_decimals([self.entry_price])
 
     @property
     def acknowledged(self) -> bool:

@@ -439,3 +439,17 @@ def test_check_my_idea_answers_the_odds_with_their_evidence_and_names_bad_fields
     refused(404, ticker="NOPEUSDT")
     RiskModel.objects.all().delete()
     refused(503)
+
+
+def test_the_check_my_idea_page_answers_and_names_what_is_wrong(universe_champion, signed_in):
+    page = signed_in.get("/risk/").content.decode()
+    assert "Check my idea" in page and 'name="stop"' in page
+    form = {"ticker": "1000PEPEUSDT", "side": "long", "stop": "0.0100", "target": "0.0115",
+            "horizon_hours": "24"}  # fmt: skip
+    answer = signed_in.post("/risk/", form).content.decode()
+    assert "Target first" in answer and "Break-even" in answer and "Expected move" in answer
+    wrong = signed_in.post("/risk/", form | {"stop": "0.0120"}).content.decode()
+    assert "stop: a long&#x27;s stop must be below the entry" in wrong
+    partial = signed_in.post("/risk/", form, HTTP_HX_REQUEST="true").content.decode()
+    assert partial.startswith('\n  <div id="idea-result">') or 'id="idea-result"' in partial[:80]
+    assert "<html" not in partial

@@ -33,6 +33,10 @@
     line(data.entry, "#8b949e", "entry");
     line(data.stop, "#f85149", "stop");
     line(data.target, "#3fb950", "target");
+    if (data.range) {  // the forecast's 90 % range of the close at the horizon
+      line(data.range[0], "#d29922", "90% low");
+      line(data.range[1], "#d29922", "90% high");
+    }
     chart.timeScale().fitContent();
   }
   document.addEventListener("DOMContentLoaded", draw);
