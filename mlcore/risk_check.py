@@ -74,11 +74,11 @@ def check(
         raise IdeaError("stop", f"a {side}'s stop must be {below} the entry ({entry:g})")
     if (target - entry) * direction < 0:
         raise IdeaError("target", f"a {side}'s target must be {above} the entry ({entry:g})")
-    figures = figures_at(loaded.model, Bars.of(candles))
+    model = loaded.model.horizons[hours.index(horizon_hours)]
+    figures = figures_at(loaded.model, Bars.of(candles), only=model.h)
     if figures is None:
         raise RiskUnavailable(f"{symbol}'s volatility is not measurable yet: too few stored bars")
-    at = hours.index(horizon_hours)
-    model, horizon = loaded.model.horizons[at], figures[at]
+    (horizon,) = figures
     odds = idea_odds(model, horizon.spread, direction, entry, stop, target)
     cost = default_barrier().round_trip_cost  # two taker fees and two slippages
     win = abs(target - entry) / entry - cost

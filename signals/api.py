@@ -233,5 +233,7 @@ def check_idea(request: HttpRequest, idea: IdeaIn) -> dict:
     except risk_check.UnknownSymbol as exc:
         raise ApiError(404, "unknown_symbol", str(exc)) from None
     except risk_check.RiskUnavailable as exc:
-        raise ApiError(503, "risk_unavailable", str(exc)) from None
+        # Nothing to answer with yet (no risk model, or too few bars): the thing asked for
+        # does not exist, like a symbol with no data; not a fault of the server.
+        raise ApiError(404, "no_risk_model", str(exc)) from None
     return answer | {"direction": _lean(symbol, interval)}

@@ -438,7 +438,7 @@ def test_check_my_idea_answers_the_odds_with_their_evidence_and_names_bad_fields
     refused(422, "side", side="sideways")
     refused(404, ticker="NOPEUSDT")
     RiskModel.objects.all().delete()
-    refused(503)
+    refused(404)
 
 
 def test_the_check_my_idea_page_answers_and_names_what_is_wrong(universe_champion, signed_in):

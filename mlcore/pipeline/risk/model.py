@@ -181,15 +181,18 @@ def horizon_scores(bars: Bars, var: np.ndarray, h: int) -> dict[str, np.ndarray]
 
 
 def intervals_at(
-    model: RiskModel, bars: Bars
+    model: RiskModel, bars: Bars, only: int | None = None
 ) -> list[tuple[HorizonModel, float, dict[str, dict[str, tuple[float, float]]]]] | None:
-    """Per horizon, at the last of ``bars`` (its trailing ``span_bars``): the forecast spread
-    and each range in spreads (z units) of the close, high and low; None where the volatility
-    is not measurable yet or too few outcomes have resolved in the span."""
+    """Per horizon (``only``: that one of bars), at the last of ``bars`` (its trailing
+    ``span_bars``): the forecast spread and each range in spreads (z units) of the close, high
+    and low; None where the volatility is not measurable yet or too few outcomes have
+    resolved in the span."""
     bars = bars.tail(model.span_bars)
     frame = volatility.features(bars.open_time, bars.high, bars.low, bars.close, model.step_ms)
     out = []
     for m in model.horizons:
+        if only is not None and m.h != only:
+            continue
         var = m.vol.predict(frame)
         if not np.isfinite(var[-1]):
             return None
@@ -207,9 +210,11 @@ def intervals_at(
     return out
 
 
-def figures_at(model: RiskModel, bars: Bars) -> list[HorizonFigures] | None:
+def figures_at(
+    model: RiskModel, bars: Bars, only: int | None = None
+) -> list[HorizonFigures] | None:
     """The risk figures at the last of ``bars``, in prices (``intervals_at``)."""
-    found = intervals_at(model, bars)
+    found = intervals_at(model, bars, only)
     if found is None:
         return None
     price = float(bars.close[-1])
