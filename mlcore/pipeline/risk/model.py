@@ -188,7 +188,9 @@ def intervals_at(
     and low; None where the volatility is not measurable yet or too few outcomes have
     resolved in the span."""
     bars = bars.tail(model.span_bars)
-    frame = volatility.features(bars.open_time, bars.high, bars.low, bars.close, model.step_ms)
+    frame = volatility.features(
+        bars.open_time, bars.high, bars.low, bars.close, model.step_ms, baselines=False
+    )
     out = []
     for m in model.horizons:
         if only is not None and m.h != only:

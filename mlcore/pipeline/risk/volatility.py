@@ -34,8 +34,17 @@ FLOOR = 1e-12  # a variance forecast never reaches zero (a stale price feed woul
 
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean over the last ``window`` values (NaN until full or where one is NaN)."""
-    return pd.Series(values).rolling(window, min_periods=window).mean().to_numpy()
+    """Mean over the last ``window`` values (NaN until full or where one is NaN), from running
+    sums: a live call reads a few thousand bars, and pandas' rolling machinery cost more than
+    the sums."""
+    ok = np.isfinite(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(ok, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(ok)])
+    out = np.full(len(values), np.nan)
+    if len(values) >= window:
+        full = (counts[window:] - counts[:-window]) == window
+        out[window - 1 :] = np.where(full, (sums[window:] - sums[:-window]) / window, np.nan)
+    return out
 
 
 def _ewma(values: np.ndarray, half_life: float) -> np.ndarray:
@@ -54,11 +63,13 @@ def features(
     low: np.ndarray,
     close: np.ndarray,
     step_ms: int,
+    *,
+    baselines: bool = True,
 ) -> pd.DataFrame:
     """Per bar, from bars up to it: squared returns' means over the last few bars, a day, a
     week and a month (per-bar variance units), a day of Parkinson's range variance, the EWMA
-    of squared returns at each candidate half-life, and the bar's time-of-day and weekday
-    slots (for the seasonal profile). A month of bars is the warm-up."""
+    of squared returns at each candidate half-life (``baselines``), and the bar's time-of-day
+    and weekday slots (for the seasonal profile). A month of bars is the warm-up."""
     r2 = log_returns(close) ** 2
     day = bars_per(step_ms, DAY_MS)
     hl = np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64)) ** 2
@@ -72,7 +83,7 @@ def features(
         "rv_month": _rolling_mean(r2, 30 * day),
         "pk_day": _rolling_mean(parkinson, day),
     }
-    for days in EWMA_HALF_LIVES_DAYS:
+    for days in EWMA_HALF_LIVES_DAYS if baselines else ():  # only the EWMA baseline reads them
         out[f"ewma_{days:g}d"] = _ewma(r2, max(1.0, days * day))
     t = np.asarray(open_time, dtype=np.int64)
     out["slot_hour"] = ((t // HOUR_MS) % 24).astype(np.int64)
