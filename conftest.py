@@ -160,10 +160,11 @@ def _nothing_kept_between_tests() -> None:
     """Per-process caches keyed by a model's version or row: the shared models come back with
     the same names in every test, so a loaded model one test changed must not serve the next."""
     from mlcore import live_state, universe_data
-    from mlcore.serving import cache
+    from mlcore.serving import cache, risk
     from signals import board
 
     cache.forget()
+    risk.forget()
     live_state._states.clear()
     universe_data._reads.clear()
     board._figures.clear()

@@ -4,11 +4,15 @@ trailing bars (``mlcore.pipeline.risk.model``). One query reads a round's bars."
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 from analysis.intervals import interval_ms
 from analysis.market import candles_frames
+from analysis.models import SeriesRevision
 from analysis.quality import ms_to_datetime
 from mlcore.models import RiskModel
 from mlcore.pipeline.risk.model import Bars, HorizonFigures, call_levels, figures_at
@@ -37,16 +41,15 @@ def current(interval: str) -> Loaded | None:
 
 def forget() -> None:
     _loaded.clear()
+    _kept.clear()
 
 
 def round_figures(
     loaded: Loaded, symbols: Sequence[str], interval: str, bar_ms: int
 ) -> dict[str, list[HorizonFigures] | None]:
     """Each symbol's figures at the bar (None: its bar is missing, or the volatility is not
-    measurable yet), from one read of the round's trailing bars."""
-    step = interval_ms(interval)
-    since = ms_to_datetime(bar_ms - (loaded.model.span_bars - 1) * step)
-    frames = candles_frames(list(symbols), interval, since, ms_to_datetime(bar_ms + step))
+    measurable yet), from the round's trailing bars (``trailing``)."""
+    frames = trailing(list(symbols), interval, bar_ms, loaded.model.span_bars)
     out: dict[str, list[HorizonFigures] | None] = {}
     for symbol in symbols:
         frame = frames.get(symbol)
@@ -55,6 +58,66 @@ def round_figures(
             continue
         out[symbol] = figures_at(loaded.model, Bars.of(frame))
     return out
+
+
+KEEP_SERIES = 64
+
+
+@dataclass(frozen=True)
+class _Kept:
+    stamp: tuple[int, int]  # the series' SeriesRevision (revision, history) when read
+    frame: pd.DataFrame  # its bars up to the newest it had
+
+
+_kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+
+
+def trailing(symbols: list[str], interval: str, bar_ms: int, span: int) -> dict[str, pd.DataFrame]:
+    """Each symbol's last ``span`` bars up to ``bar_ms``, kept per process: the series' stamps
+    in one query say which kept bars still hold (nothing rewritten since: only appends), and
+    the rows after them come in one query for the round; the others are read in full, in one
+    query. Equal to a fresh read (a changed history stamp always reads in full)."""
+    step = interval_ms(interval)
+    first = bar_ms - (span - 1) * step
+    stamps = SeriesRevision.current(symbols, [interval])
+    slide, full = {}, []
+    for symbol in symbols:
+        kept = _kept.get((symbol, interval))
+        stamp = stamps[(symbol, interval)]
+        last = (
+            int(kept.frame["open_time"].iloc[-1]) if kept is not None and len(kept.frame) else None
+        )
+        if (
+            kept is not None
+            and kept.stamp[1] == stamp[1]
+            and last is not None
+            and first <= last <= bar_ms
+        ):
+            slide[symbol] = (kept, last)
+        else:
+            full.append(symbol)
+    until = ms_to_datetime(bar_ms + step)
+    out: dict[str, pd.DataFrame] = {}
+    if full:
+        read = candles_frames(full, interval, ms_to_datetime(first), until)
+        out |= {s: read[s][list(COLUMNS)] for s in full}
+    if slide:
+        since = min(last for _, last in slide.values()) + step
+        new = candles_frames(list(slide), interval, ms_to_datetime(since), until)
+        for symbol, (kept, last) in slide.items():
+            rows = new[symbol][list(COLUMNS)]
+            rows = rows[rows["open_time"] > last]
+            frame = pd.concat([kept.frame, rows], ignore_index=True) if len(rows) else kept.frame
+            out[symbol] = frame[frame["open_time"] >= first].reset_index(drop=True)
+    for symbol in symbols:
+        _kept[(symbol, interval)] = _Kept(stamps[(symbol, interval)], out[symbol])
+        _kept.move_to_end((symbol, interval))
+    while len(_kept) > KEEP_SERIES:
+        _kept.popitem(last=False)
+    return out
+
+
+COLUMNS = ("open_time", "high", "low", "close")
 
 
 def call_risk(

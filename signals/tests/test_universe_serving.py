@@ -453,3 +453,38 @@ def test_the_check_my_idea_page_answers_and_names_what_is_wrong(universe_champio
     partial = signed_in.post("/risk/", form, HTTP_HX_REQUEST="true").content.decode()
     assert partial.startswith('\n  <div id="idea-result">') or 'id="idea-result"' in partial[:80]
     assert "<html" not in partial
+
+
+def test_the_risk_reads_kept_per_process_equal_a_fresh_read(universe_champion):
+    """The trailing bars the risk figures read are kept per process and slid by appends; a
+    rewritten row (the series' history stamp changes) reads in full. Each answer equals a
+    fresh read of the same span."""
+    from datetime import timedelta
+
+    from analysis.market import candles_frame
+    from mlcore.serving import risk
+
+    def fresh(bar, span=500):
+        frame = candles_frame("ETHUSDT", "1h", last=span, until=bar + timedelta(hours=1))
+        return frame[list(risk.COLUMNS)].reset_index(drop=True)
+
+    def kept(bar, span=500):
+        return risk.trailing(["ETHUSDT"], "1h", int(bar.timestamp() * 1000), span)["ETHUSDT"]
+
+    earlier = BAR - timedelta(hours=5)
+    assert kept(earlier).equals(fresh(earlier))
+    assert kept(BAR).equals(fresh(BAR))  # slid by five bars
+    # A rewritten bar inside the kept span: the history stamp changes, so the span is read anew.
+    from analysis.dumps import read_dump
+    from analysis.store import upsert_candles
+
+    dump = read_dump(SHARED / "binance_futures_ETHUSDT_1h.csv.gz").frame
+    at = int((BAR - timedelta(hours=2)).timestamp() * 1000)
+    rewritten = dump[dump["open_time"] == at]
+    upsert_candles("ETHUSDT", "1h", rewritten.assign(high=rewritten["high"] * 1.01))
+    later = BAR + timedelta(hours=1)
+    got = kept(later)
+    assert got.equals(fresh(later)) and len(got) == 500
+    assert got.loc[got["open_time"] == rewritten["open_time"].iloc[-1], "high"].iloc[0] == (
+        rewritten["high"].iloc[-1] * 1.01
+    )
