@@ -70,6 +70,12 @@ class TradeIn(Schema):
     funding: Number = 0.0
     signal_id: int | None = None
     notes: str = ""
+    # The idea as checked when taken (POST /api/risk/check): its levels, horizon and the
+    # first-touch odds shown then; the journal says which level the candles touched first.
+    stop_price: Number | None = None
+    target_price: Number | None = None
+    horizon_hours: int | None = Field(default=None, ge=1, le=720)
+    odds: dict[str, Number] = Field(default_factory=dict)
 
 
 class TradeOut(Schema):
@@ -97,6 +103,11 @@ class TradeOut(Schema):
     mae: float | None
     mfe: float | None
     notes: str
+    stop_price: float | None
+    target_price: float | None
+    horizon_hours: int | None
+    odds: dict
+    touched: str
 
 
 def _save(trade: Trade, payload: TradeIn) -> Trade:

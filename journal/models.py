@@ -55,6 +55,21 @@ class Trade(models.Model):
     fees = models.FloatField(default=0.0, help_text="paid, in USDT")
     funding = models.FloatField(default=0.0, help_text="paid (negative: received), in USDT")
     notes = models.TextField(blank=True)
+    # The idea as checked when the trade was taken ("Check my idea", POST /api/risk/check):
+    # its levels, horizon and the first-touch odds shown then; what happened is computed.
+    stop_price = models.FloatField(null=True, blank=True)
+    target_price = models.FloatField(null=True, blank=True)
+    horizon_hours = models.PositiveIntegerField(null=True, blank=True)
+    odds = models.JSONField(
+        default=dict, blank=True, help_text="target, stop, neither: the odds shown when taken"
+    )
+    touched = models.CharField(
+        max_length=7,
+        blank=True,
+        editable=False,
+        help_text="target, stop or neither: what the stored candles say came first; blank: "
+        "not known yet",
+    )
     # Computed on save from the fields above and the stored candles; never typed in.
     pnl = models.FloatField(null=True, blank=True, editable=False)
     return_on_margin = models.FloatField(null=True, blank=True, editable=False)
@@ -114,8 +129,42 @@ class Trade(models.Model):
             errors["ticker"] = f"no market data stored for {ticker}: unknown ticker"
         if self.signal_id and self.signal.symbol != ticker:
             errors["signal"] = f"signal #{self.signal_id} is for {self.signal.symbol}, not {ticker}"
+        errors |= self._plan_errors()
         if errors:
             raise ValidationError(errors)
+
+    def _plan_errors(self) -> dict[str, str]:
+        """The idea's levels on their side's proper sides of the entry, a horizon of at most a
+        month, odds that are three probabilities summing to one."""
+        errors: dict[str, str] = {}
+        levels = (self.stop_price, self.target_price)
+        if all(v is None for v in (*levels, self.horizon_hours)) and not self.odds:
+            return errors
+        if None in levels or self.horizon_hours is None:
+            errors["stop_price"] = "an idea needs its stop, its target and its horizon"
+            return errors
+        if not (1 <= self.horizon_hours <= 720):
+            errors["horizon_hours"] = "must be between 1 and 720 hours"
+        if not self.side or self.entry_price is None:
+            errors["entry_price"] = "an idea's levels need the trade's side and entry price"
+            return errors
+        way = self.direction
+        if not all(math.isfinite(v) and 0 < v <= MAX_NUMBER for v in levels):
+            errors["stop_price"] = "must be a positive number"
+        elif (self.stop_price - self.entry_price) * way >= 0:
+            errors["stop_price"] = f"a {self.side}'s stop must be on the losing side of the entry"
+        elif (self.target_price - self.entry_price) * way <= 0:
+            errors["target_price"] = f"a {self.side}'s target must be on the winning side"
+        if self.odds:
+            values = [self.odds.get(k) for k in ("target", "stop", "neither")]
+            numbers = all(isinstance(v, int | float) and 0 <= v <= 1 for v in values)
+            if (
+                set(self.odds) - {"target", "stop", "neither"}
+                or not numbers
+                or (abs(sum(values) - 1) > 1e-6)
+            ):
+                errors["odds"] = "target, stop and neither: probabilities that sum to 1"
+        return errors
 
     def compute(self) -> None:
         """Fill the linked signal's grade, followed/overrode, PnL and MAE/MFE."""
@@ -153,6 +202,33 @@ class Trade(models.Model):
         self.pnl, self.return_on_margin = result.pnl, result.return_on_margin
         self.mae, self.mfe = result.mae, result.mfe
         self.mae_pct, self.mfe_pct = result.mae_pct, result.mfe_pct
+        self.touched = self._touched(candles, step)
+
+    def _touched(self, candles, step: timedelta) -> str:
+        """Which of the idea's levels the bars from the entry on touched first within its
+        horizon (a bar touching both: the stop); blank with no idea or before it resolves."""
+        if self.stop_price is None or self.target_price is None or not self.horizon_hours:
+            return ""
+        horizon = timedelta(hours=self.horizon_hours)
+        bars = list(
+            candles.filter(
+                open_time__gte=self.entry_time - step + timedelta(microseconds=1),
+                open_time__lt=self.entry_time + horizon,
+            )
+            .order_by("open_time")
+            .values_list("high", "low", "open_time")
+        )
+        upper, lower = sorted((self.stop_price, self.target_price), reverse=True)
+        for high, low, _ in bars:
+            hit_upper, hit_lower = high >= upper, low <= lower
+            stop_hit = hit_lower if self.direction > 0 else hit_upper
+            target_hit = hit_upper if self.direction > 0 else hit_lower
+            if stop_hit:
+                return "stop"
+            if target_hit:
+                return "target"
+        covered = bars and bars[-1][2] + step >= self.entry_time + horizon
+        return "neither" if covered else ""
 
     def _interval(self) -> str:
         # The finest stored interval of the ticker gives the closest excursions.

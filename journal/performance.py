@@ -47,6 +47,7 @@ def _grouped(trades: list[Trade], key) -> dict[str, dict]:
 
 
 def performance(trades: Iterable[Trade]) -> dict:
+    trades = list(trades)
     closed = [t for t in trades if t.pnl is not None]
     executed = sorted(
         (t for t in closed if t.action == Trade.Action.EXECUTED), key=lambda t: (t.exit_time, t.pk)
@@ -73,4 +74,19 @@ def performance(trades: Iterable[Trade]) -> dict:
             for grade, h in sorted(hits.items())
         },
         "equity_curve": equity,
+        "odds": odds_record([t for t in trades if t.odds and t.touched]),
     }
+
+
+def odds_record(trades: list[Trade]) -> dict:
+    """The first-touch odds shown when the trades were taken against what the candles say
+    came first: the mean odds and the frequencies, and the Brier score of the odds."""
+    if not trades:
+        return {"trades": 0}
+    names = ("target", "stop", "neither")
+    shown = {k: sum(t.odds[k] for t in trades) / len(trades) for k in names}
+    happened = {k: sum(t.touched == k for t in trades) / len(trades) for k in names}
+    brier = sum(sum((t.odds[k] - (t.touched == k)) ** 2 for k in names) for t in trades) / len(
+        trades
+    )
+    return {"trades": len(trades), "shown": shown, "happened": happened, "brier": brier}

@@ -246,3 +246,52 @@ def test_a_skipped_signal_is_recorded_with_its_reason_alone(btc):
             "add", "--action", "executed", "--ticker", "BTCUSDT", "--side", "long", "--qty", "1"
         )
     assert Trade.objects.count() == 1
+
+
+def test_an_ideas_odds_are_kept_and_compared_with_what_the_candles_touched_first(db):
+    """A trade journaled with the idea as checked (levels, horizon, odds shown): the stored
+    candles say which level came first (a bar touching both counts as the stop), and the
+    performance compares the odds with what happened. Levels on the wrong side are refused."""
+    import json
+    from datetime import UTC, datetime
+
+    from django.test import Client
+
+    from analysis.ingest import import_file
+    from analysis.models import Candle
+    from analysis.tests.binance_replay import SHARED
+    from journal.models import Trade
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    entry_time = datetime(2024, 5, 1, 1, tzinfo=UTC)  # at a bar's open: it is the first read
+    first = Candle.objects.get(symbol="BTCUSDT", interval="1h", open_time=entry_time)
+    entry = first.open
+    body = {"ticker": "BTCUSDT", "action": "executed", "side": "long", "quantity": 0.1,
+            "entry_time": entry_time.isoformat(), "entry_price": entry,
+            "stop_price": first.low * 0.999999, "target_price": first.high * 10,
+            "horizon_hours": 4, "odds": {"target": 0.2, "stop": 0.5, "neither": 0.3}}  # fmt: skip
+    from django.contrib.auth.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_user("trader", password="x" * 12))
+
+    def post(**changes):
+        data = json.dumps(body | changes)
+        return client.post("/api/trades", data, content_type="application/json")
+
+    # The stop sits just under the first bar's low... and nothing touches a target 10x up.
+    made = post()
+    assert made.status_code == 201, made.content
+    trade = Trade.objects.get(pk=made.json()["data"]["id"])
+    assert trade.touched in {"stop", "neither"} and trade.odds["stop"] == 0.5
+    # A stop and a target both inside the first bar's range: both touched, so the stop.
+    both = post(stop_price=first.low * 1.000001, target_price=first.high * 0.999999,
+                entry_price=(first.low + first.high) / 2)  # fmt: skip
+    assert both.status_code == 201, both.content
+    assert both.json()["data"]["touched"] == "stop"
+    wrong = post(stop_price=entry * 1.01)
+    assert wrong.status_code == 422 and "stop_price" in wrong.content.decode()
+    bad_odds = post(odds={"target": 0.9, "stop": 0.9, "neither": 0.1})
+    assert bad_odds.status_code == 422 and "odds" in bad_odds.content.decode()
+    figures = client.get("/api/trades/performance").json()["data"]
+    assert figures["odds"]["trades"] == 2 and figures["odds"]["happened"]["stop"] >= 0.5
