@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.intervals import interval_ms
-from analysis.market import UnknownSeries, candles_frame
+from analysis.market import UnknownSeries, candles_frame, price_decimals
 from mlcore.config import default_barrier
 from mlcore.pipeline.risk.model import Bars, figures_at, idea_odds
 from mlcore.serving import risk
@@ -94,7 +94,13 @@ def check(
         "target": target,
         "horizon_hours": horizon_hours,
         "odds": odds.to_dict(),
+        # Of the ideas that resolve (target or stop first), the share that must be targets
+        # for the trade to pay its round trip; compare it with ``target_share``.
         "break_even": loss / (win + loss) if win > 0 else None,
+        "target_share": odds.target / (odds.target + odds.stop)
+        if odds.target + odds.stop > 0
+        else None,
+        "decimals": price_decimals([entry, stop, target]),
         "round_trip_cost": cost,
         "range": horizon.to_dict(),
         "evidence": evidence,

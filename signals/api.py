@@ -189,7 +189,9 @@ class IdeaOut(Schema):
     target: float
     horizon_hours: int
     odds: dict  # target, stop, neither (calibrated) and the driftless baseline's
-    break_even: float | None  # P(target first) a trade must beat after the round trip
+    break_even: float | None  # the share of resolved outcomes that must be targets to pay
+    target_share: float | None  # the share the odds give: target / (target + stop)
+    decimals: int  # the prices' own precision
     round_trip_cost: float
     range: dict  # the horizon's spread, expected move and 50/90 % ranges
     evidence: dict | None  # the risk model's out-of-time figures at this horizon

@@ -447,7 +447,9 @@ def test_the_check_my_idea_page_answers_and_names_what_is_wrong(universe_champio
     form = {"ticker": "1000PEPEUSDT", "side": "long", "stop": "0.0100", "target": "0.0115",
             "horizon_hours": "24"}  # fmt: skip
     answer = signed_in.post("/risk/", form).content.decode()
-    assert "Target first" in answer and "Break-even" in answer and "Expected move" in answer
+    assert (
+        "Target first" in answer and "Needed to break even" in answer and "Expected move" in answer
+    )
     wrong = signed_in.post("/risk/", form | {"stop": "0.0120"}).content.decode()
     assert "stop: a long&#x27;s stop must be below the entry" in wrong
     partial = signed_in.post("/risk/", form, HTTP_HX_REQUEST="true").content.decode()
