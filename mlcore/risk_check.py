@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.intervals import interval_ms
-from analysis.market import UnknownSeries, candles_frame, price_decimals
+from analysis.market import price_decimals
+from analysis.models import Candle
 from mlcore.config import default_barrier
 from mlcore.pipeline.risk.model import Bars, figures_at, idea_odds
 from mlcore.serving import risk
@@ -57,12 +58,13 @@ def check(
     hours = _fitted_hours(loaded, step)
     if horizon_hours not in hours:
         raise IdeaError("horizon_hours", f"must be one of {hours} (the fitted horizons)")
-    try:
-        candles = candles_frame(symbol, interval, last=loaded.model.span_bars)
-    except UnknownSeries as exc:
-        raise UnknownSymbol(str(exc)) from None
-    if candles.empty:
+    newest = Candle.objects.last_open_time(symbol, interval)
+    if newest is None:
         raise UnknownSymbol(f"no {interval} candles are stored for {symbol}")
+    # The trailing bars through the per-process kept spans: a check costs a few small queries,
+    # not a read of thousands of rows (that read was three quarters of its time).
+    bar_ms = int(newest.timestamp() * 1000)
+    candles = risk.trailing([symbol], interval, bar_ms, loaded.model.span_bars)[symbol]
     last_close = float(candles["close"].iloc[-1])
     entry = last_close if entry is None else entry
     direction = 1 if side == "long" else -1
