@@ -14,6 +14,7 @@ from analysis.intervals import interval_ms
 from analysis.models import Candle
 from analysis.symbols import normalise
 from journal.outcome import outcome
+from mlcore.pipeline.risk.outcomes import STOP, TARGET, first_touch
 from signals.models import Signal
 
 # What a trade's numbers and times can be: finite, of a size a trade can have (so no product of
@@ -219,14 +220,13 @@ class Trade(models.Model):
             .values_list("high", "low", "open_time")
         )
         upper, lower = sorted((self.stop_price, self.target_price), reverse=True)
-        for high, low, _ in bars:
-            hit_upper, hit_lower = high >= upper, low <= lower
-            stop_hit = hit_lower if self.direction > 0 else hit_upper
-            target_hit = hit_upper if self.direction > 0 else hit_lower
-            if stop_hit:
-                return "stop"
-            if target_hit:
-                return "target"
+        # The same reading as the risk model's outcomes (a bar touching both: the stop): the
+        # bars come after a placeholder row standing for the entry.
+        highs = np.array([np.nan, *(high for high, _, _ in bars)])
+        lows = np.array([np.nan, *(low for _, low, _ in bars)])
+        (first,) = first_touch(highs, lows, [0], [upper], [lower], [self.direction], len(bars))
+        if first in (TARGET, STOP):
+            return "target" if first == TARGET else "stop"
         covered = bars and bars[-1][2] + step >= self.entry_time + horizon
         return "neither" if covered else ""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -122,8 +123,6 @@ class SymbolServing(ServingModel):
 
     @classmethod
     def load(cls, record) -> SymbolServing:
-        from pathlib import Path
-
         return cls(record, artifacts.load_bundle(Path(record.artifact_path)))
 
     @property

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from mlcore.pipeline.baselines import spearman
+from mlcore.pipeline.hits import wilson
 from mlcore.pipeline.risk import outcomes, touch, volatility
 from mlcore.pipeline.risk.model import (
     COVERAGES,
@@ -36,25 +36,9 @@ from mlcore.pipeline.risk.model import (
 )
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
-    if n == 0:
-        return None, None
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 30:
-        return None
-    return float(stats.spearmanr(x[ok], y[ok]).statistic)
-
-
 def _coverage(inside: np.ndarray) -> dict:
     hits, n = int(inside.sum()), len(inside)
-    low, high = wilson(hits, n)
+    low, high = wilson(hits, n) if n else (None, None)
     return {"n": n, "coverage": hits / n if n else None, "low": low, "high": high}
 
 
@@ -197,9 +181,4 @@ def _touch(bars, frames, m, tested, idea_every) -> dict:
     }
 
 
-def load_csv(path: str) -> Bars:
-    """A shared-data candle file (``open_time,open,high,low,close,volume``)."""
-    return Bars.of(pd.read_csv(path))
-
-
-__all__ = ["COVERAGES", "evaluate", "load_csv", "spearman", "wilson"]
+__all__ = ["COVERAGES", "evaluate"]
