@@ -11,7 +11,7 @@ import pytest
 from analysis.exchange import Exchange
 from analysis.tests.binance_replay import SHARED, ReplayServer, load_series
 
-# Train on the CPU even on a GPU host (mlcore.pipeline.device): cuDNN's LSTM is not
+# Train on the CPU even on a GPU host (mlcore.pipeline.common.device): cuDNN's LSTM is not
 # bit-reproducible, and the suite's tests are bar-exact. Subprocesses inherit it.
 os.environ["TRADINGAI_DEVICE"] = "cpu"
 
@@ -123,7 +123,7 @@ def _import(*symbols: str) -> None:
 def _trained_btc(django_db_setup, django_db_blocker, tmp_path_factory):
     """The quick BTC 1h model trained to 2024-01-01, forced past its gates."""
     from mlcore.config import TrainRequest
-    from mlcore.training import train
+    from mlcore.training.symbol import train
     from tests.trained import train_once
 
     def build() -> None:
@@ -159,14 +159,15 @@ def _trained_universe(django_db_setup, django_db_blocker, tmp_path_factory):
 def _nothing_kept_between_tests() -> None:
     """Per-process caches keyed by a model's version or row: the shared models come back with
     the same names in every test, so a loaded model one test changed must not serve the next."""
-    from mlcore import live_state, universe_data
+    from mlcore import live_state
     from mlcore.serving import cache, risk
+    from mlcore.training import inputs
     from signals import board
 
     cache.forget()
     risk.forget()
     live_state._states.clear()
-    universe_data._reads.clear()
+    inputs._reads.clear()
     board._figures.clear()
 
 

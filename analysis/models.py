@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import Cast, Extract
 
 from analysis.intervals import INTERVAL_MS
-from analysis.symbols import SYMBOL, normalise
+from analysis.symbols import MAX_WATCHED, SYMBOL, normalise
 
 FRAME_COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
@@ -209,6 +209,8 @@ class Universe(models.Model):
 
     def clean(self) -> None:
         symbols = [normalise(s) for s in self.split(self.symbols)]
+        if len(symbols) > MAX_WATCHED:  # each fetch round asks the exchange for every one
+            raise ValidationError({"symbols": f"at most {MAX_WATCHED} symbols, not {len(symbols)}"})
         bad = [s for s in symbols if not SYMBOL.fullmatch(s)]
         if not symbols or bad:
             problem = f"not a Binance symbol: {', '.join(bad)}" if bad else "name at least one"
@@ -226,7 +228,7 @@ class SeriesRevision(models.Model):
     by a fresh random one in the same transaction as every write that inserts, changes or
     deletes a row of it (``analysis.store``, the only writer; the admin shows market data
     read-only). An unchanged stamp means exactly the same stored rows: what lets a process keep
-    a computation over a series' window (``mlcore.universe_data``) and know in one indexed read
+    a computation over a series' window (``mlcore.training.inputs``) and know in one indexed read
     whether it still holds. Random rather than counted: a database emptied and refilled (a
     restore, a test's flush) cannot come back to a stamp a process kept for other rows.
 

@@ -42,7 +42,7 @@ def main() -> None:
     from analysis.ingest import import_file
     from benchmarks.targets import Targets
     from mlcore import risk_check
-    from mlcore.risk_training import train_risk
+    from mlcore.training.risk import train_risk
 
     call_command("migrate", verbosity=0)
     for symbol in ("BTCUSDT", "ETHUSDT"):

@@ -81,7 +81,7 @@ def prepare(env: dict[str, str]) -> str:
     script = (
         "from datetime import UTC, datetime\n"
         "from mlcore.config import TrainRequest\n"
-        "from mlcore.training import train\n"
+        "from mlcore.training.symbol import train\n"
         f"for symbol in {SYMBOLS!r}:\n"
         "    train(TrainRequest(symbol, '1h', until=datetime(2024, 4, 1, tzinfo=UTC),"
         " quick=True, force=True))\n"

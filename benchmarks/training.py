@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bars import SHARED  # noqa: E402
 from benchmarks.targets import Targets  # noqa: E402
+from mlcore.pipeline.common.labels import BarrierParams, triple_barrier  # noqa: E402
+from mlcore.pipeline.common.split import walk_forward  # noqa: E402
 from mlcore.pipeline.features import build_features, make_spec  # noqa: E402
-from mlcore.pipeline.labels import BarrierParams, triple_barrier  # noqa: E402
 from mlcore.pipeline.models.base import Dataset, class_index  # noqa: E402
 from mlcore.pipeline.models.lstm import LSTMMember  # noqa: E402
 from mlcore.pipeline.models.xgb import XGBMember  # noqa: E402
-from mlcore.pipeline.split import walk_forward  # noqa: E402
-from mlcore.pipeline.walkforward import TrainConfig, member_walk_forward  # noqa: E402
+from mlcore.pipeline.symbol.walkforward import TrainConfig, member_walk_forward  # noqa: E402
 
 TARGET_SECONDS = 180.0
 POOLED_TARGET_SECONDS = 900.0

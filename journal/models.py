@@ -20,6 +20,11 @@ from signals.models import Signal
 # What a trade's numbers and times can be: finite, of a size a trade can have (so no product of
 # them overflows into an infinite PnL), and in this century (so no date arithmetic overflows).
 MAX_NUMBER = 1e12
+MIN_NUMBER = 1e-9  # a positive price or size below this is a typo (5e-324 was accepted)
+MAX_LEVERAGE = 125.0  # Binance USD-M's highest
+# A fill lies within its bar's low-high; this much either side allows for rounding and another
+# venue's print (an entry of $1 in a $62,000 bar did not happen).
+PRICE_SLACK = 0.01
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
@@ -111,14 +116,21 @@ class Trade(models.Model):
                 errors[name] = "must be a positive number"
             elif value > MAX_NUMBER:
                 errors[name] = f"must be at most {MAX_NUMBER:g}"
+            elif value < MIN_NUMBER:
+                errors[name] = f"must be at least {MIN_NUMBER:g}"
+        if "leverage" not in errors and not 1 <= self.leverage <= MAX_LEVERAGE:
+            errors["leverage"] = f"must be between 1 and {MAX_LEVERAGE:g}"
         for name in ("fees", "funding"):
             value = getattr(self, name)
             if value is None or not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
                 errors[name] = f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+        latest = timezone.now() + timedelta(minutes=5)  # a clock a little ahead is no future
         for name in ("entry_time", "exit_time"):
             value = getattr(self, name)
             if value is not None and not EARLIEST <= value < LATEST:
                 errors[name] = "must lie between 2000 and 2100"
+            elif value is not None and value > latest:
+                errors[name] = "cannot lie in the future"
         if errors:
             raise ValidationError(errors)  # the checks below need sound numbers and times
         if (self.exit_price is None) != (self.exit_time is None):
@@ -130,9 +142,58 @@ class Trade(models.Model):
             errors["ticker"] = f"no market data stored for {ticker}: unknown ticker"
         if self.signal_id and self.signal.symbol != ticker:
             errors["signal"] = f"signal #{self.signal_id} is for {self.signal.symbol}, not {ticker}"
+        elif self.signal_id:
+            errors |= self._signal_errors()
+        if not errors.get("ticker"):
+            errors |= self._price_errors()
         errors |= self._plan_errors()
         if errors:
             raise ValidationError(errors)
+
+    def _signal_errors(self) -> dict[str, str]:
+        """A link to a signal says the trade answered it: so the signal existed at the entry (it
+        is made at its bar's close), it was a call (not neutral), and a skipped or missed call
+        keeps the call's side."""
+        signal = self.signal
+        made = signal.open_time + timedelta(milliseconds=interval_ms(signal.interval))
+        if signal.direction not in self.Side.values:
+            return {"signal": f"signal #{signal.pk} is neutral: no call to follow or override"}
+        if self.action == self.Action.EXECUTED and self.entry_time < made:
+            return {
+                "entry_time": f"signal #{signal.pk} was made at {made:%Y-%m-%d %H:%M} UTC, "
+                "after this entry"
+            }
+        if self.action != self.Action.EXECUTED and self.side and self.side != signal.direction:
+            return {"side": f"a {self.action} signal keeps its side ({signal.direction})"}
+        return {}
+
+    def _price_errors(self) -> dict[str, str]:
+        """Each fill within the stored bar it happened in, where that bar is stored."""
+        errors: dict[str, str] = {}
+        if not self.ticker:
+            return errors
+        interval = self._interval()
+        step = timedelta(milliseconds=interval_ms(interval))
+        for price_name, time_name in (("entry_price", "entry_time"), ("exit_price", "exit_time")):
+            price, when = getattr(self, price_name), getattr(self, time_name)
+            if price is None or when is None:
+                continue
+            bar = (
+                Candle.objects.filter(
+                    symbol=self.ticker,
+                    interval=interval,
+                    open_time__gt=when - step,
+                    open_time__lte=when,
+                )
+                .values_list("low", "high")
+                .first()
+            )
+            if bar and not bar[0] * (1 - PRICE_SLACK) <= price <= bar[1] * (1 + PRICE_SLACK):
+                errors[price_name] = (
+                    f"{price:g} is outside the {interval} bar of {when:%Y-%m-%d %H:%M} UTC "
+                    f"({bar[0]:g}-{bar[1]:g}): no fill happened there"
+                )
+        return errors
 
     def _plan_errors(self) -> dict[str, str]:
         """The idea's levels on their side's proper sides of the entry, a horizon of at most a

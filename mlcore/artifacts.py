@@ -27,17 +27,17 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from mlcore.pipeline.calibrate import Calibrator
-from mlcore.pipeline.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.calibrate import Calibrator
+from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.hits import HitCalibrator
+from mlcore.pipeline.common.labels import BarrierParams
 from mlcore.pipeline.features import FeatureSpec
-from mlcore.pipeline.hits import HitCalibrator
-from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
-from mlcore.pipeline.pooled import Members
-from mlcore.pipeline.predict import Bundle
-from mlcore.pipeline.universe import UniverseParams
-from mlcore.pipeline.universe_model import UniverseModel, config_from_dict
+from mlcore.pipeline.symbol.predict import Bundle
+from mlcore.pipeline.universe.final_model import UniverseModel, config_from_dict
+from mlcore.pipeline.universe.pooled import Members
+from mlcore.pipeline.universe.scale_free import UniverseParams
 
 # 2: a hit calibrator (hits.json): confidence is the probability that a call is a hit.
 FORMAT_VERSION = 2

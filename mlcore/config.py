@@ -14,10 +14,10 @@ from typing import TypeVar
 from django.conf import settings
 
 from mlcore.backtest.engine import Costs
-from mlcore.pipeline import gates
-from mlcore.pipeline.drift import DriftThresholds
-from mlcore.pipeline.labels import BarrierParams
-from mlcore.pipeline.walkforward import TrainConfig
+from mlcore.pipeline.common import gates
+from mlcore.pipeline.common.drift import DriftThresholds
+from mlcore.pipeline.common.labels import BarrierParams
+from mlcore.pipeline.symbol.walkforward import TrainConfig
 
 T = TypeVar("T")
 

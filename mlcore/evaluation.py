@@ -4,16 +4,17 @@
    its training window plus the embargo is refused, with a message saying so.
 2. Candles from ``history_needed`` bars before the window (feature warm-up and the LSTM's
    look-back: inputs only) to the label horizon after it (outcomes need the future), and funding.
-3. Batch prediction through ``mlcore.pipeline.predict``, the function live inference calls:
+3. Batch prediction through ``mlcore.pipeline.symbol.predict``, the function live inference calls:
    features -> members -> ensemble -> calibration -> grade.
-4. The figures of ``mlcore.pipeline.evaluation`` against the class prior of the training rows.
+4. The figures of ``mlcore.pipeline.common.out_of_sample`` against the class prior of the
+   training rows.
 5. The graded signals backtested per grade set (A+ only, A and up, B and up, all) net of fees
    and funding, beside buy-and-hold, flat, momentum and same-turnover random signals.
 6. An ``Evaluation`` row and ``var/reports/evaluation_<SYMBOL>.json`` (schema in the README),
    written atomically.
 The model that serves the symbol may be the universe model (``mlcore.serving``), also for a
 symbol it never trained on: then the inputs are every known symbol's bars over the window
-(``mlcore.universe_data``), the prediction ``universe_model.predict_universe`` (what live
+(``mlcore.training.inputs``), the prediction ``universe_model.predict_universe`` (what live
 inference calls), and the figures its calls' (no classes: IC, hit rates against the grades'
 promises, the hit probability's ECE), with the same backtests.
 """
@@ -35,16 +36,16 @@ from analysis.quality import find_gaps
 from mlcore import artifacts, reports
 from mlcore.backtest.data import funding_within, market_from_frames
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets
-from mlcore.backtests import funding_gap
+from mlcore.backtest_runs import funding_gap
 from mlcore.models import Evaluation, ModelVersion
-from mlcore.pipeline.evaluation import GRADE_SETS, outcomes
-from mlcore.pipeline.labels import triple_barrier
-from mlcore.pipeline.predict import predict
-from mlcore.pipeline.scoring import score_graded
-from mlcore.pipeline.universe_model import predict_universe, score_calls
+from mlcore.pipeline.common.labels import triple_barrier
+from mlcore.pipeline.common.out_of_sample import GRADE_SETS, outcomes
+from mlcore.pipeline.common.scoring import score_graded
+from mlcore.pipeline.symbol.predict import predict
+from mlcore.pipeline.universe.final_model import predict_universe, score_calls
 from mlcore.registry import NoChampion, champion
 from mlcore.serving import is_universe, serving_model, trained_on
-from mlcore.universe_data import MissingBars, read_inputs
+from mlcore.training.inputs import MissingBars, read_inputs
 
 SCHEMA = "tradingai.evaluation/1"
 

@@ -26,7 +26,7 @@ from analysis.market import candles_frame, funding_frame
 from analysis.models import SeriesRevision
 from analysis.quality import ms_to_datetime
 from mlcore.pipeline.features.live import LiveFeatures, NotNext
-from mlcore.pipeline.predict import Bundle
+from mlcore.pipeline.symbol.predict import Bundle
 
 KEEP_SERIES = 64  # states kept per process (least recently used first out)
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from analysis.intervals import interval_ms
-from mlcore.pipeline.grading import (
+from mlcore.pipeline.common.grading import (
     DEFAULT_CONFIRMATIONS,
     DEFAULT_PROMISES,
     GradeRule,

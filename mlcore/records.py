@@ -18,16 +18,22 @@ from mlcore import artifacts
 from mlcore.backtest.signals import GradedBacktest
 from mlcore.config import TrainRequest
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
-from mlcore.pipeline.baselines import BestRule
-from mlcore.pipeline.drift import autocorrelation_time
-from mlcore.pipeline.evaluation import EvaluationFigures
-from mlcore.pipeline.grading import GradingRules
-from mlcore.pipeline.predict import Bundle
-from mlcore.pipeline.targets import TargetChoice
-from mlcore.pipeline.walkforward import EnsembleOOF, FoldRecord, MemberOOF, TrainConfig, class_prior
+from mlcore.pipeline.common.drift import autocorrelation_time
+from mlcore.pipeline.common.grading import GradingRules
+from mlcore.pipeline.common.out_of_sample import EvaluationFigures
+from mlcore.pipeline.common.rule_baselines import BestRule
+from mlcore.pipeline.symbol.predict import Bundle
+from mlcore.pipeline.symbol.targets import TargetChoice
+from mlcore.pipeline.symbol.walkforward import (
+    EnsembleOOF,
+    FoldRecord,
+    MemberOOF,
+    TrainConfig,
+    class_prior,
+)
 
 if TYPE_CHECKING:
-    from mlcore.training import Prepared
+    from mlcore.training.symbol import Prepared
 
 REFERENCE_ROWS = 5000  # training rows kept as the drift reference sample
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from mlcore import drift
+from mlcore import drift_checks
 from mlcore.config import TrainRequest
 from mlcore.models import ModelVersion, TrainingRun
-from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.pipeline.universe.final_model import UNIVERSE
 from mlcore.runs import TrainingError, claim
-from mlcore.training import train as run_training
+from mlcore.training.symbol import train as run_training
 
 
 @shared_task(acks_late=True)
@@ -39,7 +39,7 @@ def check_drift() -> list[str]:
     # symbol); its per-symbol rivals are checked as before.
     champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
     for model in champions.exclude(symbol=UNIVERSE):
-        report = drift.check(model.symbol, model.interval)
+        report = drift_checks.check(model.symbol, model.interval)
         if report:
             out.append(f"{model.version}: {', '.join(report.triggers) or 'ok'}; {report.action}")
     return out
@@ -48,4 +48,4 @@ def check_drift() -> list[str]:
 @shared_task
 def retrain_universe() -> list[str]:
     """Weekly: retrain every symbol with data through the same gates."""
-    return drift.retrain_universe()
+    return drift_checks.retrain_universe()

@@ -8,6 +8,8 @@ fi
 wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
   echo "==> installing requirements (first time: several minutes)"
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  # --no-compile: pip would byte-compile every file of every package (torch alone is thousands)
+  # up front, a third of the install; Python compiles the modules a process imports on first use.
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
   echo "$wanted" > .venv/.requirements.sha256
 fi

@@ -25,8 +25,3 @@ class SignalsConfig(AppConfig):
 
         post_save.connect(listing.bump, sender=Signal, dispatch_uid="signals.listing.save")
         post_delete.connect(listing.bump, sender=Signal, dispatch_uid="signals.listing.delete")
-
-        from mlcore import backtests
-        from signals.history import signal_history
-
-        backtests.signal_history = signal_history

@@ -1,9 +1,12 @@
 """WebSockets that stream new signals: HTML for the dashboard, JSON for API clients.
 
-Both join the ``signals`` group; each has one handler for the one event type."""
+Both join the ``signals`` group; each has one handler for the one event type. A socket lives no
+longer than what let it in: the key or the session is checked again every
+``RECHECK_SECONDS``, and a revoked key or a signed-out session closes it (4401)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -11,31 +14,47 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from signals.broadcast import GROUP
-from tradingai.auth import valid_key
+from tradingai.auth import Credential, key_credential, session_credential
+
+RECHECK_SECONDS = 2.0  # within the key cache's 5 s, as the README promises
 
 
 class _SignalStream(AsyncWebsocketConsumer):
+    credential: Credential | None = None
+    watch: asyncio.Task | None = None
+
     async def connect(self) -> None:
-        if not await self.allowed():
+        self.credential = await self.admit()
+        if self.credential is None:
             await self.close(code=4401)
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
+        if self.credential.can_lapse:
+            self.watch = asyncio.create_task(self._watch(self.credential))
+
+    async def _watch(self, credential: Credential) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if not await database_sync_to_async(credential.live)():
+                await self.close(code=4401)
+                return
 
     async def disconnect(self, code: int) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
         await self.channel_layer.group_discard(GROUP, self.channel_name)
 
-    async def allowed(self) -> bool:
-        return True
+    async def admit(self) -> Credential | None:
+        return Credential()
 
 
 class DashboardConsumer(_SignalStream):
     """The dashboard's socket (logged-in users): the series' board row and, for an actionable
     signal, its list row, as htmx out-of-band swaps."""
 
-    async def allowed(self) -> bool:
-        user = self.scope.get("user")
-        return bool(user and user.is_authenticated)
+    async def admit(self) -> Credential | None:
+        return session_credential(self.scope)
 
     async def signal_new(self, event: dict) -> None:
         if event["html"]:
@@ -58,20 +77,20 @@ class ApiSignalsConsumer(_SignalStream):
     reads: open when TRADINGAI_API_AUTH is open; otherwise an ``X-API-Key`` header (or ``?key=``
     for clients that cannot set headers) that is not revoked, or the dashboard's session."""
 
-    async def allowed(self) -> bool:
+    async def admit(self) -> Credential | None:
         from django.conf import settings
 
         if settings.API_AUTH != "required":
-            return True
+            return Credential()
         headers = dict(self.scope.get("headers", []))
-        user = self.scope.get("user")
-        if user and user.is_authenticated and _own_origin(headers.get(b"origin")):
-            return True
-        key = headers.get(b"x-api-key", b"").decode()
+        if _own_origin(headers.get(b"origin")) and (signed_in := session_credential(self.scope)):
+            return signed_in
+        # Header bytes are not necessarily UTF-8 (a 0xFF byte was a 500 at the handshake).
+        key = headers.get(b"x-api-key", b"").decode("latin-1")
         if not key:
-            query = parse_qs(self.scope.get("query_string", b"").decode())
+            query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
             key = (query.get("key") or [""])[0]
-        return await database_sync_to_async(valid_key)(key)
+        return await database_sync_to_async(key_credential)(key)
 
     async def signal_new(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event["data"]))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mlcore.models import Evaluation
-from mlcore.pipeline.explain import Interaction, interactions
-from mlcore.pipeline.predict import predict
+from mlcore.pipeline.common.explain import Interaction, interactions
+from mlcore.pipeline.symbol.predict import predict
 from mlcore.serving.cache import serving_for
 from mlcore.serving.symbol import window
 from signals.models import Signal

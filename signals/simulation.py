@@ -26,7 +26,7 @@ would have had, retrained on its schedule (``manage.py simulate``).
       inference ends in), explained and flagged as live ones are, stored as simulated
       ``Signal`` rows in one transaction that marks the window done. A kill loses at most the
       window in flight; re-running stores nothing twice.
-4. The evaluation of the whole track record (``mlcore.pipeline.track_record``), written
+4. The evaluation of the whole track record (``mlcore.pipeline.common.track_record``), written
    atomically to ``var/reports/simulation_<name>.json`` and kept on the row for its page.
 Simulated signals and models never appear on the dashboard, in the API or in the journal:
 their default managers read live rows only.
@@ -54,14 +54,14 @@ from mlcore import reports, serving
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
 from mlcore.models import ModelVersion
-from mlcore.pipeline import baselines
-from mlcore.pipeline.confirmations import market_context
-from mlcore.pipeline.track_record import SymbolCalls, evaluate_track_record, window_figures
-from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
-from mlcore.pipeline.universe_model import predict_rows
+from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.confirmations import market_context
+from mlcore.pipeline.common.track_record import SymbolCalls, evaluate_track_record, window_figures
+from mlcore.pipeline.universe.final_model import predict_rows
+from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
 from mlcore.reports import plain
 from mlcore.serving.cache import serving_for
-from mlcore.universe_training import (
+from mlcore.training.universe import (
     UniverseError,
     UniverseRequest,
     fit_universe,
@@ -253,9 +253,10 @@ def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: 
 
 def _chosen_rule(data, horizon: int) -> str:
     """The simple rule a trader would have picked then: the best IC on the training rows."""
-    scores = baselines.rule_scores(data.rows)
+    scores = rule_baselines.rule_scores(data.rows)
     ics = {
-        name: baselines.spearman(score, data.target_z[horizon]) for name, score in scores.items()
+        name: rule_baselines.spearman(score, data.target_z[horizon])
+        for name, score in scores.items()
     }
     ics = {k: v for k, v in ics.items() if v is not None}
     return max(ics, key=ics.get) if ics else ""
@@ -458,7 +459,7 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
     starts = np.array([int(w.start.timestamp() * 1000) for w in windows], dtype=np.int64)
     rules = {i: w.rule for i, w in enumerate(windows)}
     rows = inputs.rows.set_index(["symbol", "open_time"])
-    rule_scores = baselines.rule_scores(inputs.rows)
+    rule_scores = rule_baselines.rule_scores(inputs.rows)
     rule_frame = pd.DataFrame(rule_scores, index=rows.index)
     out = []
     sign = {"long": 1, "short": -1, "neutral": 0}

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from analysis.symbols import normalise
-from mlcore.pipeline.grading import GRADES
+from mlcore.pipeline.common.grading import GRADES
 from signals import board, charts, explanations, replay
 from signals.models import NoSignal, Signal
 

@@ -15,34 +15,9 @@ from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
 from journal.models import Trade
 from signals.tests.factories import signal_row
+from tests.payloads import TRADE
 
-pytestmark = pytest.mark.django_db
-TRADE = {
-    "ticker": "btcusdt",
-    "action": "executed",
-    "side": "long",
-    "entry_time": "2024-05-13T00:30:00Z",
-    "entry_price": 62000,
-    "quantity": 0.1,
-    "exit_time": "2024-05-13T05:30:00Z",
-    "exit_price": 62500,
-    "fees": 6.2,
-}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counts(settings) -> None:
-    """Each test's rate-limit counts start from zero (Redis outlives a test's rows)."""
-    from tradingai.ratelimit import limiter
-
-    limiter(settings.REDIS_URL or "").storage.reset()
-
-
-@pytest.fixture
-def key() -> str:
-    out = io.StringIO()
-    call_command("apikey", "create", "bot", stdout=out, stderr=io.StringIO())
-    return out.getvalue().strip()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
 
 
 @pytest.fixture

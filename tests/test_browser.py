@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.embedded import ROOT, manage
 from tests.servers import start_daphne
-from tests.test_embedded_smoke import ROOT, SHARED, embedded_env, manage
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -27,37 +25,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(embedded_site):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is missing: .ci/run installs it")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    env = embedded_env(tmp_path) | {"MLFLOW_TRACKING_URI": "", "TRADINGAI_RANDOM_RUNS": "20"}
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput")
-    manage(
-        env,
-        "import_klines",
-        str(SHARED / "binance_futures_BTCUSDT_1h.csv.gz"),
-        str(SHARED / "binance_futures_BTCUSDT_funding.csv.gz"),
-    )
+    env = embedded_site.env  # migrated, BTCUSDT's candles and funding imported
     manage(env, "train_all", "--symbols", "BTCUSDT", "--until", "2024-01-01", "--quick", "--force")
     manage(
         env, "replay", "--symbols", "BTCUSDT", "--from", "2024-05-13", "--to", "2024-05-13T06:00"
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import User; "
-            "User.objects.create_user('trader', password='correct-horse-battery')",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_user('trader', password='correct-horse-battery')",
     )
     daphne, url = start_daphne(env)
     yield url

@@ -11,14 +11,14 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from tests.servers import shell_key, start_daphne, stop
-from tests.test_embedded_smoke import embedded_env, manage
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
-def test_a_plain_client_with_a_key_gets_the_api_stream_and_never_the_dashboard_socket(tmp_path):
-    env = embedded_env(tmp_path) | {"TRADINGAI_API_AUTH": "required"}
-    manage(env, "migrate", "--noinput")
+def test_a_plain_client_with_a_key_gets_the_api_stream_and_never_the_dashboard_socket(
+    embedded_site,
+):
+    env = embedded_site.env | {"TRADINGAI_API_AUTH": "required"}
     key = shell_key(env, "from tradingai.models import ApiKey; print('KEY', ApiKey.issue('ws')[1])")
     daphne, url = start_daphne(env, quiet=True)
     ws = url.replace("http://", "ws://")

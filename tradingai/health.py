@@ -3,6 +3,7 @@ serving models (a champion with an unresolved drift trigger makes the system deg
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -131,11 +132,37 @@ def champions(now: datetime) -> list[ChampionOut]:
     return out
 
 
+# A ping waits its whole second for replies, so health asks the workers once per
+# WORKER_CHECK_SECONDS per process; meanwhile every caller gets the last answer (ten anonymous
+# health requests a second used to hold every WSGI thread for a second each).
+WORKER_CHECK_SECONDS = 5.0
+_workers_seen: tuple[float, CheckOut] | None = None
+_workers_asking = threading.Lock()
+
+
 def check_workers() -> CheckOut | None:
     """Celery workers that answer a ping within a second (none to ask in the embedded mode,
-    where tasks run in process)."""
+    where tasks run in process); asked at most once per ``WORKER_CHECK_SECONDS``."""
+    global _workers_seen
     if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
         return None
+    seen = _workers_seen
+    if seen and time.monotonic() - seen[0] < WORKER_CHECK_SECONDS:
+        return seen[1]
+    # Another thread already asking: the last answer stands (the first caller waits for it).
+    if not _workers_asking.acquire(blocking=seen is None):
+        return seen[1]
+    try:
+        if _workers_seen is not seen and _workers_seen is not None:
+            return _workers_seen[1]  # answered while this thread waited
+        answer = _ping_workers()
+        _workers_seen = (time.monotonic(), answer)
+        return answer
+    finally:
+        _workers_asking.release()
+
+
+def _ping_workers() -> CheckOut:
 
     def probe() -> str:
         from tradingai.celery import app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -16,6 +17,9 @@ from django.utils import timezone
 KEY_CACHE_SECONDS = 5.0
 _KEY_CACHE_SIZE = 10_000
 _recent: dict[str, tuple[float, ApiKey | None]] = {}
+# What ``issue`` makes: 8 hex digits, a dot, URL-safe base64. Anything else is no key and costs
+# no query (a NUL or a byte the database cannot store used to reach one as a 500).
+KEY_FORMAT = re.compile(r"[0-9a-f]{8}\.[A-Za-z0-9_-]{20,100}")
 
 
 def _digest(raw: str) -> str:
@@ -48,6 +52,8 @@ class ApiKey(models.Model):
     @classmethod
     def verify(cls, raw: str) -> ApiKey | None:
         """The live key ``raw`` is, or None; compared in constant time against its digest."""
+        if not KEY_FORMAT.fullmatch(raw):
+            return None
         prefix = raw.split(".", 1)[0]
         now = time.monotonic()
         seen = _recent.get(prefix)

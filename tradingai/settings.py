@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "tradingai.headers.ApiResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tradingai.input_guard.InputGuardMiddleware",  # before anything reads the input (sessions)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -378,12 +379,12 @@ MLFLOW_EXPERIMENT = env("MLFLOW_EXPERIMENT", "tradingai-training")
 # two taker fees plus two slippages of the backtest's default costs.
 LABEL_HORIZON = env_int("TRADINGAI_LABEL_HORIZON", 24)
 LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
-# The label chosen by evidence (mlcore.pipeline.targets): candidate horizons (bars) and barrier
-# widths (ATR multiples), judged on the first fold's inner validation slice. Empty horizons:
+# The label chosen by evidence (mlcore.pipeline.symbol.targets): candidate horizons (bars) and
+# barrier widths (ATR multiples), judged on the first fold's inner validation slice. Empty horizons:
 # the fixed TRADINGAI_LABEL_HORIZON and TRADINGAI_LABEL_ATR_MULTIPLE above.
 TARGET_HORIZONS = [int(v) for v in env_list("TRADINGAI_TARGET_HORIZONS", "4,8,24")]
 TARGET_ATR_MULTIPLES = [float(v) for v in env_list("TRADINGAI_TARGET_ATR_MULTIPLES", "1,2")]
-# Training (mlcore.pipeline.walkforward.TrainConfig): walk-forward folds ("expanding" or
+# Training (mlcore.pipeline.symbol.walkforward.TrainConfig): walk-forward folds ("expanding" or
 # "rolling" over the last TRADINGAI_TRAIN_ROLLING_BARS rows), the ensemble's XGBoost weight
 # (or fit it on earlier folds' out-of-fold predictions), the calibration method.
 TRAINING = {
@@ -394,7 +395,7 @@ TRAINING = {
     "fit_weight": env_bool("TRADINGAI_ENSEMBLE_FIT_WEIGHT", False),
     "calibration": env("TRADINGAI_CALIBRATION", "sigmoid"),
 }
-# The training gates (mlcore.pipeline.gates.GateThresholds), each overridable from env.
+# The training gates (mlcore.pipeline.common.gates.GateThresholds), each overridable from env.
 GATE_THRESHOLDS = {
     "xgb_max_loss_ratio": env_float("TRADINGAI_GATE_XGB_MAX_LOSS_RATIO", 1.0),
     "lstm_max_loss_ratio": env_float("TRADINGAI_GATE_LSTM_MAX_LOSS_RATIO", 1.0),
@@ -404,7 +405,7 @@ GATE_THRESHOLDS = {
     "promotion_margin": env_float("TRADINGAI_GATE_PROMOTION_MARGIN", 0.0),
     "min_common_rows": env_int("TRADINGAI_GATE_MIN_COMMON_ROWS", 500),
 }
-# Drift checks (mlcore.pipeline.drift.DriftThresholds and the window they look at).
+# Drift checks (mlcore.pipeline.common.drift.DriftThresholds and the window they look at).
 DRIFT = {
     "window_bars": env_int("TRADINGAI_DRIFT_WINDOW_BARS", 720),
     "alpha": env_float("TRADINGAI_DRIFT_ALPHA", 0.01),

@@ -68,14 +68,14 @@ def test_add_computes_from_the_stored_candles(btc):
         "--fees",
         "6.2",
         "--entry-time",
-        "2024-05-13T00:30",
+        "2024-05-13T07:30",
         "--exit-time",
-        "2024-05-13T05:30",
+        "2024-05-13T10:30",
     )
     trade = Trade.objects.get()
     assert trade.pnl == pytest.approx(50 - 6.2) and "PnL +43.80 USDT" in out
     held = Candle.objects.filter(
-        symbol="BTCUSDT", open_time__gte=H13, open_time__lte=H13.replace(hour=5)
+        symbol="BTCUSDT", open_time__gte=H13.replace(hour=7), open_time__lte=H13.replace(hour=10)
     )
     high = max(c.high for c in held)
     low = min(c.low for c in held)
@@ -168,9 +168,9 @@ FORM = {
     "ticker": "BTCUSDT",
     "action": "executed",
     "side": "long",
-    "entry_time": "2024-05-13T00:30",
+    "entry_time": "2024-05-13T07:30",
     "entry_price": "62000",
-    "exit_time": "2024-05-13T05:30",
+    "exit_time": "2024-05-13T10:30",
     "exit_price": "62500",
     "quantity": "0.1",
     "leverage": "1",
@@ -188,7 +188,7 @@ def test_the_journal_page_records_and_shows(btc):
     page = client.get("/journal/").content.decode()
     assert "Recorded #" in page and "PnL +50.00 USDT" in page and "journal-equity" in page
     assert "Entry time (UTC)" in page  # the date picker sends no zone: the form says which
-    assert Trade.objects.get().entry_time.isoformat() == "2024-05-13T00:30:00+00:00"
+    assert Trade.objects.get().entry_time.isoformat() == "2024-05-13T07:30:00+00:00"
     bad = client.post("/journal/", FORM | {"quantity": "-1"}).content.decode()
     assert "must be a positive number" in bad and Trade.objects.count() == 1
 

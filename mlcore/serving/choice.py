@@ -10,7 +10,7 @@ changes the moment either champion does.
 from __future__ import annotations
 
 from mlcore.models import ModelVersion
-from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.pipeline.universe.final_model import UNIVERSE
 
 
 def universe_wins(universe: ModelVersion, symbol: str) -> bool:

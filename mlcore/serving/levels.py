@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlcore.pipeline.labels import BarrierParams, triple_barrier
+from mlcore.pipeline.common.labels import BarrierParams, triple_barrier
 
 # Bars before a call that its ATR is computed over (Wilder's smoothing forgets its start long
 # before this).

@@ -5,7 +5,7 @@
    else a full read of the ``history_needed`` bars, refused when one is missing;
 2. funding: refused when the last settlement by the bar's close is overdue (for a model that
    reads funding), never a prediction from stale inputs;
-3. predict through ``mlcore.pipeline.predict`` (the function ``evaluate`` runs), explain the
+3. predict through ``mlcore.pipeline.symbol.predict`` (the function ``evaluate`` runs), explain the
    predicted class (the XGBoost member), stop and target at the model's own barrier.
 """
 
@@ -23,9 +23,9 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime
 from mlcore import artifacts, live_state
-from mlcore.pipeline.explain import explain
+from mlcore.pipeline.common.explain import explain
 from mlcore.pipeline.features import FeatureSpecMismatch
-from mlcore.pipeline.predict import Bundle, predict
+from mlcore.pipeline.symbol.predict import Bundle, predict
 from mlcore.serving import levels
 from mlcore.serving.base import Clock, ServingModel
 from mlcore.serving.call import Call, Refusal, Refused

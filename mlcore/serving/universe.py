@@ -2,7 +2,7 @@
 interface.
 
 ``serve(symbols, bar)`` serves a live round's series together:
-1. read every symbol it knows and the targets once (``mlcore.universe_data.read_round``; a
+1. read every symbol it knows and the targets once (``mlcore.training.inputs.read_round``; a
    target with a hole is refused with where it is);
 2. predict every target's bar in one call of the members (``universe_model.predict_round``,
    the same calls ``evaluate`` makes);
@@ -23,13 +23,13 @@ import pandas as pd
 
 from analysis.intervals import interval_ms
 from mlcore import artifacts
-from mlcore.pipeline.confirmations import market_context
-from mlcore.pipeline.explain import explain_scores
-from mlcore.pipeline.universe_model import UniverseCalls, UniverseModel, predict_round
+from mlcore.pipeline.common.confirmations import market_context
+from mlcore.pipeline.common.explain import explain_scores
+from mlcore.pipeline.universe.final_model import UniverseCalls, UniverseModel, predict_round
 from mlcore.serving import levels
 from mlcore.serving.base import Clock, ServingModel
 from mlcore.serving.call import Call, Refusal
-from mlcore.universe_data import read_round
+from mlcore.training.inputs import read_round
 
 
 class UniverseServing(ServingModel):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from mlcore.pipeline.calibrate import (
+from mlcore.pipeline.common.calibrate import (
     FLOOR,
     Calibrator,
     brier,

@@ -18,7 +18,7 @@ from mlcore.models import GradingConfig
 from mlcore.pipeline.models.base import Dataset
 from mlcore.progress import Tracker
 from mlcore.runs import start_run
-from mlcore.training import Prepared, Trainer
+from mlcore.training.symbol import Prepared, Trainer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 UNTIL = None  # the whole shared history

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlcore.pipeline.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.dissimilarity import Dissimilarity
 
 NAMES = ("ret_24_z", "funding_z_30", "volume_z")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcore.pipeline.drift import (
+from mlcore.pipeline.common.drift import (
     DriftThresholds,
     assess,
     autocorrelation_time,
@@ -95,13 +95,15 @@ def test_a_regime_from_a_distant_period_raises_an_alarm(setup):
 
 
 def test_pure_noise_against_itself_stays_quiet():
+    """At most about 5 % of noise-against-noise checks of 100 features may raise an alarm (the
+    family-wise rate); 30 draws keep it a third of a second each (100 draws: 0 alarms too)."""
     alarms = 0
-    for seed in range(100):
+    for seed in range(30):
         rng = np.random.default_rng(seed)
         reference, recent = rng.normal(size=(5000, 100)), rng.normal(size=(WINDOW, 100))
         names = [f"noise_{i}" for i in range(100)]
         alarms += any(f.drifted for f in feature_drift(reference, recent, names))
-    assert alarms <= 5, alarms
+    assert alarms <= 2, alarms
 
 
 def test_accuracy_and_age_triggers():

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from ninja.testing import TestClient
 
-from mlcore import drift
+from mlcore import drift_checks
 from mlcore.models import DriftReport, TrainingRun
 from tradingai.api import api
 from tradingai.health import system_health
@@ -28,7 +28,7 @@ def champion(champion, settings):
 
 def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as sent:
-        report = drift.check("BTCUSDT", "1h")
+        report = drift_checks.check("BTCUSDT", "1h")
     assert "age" in report.triggers  # trained on data that ended in 2024
     assert 600 < report.outcomes <= 720 and report.baseline_accuracy is not None
     assert len(report.features) == len(champion.feature_spec["features"])
@@ -36,7 +36,7 @@ def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_com
     assert report.training_run == queued and len(sent) == 1
     assert queued.options["reason"].startswith("drift: ")
     with django_capture_on_commit_callbacks() as sent_again:
-        again = drift.check("BTCUSDT", "1h")
+        again = drift_checks.check("BTCUSDT", "1h")
     assert again.triggers and again.training_run is None and len(sent_again) == 0
     assert "already queued" in again.action
     assert TrainingRun.objects.filter(status="queued").count() == 1
@@ -67,10 +67,10 @@ def test_a_trigger_queues_exactly_one_retraining(champion, django_capture_on_com
 def test_no_retraining_without_newer_data_and_the_weekly_run(champion, settings):
     champion.train_end = datetime(2024, 6, 1, tzinfo=UTC)  # as if trained on everything stored
     champion.save(update_fields=["train_end"])
-    report = drift.check("BTCUSDT", "1h")
+    report = drift_checks.check("BTCUSDT", "1h")
     assert report.triggers and report.training_run is None
     assert "no candle is newer than its training data" in report.action
-    actions = drift.retrain_universe()
+    actions = drift_checks.retrain_universe()
     assert actions == [
         "BTCUSDT 1h: no data newer than " + champion.version,
         "ETHUSDT 1h: no data",

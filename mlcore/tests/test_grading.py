@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mlcore.models import GradingConfig
-from mlcore.pipeline.confirmations import MarketContext
-from mlcore.pipeline.grading import GradeRule, GradingRules, grade
+from mlcore.pipeline.common.confirmations import MarketContext
+from mlcore.pipeline.common.grading import GradeRule, GradingRules, grade
 
 
 def context(n: int, trend: int = 1, htf: int = 1, volume: bool = True) -> MarketContext:
@@ -90,8 +90,8 @@ def test_the_admin_config_feeds_the_rules():
 def test_a_confidence_exactly_at_a_promise_earns_that_grade_and_a_hair_below_does_not():
     """The boundaries are inclusive (``>=``) in both grading paths: the per-symbol rules with
     confirmations and the universe model's promises."""
-    from mlcore.pipeline.grading import DEFAULT_PROMISES
-    from mlcore.pipeline.hits import HitGrades, grade_calls
+    from mlcore.pipeline.common.grading import DEFAULT_PROMISES
+    from mlcore.pipeline.common.hits import HitGrades, grade_calls
 
     below = {g: float(np.nextafter(v, 0)) for g, v in DEFAULT_PROMISES.items()}
     at = list(DEFAULT_PROMISES.values())

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcore.pipeline.alignment import check_alignment, training_rows
+from mlcore.pipeline.common.alignment import check_alignment, training_rows
+from mlcore.pipeline.common.labels import BarrierParams, triple_barrier
 from mlcore.pipeline.features import build_features, make_spec
-from mlcore.pipeline.labels import BarrierParams, triple_barrier
 
 H = 3_600_000
 

@@ -65,7 +65,7 @@ def test_a_fold_without_a_class_is_refused(data):
 
 
 def test_tree_shap_explains_the_member_exactly(data):
-    from mlcore.pipeline.explain import contributions, explain, interactions
+    from mlcore.pipeline.common.explain import contributions, explain, interactions
 
     member = XGBMember(QUICK_GRID)
     member.fit(data, TRAIN, VALIDATION)
@@ -111,7 +111,7 @@ def test_members_fitted_on_cuda_reload_on_the_cpu_to_the_same_predictions(data, 
 
 
 def test_the_device_setting_is_read_and_checked(monkeypatch):
-    from mlcore.pipeline import device
+    from mlcore.pipeline.common import device
 
     monkeypatch.setenv("TRADINGAI_DEVICE", "cpu")
     assert device.compute_device() == "cpu"  # the suite's pin (conftest.py)

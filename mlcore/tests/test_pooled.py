@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 
 from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
-from mlcore.pipeline import baselines, pooled
-from mlcore.pipeline.hits import (
+from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
     grade_calls,
@@ -25,9 +25,10 @@ from mlcore.pipeline.hits import (
     walk_forward_confidence,
     wilson,
 )
-from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
+from mlcore.pipeline.universe import pooled
+from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
 from mlcore.tests.conftest import load
-from mlcore.universe_training import gate
+from mlcore.training.universe import gate
 
 H = 3_600_000
 P = UniverseParams()
@@ -91,19 +92,19 @@ def test_best_rule_is_chosen_on_earlier_folds_only():
     # "a" tracks the target in fold 1 only, "b" in folds 2 and 3.
     a = np.where(fold == 1, target + noise * 0.5, rng.normal(size=n))
     b = np.where(fold >= 2, target + noise * 0.5, rng.normal(size=n))
-    best = baselines.best_rule_walk_forward({"a": a, "b": b}, target, fold)
+    best = rule_baselines.best_rule_walk_forward({"a": a, "b": b}, target, fold)
     assert best.chosen == {2: "a", 3: "b"}  # fold 2 could only know fold 1
     assert np.isnan(best.score[fold == 1]).all()
     np.testing.assert_array_equal(best.score[fold == 2], a[fold == 2])
     # Changing fold 3's outcomes cannot change the choice for fold 2.
     shuffled = target.copy()
     shuffled[fold == 3] = rng.permutation(shuffled[fold == 3])
-    assert baselines.best_rule_walk_forward({"a": a, "b": b}, shuffled, fold).chosen[2] == "a"
+    assert rule_baselines.best_rule_walk_forward({"a": a, "b": b}, shuffled, fold).chosen[2] == "a"
 
 
 def test_rules_score_momentum_reversal_and_funding():
     rows = pd.DataFrame({"ret_4_z": [1.0, -2.0], "ret_24_z": [0.5, 0.1], "funding_bps": [1, -1]})
-    scores = baselines.rule_scores(rows)
+    scores = rule_baselines.rule_scores(rows)
     np.testing.assert_array_equal(scores["reversal_4"], [-1.0, 2.0])
     np.testing.assert_array_equal(scores["momentum_24"], [0.5, 0.1])
     np.testing.assert_array_equal(scores["funding_fade"], [-1.0, 1.0])
@@ -299,7 +300,7 @@ def test_beating_a_losing_rule_with_no_skill_does_not_pass():
 def test_inputs_whose_effect_flips_sign_get_no_weight_in_the_final_model(data):
     from dataclasses import replace as swap
 
-    from mlcore.pipeline.universe_model import final_model
+    from mlcore.pipeline.universe.final_model import final_model
 
     result = pooled.walk_forward(data, pooled.PooledConfig.build(quick=True))
     n = len(data.features)

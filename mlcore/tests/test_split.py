@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcore.pipeline.labels import BarrierParams, triple_barrier
-from mlcore.pipeline.split import SplitConfig, walk_forward
+from mlcore.pipeline.common.labels import BarrierParams, triple_barrier
+from mlcore.pipeline.common.split import SplitConfig, walk_forward
 
 HORIZON = 24
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlcore.pipeline.common.labels import BarrierParams
+from mlcore.pipeline.common.split import SplitConfig, walk_forward
 from mlcore.pipeline.features import build_features, make_spec
-from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.models.xgb import QUICK_GRID, XGBMember
-from mlcore.pipeline.split import SplitConfig, walk_forward
-from mlcore.pipeline.targets import choose_target, labelled
+from mlcore.pipeline.symbol.targets import choose_target, labelled
 
 SPLIT = SplitConfig(folds=3, embargo=24)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlcore.backtest.engine import Market
-from mlcore.pipeline.track_record import call_figures, forward_returns, portfolio_curves
+from mlcore.pipeline.common.track_record import call_figures, forward_returns, portfolio_curves
 
 H = 3_600_000
 

@@ -22,12 +22,12 @@ from analysis.tests.binance_replay import SHARED
 from mlcore import artifacts, tasks
 from mlcore.config import TrainRequest
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
+from mlcore.pipeline.common.gates import GateThresholds
 from mlcore.pipeline.features import make_spec
-from mlcore.pipeline.gates import GateThresholds
 from mlcore.registry import promote
 from mlcore.runs import start_run
 from mlcore.tests.factories import model_version
-from mlcore.training import train
+from mlcore.training.symbol import train
 from tradingai.api import api
 
 pytestmark = pytest.mark.django_db
@@ -269,8 +269,8 @@ def test_a_queued_run_keeps_every_option_of_its_request(stored, monkeypatch):
     """The worker rebuilds the request from the recorded run: thresholds, random runs, the
     barrier and the target choice arrive as they were asked for."""
     from mlcore import tasks as task_module
-    from mlcore.pipeline.gates import GateThresholds
-    from mlcore.pipeline.labels import BarrierParams
+    from mlcore.pipeline.common.gates import GateThresholds
+    from mlcore.pipeline.common.labels import BarrierParams
 
     asked = TrainRequest(
         "BTCUSDT", "1h", until=datetime(2024, 3, 1, tzinfo=UTC), quick=True, force=True,
@@ -287,7 +287,7 @@ def test_a_queued_run_keeps_every_option_of_its_request(stored, monkeypatch):
 
 
 def test_gate_6_weighs_margin_and_common_rows():
-    from mlcore.pipeline import gates
+    from mlcore.pipeline.common import gates
 
     t = GateThresholds(promotion_margin=0.01, min_common_rows=500)
     first = gates.promotion(0.9, None, 0, t, None)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcore.pipeline.universe import (
+from mlcore.pipeline.universe.scale_free import (
     UniverseParams,
     context_columns,
     feature_columns,

@@ -16,8 +16,8 @@ from analysis.models import SeriesRevision
 from analysis.quality import ms_to_datetime
 from analysis.store import delete_candles, upsert_candles, upsert_funding
 from analysis.tests.binance_replay import SHARED
-from mlcore import universe_data
-from mlcore.pipeline.universe import UniverseParams
+from mlcore.pipeline.universe.scale_free import UniverseParams
+from mlcore.training import inputs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -95,15 +95,15 @@ def test_the_history_stamp_changes_exactly_when_a_write_is_not_a_pure_append():
     assert SeriesRevision.stamps("BTCUSDT", ["funding"])["funding"][1] == settled
 
 
-def _inputs(bar_ms: int, span: int = 500, last_row: bool = False) -> universe_data.UniverseInputs:
+def _inputs(bar_ms: int, span: int = 500, last_row: bool = False) -> inputs.UniverseInputs:
     model = SimpleNamespace(symbols=list(SYMBOLS), params=UniverseParams())
-    return universe_data.read_inputs(
+    return inputs.read_inputs(
         model, "BTCUSDT", "1h", bar_ms - (span - 1) * 3_600_000, bar_ms, last_row=last_row
     )
 
 
-def _fresh(bar_ms: int) -> universe_data.UniverseInputs:
-    universe_data._reads.clear()
+def _fresh(bar_ms: int) -> inputs.UniverseInputs:
+    inputs._reads.clear()
     return _inputs(bar_ms)
 
 
@@ -158,14 +158,14 @@ def test_a_kept_span_slides_over_appended_bars_and_equals_a_fresh_read(monkeypat
     for symbol in SYMBOLS:
         delete_candles(symbol, "1h", open_time__gt=ms_to_datetime(bar_ms))
     full_reads: list[str] = []
-    read_span = universe_data._read_span
+    read_span = inputs._read_span
 
     def counted(symbol, *args):
         full_reads.append(symbol)
         return read_span(symbol, *args)
 
-    monkeypatch.setattr(universe_data, "_read_span", counted)
-    universe_data._reads.clear()
+    monkeypatch.setattr(inputs, "_read_span", counted)
+    inputs._reads.clear()
     _inputs(bar_ms)
     assert sorted(full_reads) == sorted(SYMBOLS)
     for i in range(1, 6):

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from mlcore.pipeline.models.base import FitInfo
-from mlcore.pipeline.walkforward import MemberOOF, TrainConfig, ensemble_walk_forward
+from mlcore.pipeline.symbol.walkforward import MemberOOF, TrainConfig, ensemble_walk_forward
 
 H = 3_600_000
 
@@ -53,8 +53,8 @@ def test_the_fitted_ensemble_weight_follows_the_member_that_knows():
     between when both know something; the chosen weight is the grid's lowest log loss."""
     from sklearn.metrics import log_loss
 
-    from mlcore.pipeline import ensemble
-    from mlcore.pipeline.walkforward import _fit_blend
+    from mlcore.pipeline.symbol import ensemble
+    from mlcore.pipeline.symbol.walkforward import _fit_blend
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 3, 3000)

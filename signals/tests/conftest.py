@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from mlcore.config import TrainRequest
-from mlcore.training import train
+from mlcore.training.symbol import train
 
 TRAINED_UNTIL = datetime(2024, 1, 1, tzinfo=UTC)
 

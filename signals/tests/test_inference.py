@@ -121,7 +121,7 @@ def test_a_feature_spec_mismatch_is_refused(champion):
     """A model that reads funding, given none, is refused, naming what is missing."""
     from analysis.market import candles_frame
     from mlcore.pipeline.features import FeatureSpecMismatch
-    from mlcore.pipeline.predict import predict
+    from mlcore.pipeline.symbol.predict import predict
 
     bundle = serving_for(champion).bundle
     assert bundle.spec.uses_funding
@@ -172,11 +172,11 @@ def test_inputs_unlike_the_training_rows_are_flagged_and_never_actionable(champi
 
 def test_live_inference_gives_the_probabilities_evaluate_gives(champion):
     """A bar inferred alone, as the live path does, gets the probabilities, grade and confidence
-    the batch path of ``evaluate`` gives it (the same ``mlcore.pipeline.predict`` on evaluate's
-    inputs: a window and its look-back), to float32 noise."""
+    the batch path of ``evaluate`` gives it (the same ``mlcore.pipeline.symbol.predict`` on
+    evaluate's inputs: a window and its look-back), to float32 noise."""
     from analysis.market import candles_frame, funding_frame
     from mlcore.models import GradingConfig
-    from mlcore.pipeline.predict import predict
+    from mlcore.pipeline.symbol.predict import predict
 
     bundle = serving_for(champion).bundle
     start, end = datetime(2024, 5, 14, 0, tzinfo=UTC), datetime(2024, 5, 14, 8, tzinfo=UTC)
@@ -210,7 +210,7 @@ def test_the_kept_window_catches_up_on_appends_and_is_rebuilt_when_history_chang
     from analysis.store import upsert_candles
     from mlcore import live_state
     from mlcore.models import GradingConfig
-    from mlcore.pipeline.predict import predict
+    from mlcore.pipeline.symbol.predict import predict
 
     bundle = serving_for(champion).bundle
     key = ("BTCUSDT", "1h", bundle.spec.version)
@@ -250,7 +250,7 @@ def test_a_neutral_prediction_is_stored_without_levels_or_grade(champion):
     it ever has none)."""
     from analysis.market import candles_frame, funding_frame
     from mlcore.models import GradingConfig
-    from mlcore.pipeline.predict import predict
+    from mlcore.pipeline.symbol.predict import predict
 
     bundle = serving_for(champion).bundle
     start = datetime(2024, 5, 13, 0, tzinfo=UTC)
@@ -274,7 +274,7 @@ def test_a_models_grade_thresholds_are_frozen_with_its_evidence(champion):
     """The thresholds a model's grades were judged under are saved with it; an edit of the
     grading settings applies to the next training, never to what a served grade means."""
     from mlcore.models import GradingConfig, ModelVersion
-    from mlcore.pipeline.grading import GradingRules
+    from mlcore.pipeline.common.grading import GradingRules
 
     assert GradingRules.from_dict(champion.config["grading"]) == GradingRules()  # at training
     config = GradingConfig.current()

@@ -19,9 +19,9 @@ from analysis.ingest import import_file
 from analysis.models import Candle
 from mlcore import artifacts
 from mlcore.models import ModelVersion
-from mlcore.pipeline.universe_model import predict_universe
+from mlcore.pipeline.universe.final_model import predict_universe
 from mlcore.tests.factories import model_version
-from mlcore.universe_data import read_inputs
+from mlcore.training.inputs import read_inputs
 from signals.models import Signal, Simulation, SimulationWindow
 from signals.simulation import SimulationRequest, simulate
 from signals.tasks import train_simulation_window

@@ -13,7 +13,7 @@ from analysis.ingest import import_file
 from analysis.tests.binance_replay import SHARED
 from mlcore import serving
 from mlcore.models import ModelVersion
-from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.pipeline.universe.final_model import UNIVERSE
 from mlcore.serving import cache as serving_cache
 from mlcore.tests.factories import model_version
 from signals import inference
@@ -74,9 +74,9 @@ def test_a_round_inferred_together_stores_what_each_series_alone_stores(universe
     stored = {s: fields(o.signal) for s, o in together.items()}
     Signal.objects.all().delete()
     serving_cache.forget()  # nothing kept from the round
-    from mlcore import universe_data
+    from mlcore.training import inputs
 
-    universe_data._reads.clear()
+    inputs._reads.clear()
     for symbol in SERIES:
         alone = inference.infer(symbol, "1h", BAR)
         assert alone.created
@@ -223,8 +223,8 @@ def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, 
     from pathlib import Path
 
     from mlcore import artifacts
-    from mlcore.pipeline.universe_model import predict_universe
-    from mlcore.universe_data import read_inputs
+    from mlcore.pipeline.universe.final_model import predict_universe
+    from mlcore.training.inputs import read_inputs
 
     bar = datetime(2024, 4, 2, 5, tzinfo=UTC)
     live = inference.infer("1000PEPEUSDT", "1h", bar).signal
@@ -318,7 +318,7 @@ def test_the_dissimilarity_reference_round_trips(universe_champion):
     from pathlib import Path
 
     from mlcore import artifacts
-    from mlcore.pipeline.dissimilarity import Dissimilarity
+    from mlcore.pipeline.common.dissimilarity import Dissimilarity
 
     um = artifacts.load_universe(Path(universe_champion.artifact_path))
     d = um.dissimilarity

@@ -13,9 +13,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.cli import symbol_list
-from mlcore import drift
+from mlcore import drift_checks
 from mlcore.models import ModelVersion
-from mlcore.pipeline.universe_model import UNIVERSE
+from mlcore.pipeline.universe.final_model import UNIVERSE
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         fired = False
         for model in champions.order_by("symbol"):
             try:
-                report = drift.check(model.symbol, model.interval)
+                report = drift_checks.check(model.symbol, model.interval)
             except ValueError as exc:
                 raise CommandError(f"{model.symbol}: {exc}") from exc
             fired |= bool(report.triggers)

@@ -1,12 +1,13 @@
 """Train, gate and (maybe) promote a model per symbol.
 
-1. For each symbol: a TrainingRun is recorded, then the gated pipeline of mlcore.training runs
-   with a progress bar (stage and percent; the same figures the /training page shows).
+1. For each symbol: a TrainingRun is recorded, then the gated pipeline of
+   mlcore.training.symbol runs with a progress bar (stage and percent; the same figures the
+   /training page shows).
 2. Each gate's verdict is printed as it lands; a failed gate stops that symbol's run and leaves
    its champion untouched, unless --force.
 3. Bad input (unknown symbol, too little data) is reported per symbol; the command exits
    non-zero if any symbol could not be trained at all.
-With --pooled: one universe walk-forward over all the symbols instead (mlcore.universe_training),
+With --pooled: one universe walk-forward over all the symbols instead (mlcore.training.universe),
 per-symbol members on the same folds beside it; the report says which wins per symbol.
 """
 
@@ -23,10 +24,10 @@ from analysis import universe
 from analysis.cli import parse_when, symbol_list
 from mlcore.config import TrainRequest
 from mlcore.models import TrainingRun
-from mlcore.risk_training import RiskError, train_risk
 from mlcore.runs import TrainingError, start_run
-from mlcore.training import train
-from mlcore.universe_training import UniverseError, UniverseRequest, run_universe
+from mlcore.training.risk import RiskError, train_risk
+from mlcore.training.symbol import train
+from mlcore.training.universe import UniverseError, UniverseRequest, run_universe
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,4 +1,4 @@
-"""Fit the risk model of an interval on the stored bars (``mlcore.risk_training``): volatility
+"""Fit the risk model of an interval on the stored bars (``mlcore.training.risk``): volatility
 forecasts, ranges and first-touch calibrators per horizon. With ``--holdout-from`` it fits on
 the bars before that date only and prints the out-of-time evaluation of the rest, beside EWMA
 and HAR-RV on the same rows (written to ``var/reports/risk_<interval>.json``)."""
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis import universe
 from analysis.cli import parse_when, symbol_list
-from mlcore.risk_training import RiskError, train_risk
+from mlcore.training.risk import RiskError, train_risk
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """What every ensemble member shares: the dataset it sees and the two calls it implements.
 
-A member only fits and predicts; the walk-forward loop (``mlcore.pipeline.walkforward``) owns
+A member only fits and predicts; the walk-forward loop (``mlcore.pipeline.symbol.walkforward``) owns
 the sequence of folds, and ``mlcore.artifacts`` owns saving. Rows are positions in a dataset
 of consecutive bars, so a sequence model can look back from any row without copying."""
 

@@ -8,6 +8,9 @@ classes.
 - Seeds are fixed and batches drawn from a seeded generator, so a CPU run is reproducible
   bit for bit. The same code runs on CUDA when it is there.
 - Saved as a ``state_dict`` (loaded with ``weights_only=True``), never pickled.
+- torch is imported where a member trains or loads (and the network lives in ``lstm_net``), so
+  a web process or a ``manage.py`` command that never touches an LSTM does not pay for torch's
+  1.4 s import.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from mlcore.pipeline.models.base import Dataset, FitInfo, require_all_classes
+
+if TYPE_CHECKING:
+    import torch
+
+    from mlcore.pipeline.models.lstm_net import LSTMNet
 
 WEIGHTS, SCALER = "lstm.pt", "lstm_scaler.json"
 CLIP = 5.0  # scaled features beyond +-5 sd are clipped: one wild bar must not dominate
@@ -43,21 +50,6 @@ class LSTMParams:
 
 
 QUICK = LSTMParams(hidden=16, dense=16, learning_rate=3e-3, batch_size=64, max_epochs=6, patience=2)
-
-
-class LSTMNet(nn.Module):
-    def __init__(self, n_features: int, p: LSTMParams) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(
-            n_features, p.hidden, num_layers=p.layers, batch_first=True, dropout=p.dropout
-        )
-        self.head = nn.Sequential(
-            nn.Linear(p.hidden, p.dense), nn.ReLU(), nn.Dropout(p.dropout), nn.Linear(p.dense, 3)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
 
 
 @dataclass(frozen=True)
@@ -94,6 +86,8 @@ class LSTMMember:
         seed: int = 0,
         on_epoch: Callable[[int, int], None] | None = None,
     ) -> None:
+        import torch
+
         self.p = params or LSTMParams()
         self.device = torch.device(device)
         self.seed = seed
@@ -103,15 +97,22 @@ class LSTMMember:
         self.n_features = 0
 
     def _windows(self, X: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        import torch
+
         offsets = torch.arange(-self.p.seq_len + 1, 1, device=X.device)
         index = torch.as_tensor(rows, device=X.device)[:, None] + offsets
         return X[index.clamp_(min=0)]
 
     def _tensor(self, data: Dataset) -> torch.Tensor:
+        import torch
+
         assert self.scaler is not None
         return torch.from_numpy(self.scaler.transform(data.X)).to(self.device)
 
     def _loss(self, X: torch.Tensor, y: torch.Tensor, rows: np.ndarray) -> float:
+        import torch
+        from torch import nn
+
         assert self.net is not None
         self.net.eval()
         total = 0.0
@@ -126,6 +127,11 @@ class LSTMMember:
     def fit(self, data: Dataset, train: np.ndarray, validation: np.ndarray) -> FitInfo:
         """1. Scale on training rows. 2. Epochs of shuffled mini-batches. 3. Keep the epoch
         with the lowest validation log loss; stop after ``patience`` epochs without one."""
+        import torch
+        from torch import nn
+
+        from mlcore.pipeline.models.lstm_net import LSTMNet
+
         started = time.perf_counter()
         train, validation = data.labelled(train), data.labelled(validation)
         require_all_classes(data.y[train], "training")
@@ -178,6 +184,8 @@ class LSTMMember:
     def predict_proba(self, data: Dataset, rows: np.ndarray) -> np.ndarray:
         if self.net is None:
             raise RuntimeError("the LSTM member is not fitted")
+        import torch
+
         X = self._tensor(data)
         self.net.eval()
         out = []
@@ -188,6 +196,8 @@ class LSTMMember:
         return np.concatenate(out) if out else np.empty((0, 3))
 
     def save(self, directory: Path) -> dict:
+        import torch
+
         assert self.net is not None and self.scaler is not None
         torch.save(self.net.state_dict(), directory / WEIGHTS)
         (directory / SCALER).write_text(json.dumps(self.scaler.to_dict()))
@@ -200,6 +210,10 @@ class LSTMMember:
 
     @classmethod
     def load(cls, directory: Path, meta: dict, *, device: str = "cpu") -> LSTMMember:
+        import torch
+
+        from mlcore.pipeline.models.lstm_net import LSTMNet
+
         member = cls(replace(LSTMParams(), **meta["params"]), device=device)
         member.n_features = int(meta["n_features"])
         member.scaler = Scaler.from_dict(json.loads((directory / meta["scaler"]).read_text()))

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlcore.pipeline.baselines import spearman
-from mlcore.pipeline.hits import wilson
+from mlcore.pipeline.common.hits import wilson
+from mlcore.pipeline.common.rule_baselines import spearman
 from mlcore.pipeline.risk import outcomes, touch, volatility
 from mlcore.pipeline.risk.model import (
     COVERAGES,

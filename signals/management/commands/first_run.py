@@ -20,7 +20,7 @@ from analysis import universe
 from analysis.models import Candle
 from mlcore import artifacts
 from mlcore.models import ModelVersion, RiskModel
-from mlcore.risk_training import train_risk
+from mlcore.training.risk import train_risk
 from signals.models import Signal
 from signals.replay import replay
 

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlcore.pipeline import ensemble
-from mlcore.pipeline.calibrate import Calibrator
-from mlcore.pipeline.confirmations import MarketContext, market_context
-from mlcore.pipeline.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.calibrate import Calibrator
+from mlcore.pipeline.common.confirmations import MarketContext, market_context
+from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.grading import Graded, GradingRules, call_strength, grade
+from mlcore.pipeline.common.hits import HitCalibrator
+from mlcore.pipeline.common.labels import BarrierParams
 from mlcore.pipeline.features import FeatureSpec, build_features, make_spec
-from mlcore.pipeline.grading import Graded, GradingRules, call_strength, grade
-from mlcore.pipeline.hits import HitCalibrator
-from mlcore.pipeline.labels import BarrierParams
 from mlcore.pipeline.models.base import Dataset
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
-from mlcore.pipeline.universe import cost_in_vol
+from mlcore.pipeline.symbol import ensemble
+from mlcore.pipeline.universe.scale_free import cost_in_vol
 
 
 @dataclass

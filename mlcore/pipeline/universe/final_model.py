@@ -27,10 +27,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mlcore.pipeline.baselines import ic_with_p
-from mlcore.pipeline.dissimilarity import Dissimilarity
-from mlcore.pipeline.evaluation import GRADE_SETS
-from mlcore.pipeline.hits import (
+from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
     grade_calls,
@@ -38,14 +36,16 @@ from mlcore.pipeline.hits import (
     grade_figures,
     hit_ece,
 )
-from mlcore.pipeline.labels import BarrierParams
-from mlcore.pipeline.pooled import (
+from mlcore.pipeline.common.labels import BarrierParams
+from mlcore.pipeline.common.out_of_sample import GRADE_SETS
+from mlcore.pipeline.common.rule_baselines import ic_with_p
+from mlcore.pipeline.universe.pooled import (
     Members,
     PooledConfig,
     PooledResult,
     stable_inputs,
 )
-from mlcore.pipeline.universe import UniverseParams, cost_over_vol, pooled_frame
+from mlcore.pipeline.universe.scale_free import UniverseParams, cost_over_vol, pooled_frame
 
 UNIVERSE = "UNIVERSE"  # the series name a universe model is recorded under
 

@@ -4,6 +4,9 @@
 2. Simulate with fees, slippage, funding and liquidation; compute metrics and baselines
    (the Monte Carlo random runs show a progress bar).
 3. Store a BacktestRun per symbol and write var/reports/backtest_summary.json.
+
+It lives in the signals app because ``--signals`` replays the stored signals: this floor hands
+their reader down to ``mlcore.backtest_runs``, which never imports upwards.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.backtest.engine import Costs, Margin
-from mlcore.backtests import (
+from mlcore.backtest_runs import (
     STRATEGIES,
     BacktestError,
     BacktestRequest,
@@ -23,7 +26,8 @@ from mlcore.backtests import (
     run_backtest,
     write_summary,
 )
-from mlcore.pipeline.grading import GRADES
+from mlcore.pipeline.common.grading import GRADES
+from signals.history import signal_history
 
 
 class Command(BaseCommand):
@@ -87,6 +91,7 @@ class Command(BaseCommand):
                 margin=Margin(leverage=o["leverage"]),
                 random_runs=o["random_runs"],
                 allow_missing_funding=o["allow_missing_funding"],
+                signal_history=signal_history if strategy == "signals" else None,
             )
             try:
                 with progress_bar(f"{symbol} random baselines", "runs") as progress:

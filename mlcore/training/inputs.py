@@ -1,6 +1,6 @@
 """The stored bars a universe model reads: every symbol it knows, over one span, as the
-scale-free frames of ``mlcore.pipeline.universe``. Live inference (one bar) and ``evaluate``
-(a window) both read through here, so both see the same inputs.
+scale-free frames of ``mlcore.pipeline.universe.scale_free``. Live inference (one bar) and
+``evaluate`` (a window) both read through here, so both see the same inputs.
 
 The target symbol must have every bar of the span (a hole is refused with where it is); a
 context symbol with a hole is left out of the context, since its returns would straddle the
@@ -20,8 +20,8 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, candles_frames, funding_frame, funding_frames
 from analysis.models import SeriesRevision
 from analysis.quality import find_gaps, ms_to_datetime
-from mlcore.pipeline.universe import UniverseParams, symbol_frame, symbol_row
-from mlcore.pipeline.universe_model import UniverseModel
+from mlcore.pipeline.universe.final_model import UniverseModel
+from mlcore.pipeline.universe.scale_free import UniverseParams, symbol_frame, symbol_row
 
 # Funding's look-back before a span: the z-score's 30 settlements at the slowest (8h)
 # schedule, with room to spare.

@@ -1,14 +1,14 @@
-"""The universe (pooled) walk-forward: the Django side of ``mlcore.pipeline.pooled``.
+"""The universe (pooled) walk-forward: the Django side of ``mlcore.pipeline.universe.pooled``.
 
 ``run_universe(request, progress)``:
 1. each symbol's stored candles (before ``until``) and funding are read; a symbol whose
    candles fail data QA (gaps, bad rows) or that is unknown is left out with its reason, and
    the run goes on with the rest (the report lists them);
 2. the scale-free inputs per symbol and the market context across them are built
-   (``mlcore.pipeline.universe``);
-3. the pooled purged walk-forward runs (``mlcore.pipeline.pooled``): horizon chosen on the inner
-   validation slices, the universe members, per-symbol members on the same folds, the simple
-   rules and the best of them chosen on earlier folds, hit-probability confidence learnt
+   (``mlcore.pipeline.universe.scale_free``);
+3. the pooled purged walk-forward runs (``mlcore.pipeline.universe.pooled``): horizon chosen
+   on the inner validation slices, the universe members, per-symbol members on the same folds,
+   the simple rules and the best of them chosen on earlier folds, hit-probability confidence learnt
    walk-forward, and each grade's out-of-sample evidence;
 4. the verdict (gate 3 for the universe model: its out-of-fold IC beats the best rule's on
    the same rows, and its hit calibration beats the base rate's log loss) and the report,
@@ -48,12 +48,13 @@ from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
 from mlcore.config import default_barrier
 from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
-from mlcore.pipeline import baselines, pooled
-from mlcore.pipeline.device import compute_device
-from mlcore.pipeline.hits import HitGrades, supported_grades
-from mlcore.pipeline.pooled_backtests import backtest_symbols
-from mlcore.pipeline.universe import UniverseParams, pooled_frame, symbol_frame
-from mlcore.pipeline.universe_model import UNIVERSE, UniverseModel, final_model
+from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.device import compute_device
+from mlcore.pipeline.common.hits import HitGrades, supported_grades
+from mlcore.pipeline.universe import pooled
+from mlcore.pipeline.universe.final_model import UNIVERSE, UniverseModel, final_model
+from mlcore.pipeline.universe.pooled_backtests import backtest_symbols
+from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
 from mlcore.registry import promote
 from mlcore.runs import abandon_stale
 
@@ -132,7 +133,7 @@ def gate(rep: dict) -> dict:
     """Gate 3 for the universe model, on the report's out-of-sample figures."""
     model, rule = rep["ic"]["ic"], rep["best_rule"]["ic_same_rows"]["ic"]
     calls = rep["calls"]
-    beats_rule = baselines.beats_rule(model, rule)
+    beats_rule = rule_baselines.beats_rule(model, rule)
     beats_prior = (
         calls["log_loss"] is not None
         and calls["base_rate_log_loss"] is not None

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mlcore.pipeline.baselines import spearman
-from mlcore.pipeline.labels import BarrierParams, triple_barrier
+from mlcore.pipeline.common.labels import BarrierParams, triple_barrier
+from mlcore.pipeline.common.rule_baselines import spearman
+from mlcore.pipeline.common.split import SplitConfig, walk_forward
 from mlcore.pipeline.models.base import Dataset, Member, class_index
-from mlcore.pipeline.split import SplitConfig, walk_forward
 
 FAR_FUTURE = np.iinfo(np.int64).max // 2  # end time of a label not known yet
 

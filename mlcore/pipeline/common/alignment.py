@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlcore.pipeline.common.labels import Labels
 from mlcore.pipeline.features.build import FeatureFrame
 from mlcore.pipeline.features.spec import FeatureSpec
-from mlcore.pipeline.labels import Labels
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The universe (pooled) model's purged walk-forward: one model over the rows of every symbol,
 folds split by time across all of them, the target chosen by evidence, and every figure out of
-sample. Pure; the Django side is ``mlcore.universe_training``.
+sample. Pure; the Django side is ``mlcore.training.universe``.
 
 For each fold (a block of time; every symbol's rows in it are the test rows):
 1. training rows are those of any symbol whose label ends before the block opens, less an
@@ -30,9 +30,9 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.linear_model import Ridge
 
-from mlcore.pipeline import baselines
-from mlcore.pipeline.dissimilarity import Dissimilarity
-from mlcore.pipeline.hits import (
+from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
     grade_calls,
@@ -40,7 +40,7 @@ from mlcore.pipeline.hits import (
     hit_ece,
     walk_forward_confidence,
 )
-from mlcore.pipeline.universe import UniverseParams, cost_over_vol, feature_columns
+from mlcore.pipeline.universe.scale_free import UniverseParams, cost_over_vol, feature_columns
 
 Progress = Callable[[int, int], None]
 TARGET_CLIP = 4.0  # vol units: one crash bar must not steer a squared-error fit
@@ -172,7 +172,7 @@ def training_rows(data: Dataset, fold: TimeFold, horizon: int) -> np.ndarray:
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    value = baselines.spearman(a, b)
+    value = rule_baselines.spearman(a, b)
     return -1.0 if value is None else value
 
 
@@ -361,7 +361,7 @@ def _walk(
                 len(train),
                 horizon,
                 validation_ic,
-                baselines.spearman(score, target),
+                rule_baselines.spearman(score, target),
                 round(time.perf_counter() - started, 2),
                 [round(float(v), 6) for v in model.coef],
             )
@@ -456,7 +456,7 @@ def walk_forward(
     same = settled & (oof.horizon == oof.folds[-1].horizon)
     use = same if same.sum() >= config.min_calibration_calls else settled
     calibrator = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
-    rules = baselines.rule_scores(data.rows.iloc[oof.rows])
+    rules = rule_baselines.rule_scores(data.rows.iloc[oof.rows])
     return PooledResult(
         config, data, oof, c, calibrator, per_symbol, rules, round(time.perf_counter() - started, 1)
     )
@@ -466,7 +466,7 @@ def walk_forward(
 
 
 def _ic(score: np.ndarray, target: np.ndarray, horizon: int) -> dict:
-    rho, p, n = baselines.ic_with_p(score, target, horizon)
+    rho, p, n = rule_baselines.ic_with_p(score, target, horizon)
     return {"ic": rho, "p_value": p, "rows": n}
 
 
@@ -494,9 +494,9 @@ def _dissimilar(oof: OutOfFold, c: Calls, scored: np.ndarray) -> dict:
     }
 
 
-def best_rule(result: PooledResult) -> baselines.BestRule:
+def best_rule(result: PooledResult) -> rule_baselines.BestRule:
     """The simple rule a trader would have used in each fold, chosen on the earlier ones."""
-    return baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
+    return rule_baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
 
 
 def report(result: PooledResult) -> dict:

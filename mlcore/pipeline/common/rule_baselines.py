@@ -24,7 +24,7 @@ RETURN_BARS = (1, 4, 24, 72)
 
 def rule_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Every rule's score per row of a pooled or single-symbol frame (``ret_<k>_z`` and
-    ``funding_bps`` columns, as ``mlcore.pipeline.universe`` builds them)."""
+    ``funding_bps`` columns, as ``mlcore.pipeline.universe.scale_free`` builds them)."""
     out: dict[str, np.ndarray] = {}
     for k in RETURN_BARS:
         column = f"ret_{k}_z"

@@ -40,26 +40,25 @@ from mlcore import artifacts
 from mlcore.backtest.signals import GradedBacktest
 from mlcore.config import TrainRequest
 from mlcore.models import GradingConfig, ModelVersion, TrainingRun
-from mlcore.pipeline import baselines, gates
-from mlcore.pipeline.alignment import check_alignment
-from mlcore.pipeline.baselines import BestRule
-from mlcore.pipeline.calibrate import log_loss
-from mlcore.pipeline.confirmations import market_context
-from mlcore.pipeline.device import compute_device
-from mlcore.pipeline.evaluation import EvaluationFigures, outcomes
+from mlcore.pipeline.common import gates, rule_baselines
+from mlcore.pipeline.common.alignment import check_alignment
+from mlcore.pipeline.common.calibrate import log_loss
+from mlcore.pipeline.common.confirmations import market_context
+from mlcore.pipeline.common.device import compute_device
+from mlcore.pipeline.common.grading import GradingRules, call_strength, grade
+from mlcore.pipeline.common.hits import HitCalibrator, walk_forward_confidence
+from mlcore.pipeline.common.labels import Labels, triple_barrier
+from mlcore.pipeline.common.out_of_sample import EvaluationFigures, outcomes
+from mlcore.pipeline.common.rule_baselines import BestRule
+from mlcore.pipeline.common.scoring import score_graded
+from mlcore.pipeline.common.split import walk_forward
 from mlcore.pipeline.features import FeatureFrame, build_features, make_spec
-from mlcore.pipeline.grading import GradingRules, call_strength, grade
-from mlcore.pipeline.hits import HitCalibrator, walk_forward_confidence
-from mlcore.pipeline.labels import Labels, triple_barrier
 from mlcore.pipeline.models.base import Dataset, class_index
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import QUICK_GRID, XGBMember
-from mlcore.pipeline.predict import Bundle, predict
-from mlcore.pipeline.scoring import score_graded
-from mlcore.pipeline.split import walk_forward
-from mlcore.pipeline.targets import TargetChoice, choose_target
-from mlcore.pipeline.universe import cost_in_vol, symbol_frame
-from mlcore.pipeline.walkforward import (
+from mlcore.pipeline.symbol.predict import Bundle, predict
+from mlcore.pipeline.symbol.targets import TargetChoice, choose_target
+from mlcore.pipeline.symbol.walkforward import (
     EnsembleOOF,
     MemberOOF,
     ensemble_walk_forward,
@@ -67,6 +66,7 @@ from mlcore.pipeline.walkforward import (
     fit_final,
     member_walk_forward,
 )
+from mlcore.pipeline.universe.scale_free import cost_in_vol, symbol_frame
 from mlcore.progress import Tracker
 from mlcore.records import TrainedFigures, data_hash, record_version
 from mlcore.registry import promote
@@ -257,11 +257,11 @@ class Trainer:
         frame = symbol_frame(
             p.candles, p.funding if not p.funding.empty else None, self.request.interval
         )
-        rules = baselines.rule_scores(frame.iloc[positions])
-        best = baselines.best_rule_walk_forward(rules, forward, xgb.fold)
+        rules = rule_baselines.rule_scores(frame.iloc[positions])
+        best = rule_baselines.best_rule_walk_forward(rules, forward, xgb.fold)
         scored = np.isin(xgb.fold, list(best.chosen))
         score = xgb.proba[:, 2] - xgb.proba[:, 0]
-        model_ic = baselines.spearman(score[scored], forward[scored]) if scored.any() else None
+        model_ic = rule_baselines.spearman(score[scored], forward[scored]) if scored.any() else None
         return model_ic, best
 
     # -- 5 -------------------------------------------------------------------------------

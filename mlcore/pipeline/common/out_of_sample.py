@@ -23,16 +23,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlcore.pipeline.calibrate import (
+from mlcore.pipeline.common.calibrate import (
     ReliabilityBin,
     brier,
     expected_calibration_error,
     log_loss,
     reliability,
 )
-from mlcore.pipeline.grading import GRADES, Graded, GradingRules
-from mlcore.pipeline.hits import GradeFigures, grade_figures, hit_ece
-from mlcore.pipeline.labels import Labels
+from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
+from mlcore.pipeline.common.hits import GradeFigures, grade_figures, hit_ece
+from mlcore.pipeline.common.labels import Labels
 
 GRADE_SETS: dict[str, tuple[str, ...]] = {
     "A+ only": ("A+",),

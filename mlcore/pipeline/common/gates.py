@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from mlcore.backtest.signals import GradedBacktest
-from mlcore.pipeline import baselines
-from mlcore.pipeline.baselines import BestRule
+from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.rule_baselines import BestRule
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def xgb_vs_baselines(
     vs_prior = member_vs_prior(3, "XGBoost", loss, prior, max_ratio, True)
     rule_ic = best.ic
     chosen = sorted(set(best.chosen.values()))
-    beats_rule = baselines.beats_rule(model_ic, rule_ic)
+    beats_rule = rule_baselines.beats_rule(model_ic, rule_ic)
     if model_ic is None:
         versus = "no out-of-fold IC could be measured"
     else:

@@ -19,9 +19,9 @@ import pandas as pd
 
 from mlcore.backtest.data import funding_within, market_from_frames
 from mlcore.backtest.signals import GradedBacktest, backtest_grade_sets, signal_rules
-from mlcore.pipeline.evaluation import GRADE_SETS, EvaluationFigures, Outcomes, evaluate
-from mlcore.pipeline.grading import Graded, GradingRules
-from mlcore.pipeline.labels import BarrierParams
+from mlcore.pipeline.common.grading import Graded, GradingRules
+from mlcore.pipeline.common.labels import BarrierParams
+from mlcore.pipeline.common.out_of_sample import GRADE_SETS, EvaluationFigures, Outcomes, evaluate
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from mlcore.backtest import metrics
 from mlcore.backtest.engine import Market, run
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets, graded_target
-from mlcore.pipeline.baselines import BestRule
-from mlcore.pipeline.pooled import PooledResult
+from mlcore.pipeline.common.rule_baselines import BestRule
+from mlcore.pipeline.universe.pooled import PooledResult
 
 SETS = {"all calls": ("A+", "A", "B", "C"), "B and up": ("A+", "A", "B")}
 

@@ -25,11 +25,10 @@ from mlcore.models import BacktestRun
 
 STRATEGIES = sorted(baselines.RULES)
 
-# Stored signals live in the signals app, a floor above this one; it registers how to read
-# them (symbol, interval, start, end -> open times in ms, directions -1/0/+1, grades), so the
-# backtest can replay what the product actually emitted without importing upwards.
+# Stored signals live in the signals app, a floor above this one: the caller hands in how to
+# read them (symbol, interval, start, end -> open times in ms, directions -1/0/+1, grades), so
+# the backtest can replay what the product actually emitted without importing upwards.
 SignalHistory = Callable[[str, str, datetime, datetime], tuple[np.ndarray, np.ndarray, np.ndarray]]
-signal_history: SignalHistory | None = None
 CURVE_POINTS = 2000
 FUNDING_SLACK_MS = 9 * 3_600_000  # settlements are 8h apart (4h on some symbols)
 
@@ -56,6 +55,7 @@ class BacktestRequest:
     initial_equity: float = 10_000.0
     random_runs: int = 200
     allow_missing_funding: bool = False
+    signal_history: SignalHistory | None = None  # strategy "signals": the stored signals' reader
 
 
 def load_market(request: BacktestRequest) -> Market:
@@ -136,9 +136,9 @@ def signals_target(request: BacktestRequest, market: Market) -> np.ndarray:
     from mlcore.backtest.signals import graded_target, signal_rules
     from mlcore.config import default_barrier
 
-    if signal_history is None:
-        raise BacktestError("no signal history is registered (the signals app is not installed)")
-    times, direction, grade = signal_history(
+    if request.signal_history is None:
+        raise BacktestError("strategy 'signals' needs the stored signals' reader (signal_history)")
+    times, direction, grade = request.signal_history(
         request.symbol, request.interval, request.start, request.end
     )
     if not np.isin(grade, request.grades).any():

@@ -2,7 +2,7 @@
 
 The direction is the most probable class; a neutral prediction is not a signal and gets no
 grade. A directional call's confidence is the calibrated probability that it is a hit (its
-move in its direction beats the round trip: ``mlcore.pipeline.hits``), so a rule's minimum
+move in its direction beats the round trip: ``mlcore.pipeline.common.hits``), so a rule's minimum
 confidence is the hit rate the grade promises. A call gets the first grade whose rule it meets
 (minimum confidence, minimum number of confirmations, and any confirmations that rule names as
 required), else C. The rules are data: ``GradingRules`` comes from the admin-editable
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mlcore.pipeline.confirmations import NAMES, MarketContext
+from mlcore.pipeline.common.confirmations import NAMES, MarketContext
 from mlcore.pipeline.models.base import BUY, NEUTRAL, SELL
 
 GRADES = ("A+", "A", "B", "C")  # best first; C promises nothing
@@ -25,6 +25,9 @@ NO_GRADE = ""
 # the hit rate each grade promises, net of the round trip, and the confirmations it needs.
 DEFAULT_PROMISES = {"A+": 0.60, "A": 0.57, "B": 0.54}
 DEFAULT_CONFIRMATIONS = {"A+": 2, "A": 1, "B": 0}
+# What a promise may be: a grade promising a hit rate below a coin's would make every call
+# "supported" and the product would stop abstaining (a promise of 0 made every call A+).
+PROMISE_RANGE = (0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,30 @@ class GradingRules:
     )
 
     def __post_init__(self) -> None:
+        """The one check of any thresholds, wherever they were edited (admin, settings page, a
+        stored model's config): promises within ``PROMISE_RANGE``, confirmations between 0 and
+        the number there are, both never easier for a better grade."""
         if [r.grade for r in self.rules] != list(GRADES[: len(self.rules)]):
             raise ValueError(f"rules must be given best first as {GRADES[:-1]}")
+        low, high = PROMISE_RANGE
+        for r in self.rules:
+            if not low <= r.min_confidence <= high:
+                raise ValueError(
+                    f"{r.grade}: a promised hit rate must be between {low:g} and {high:g}, "
+                    f"not {r.min_confidence:g}"
+                )
+            if not 0 <= r.min_confirmations <= len(NAMES):
+                raise ValueError(
+                    f"{r.grade}: confirmations must be between 0 and {len(NAMES)} "
+                    f"(there are {len(NAMES)}: {', '.join(NAMES)}), not {r.min_confirmations}"
+                )
+        for better, worse in zip(self.rules, self.rules[1:], strict=False):
+            if better.min_confidence < worse.min_confidence:
+                raise ValueError(f"{better.grade} must promise at least what {worse.grade} does")
+            if better.min_confirmations < worse.min_confirmations:
+                raise ValueError(
+                    f"{better.grade} must ask at least the confirmations {worse.grade} does"
+                )
 
     def to_dict(self) -> dict:
         return {"rules": [asdict(r) for r in self.rules]}

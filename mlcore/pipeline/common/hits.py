@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
-from mlcore.pipeline.grading import DEFAULT_PROMISES, GRADES
+from mlcore.pipeline.common.grading import DEFAULT_PROMISES, GRADES
 
 
 @dataclass(frozen=True)

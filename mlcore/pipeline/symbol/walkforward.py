@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from mlcore.pipeline import ensemble
-from mlcore.pipeline.calibrate import Calibrator, Method, log_loss
+from mlcore.pipeline.common.calibrate import Calibrator, Method, log_loss
+from mlcore.pipeline.common.split import Fold, SplitConfig, final_split
 from mlcore.pipeline.models.base import Dataset, FitInfo, Member
 from mlcore.pipeline.models.lstm import QUICK, LSTMParams
 from mlcore.pipeline.models.xgb import DEFAULT_GRID, QUICK_GRID, XGBParams
-from mlcore.pipeline.split import Fold, SplitConfig, final_split
+from mlcore.pipeline.symbol import ensemble
 
 Progress = Callable[[int, int], None]
 

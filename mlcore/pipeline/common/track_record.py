@@ -27,8 +27,8 @@ import numpy as np
 from mlcore.backtest import metrics
 from mlcore.backtest.engine import Market, run
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets, graded_target
-from mlcore.pipeline.baselines import ic_with_p
-from mlcore.pipeline.hits import GRADES, grade_figures
+from mlcore.pipeline.common.hits import GRADES, grade_figures
+from mlcore.pipeline.common.rule_baselines import ic_with_p
 
 SETS = {"all calls": ("A+", "A", "B", "C"), "B and up": ("A+", "A", "B")}
 ACTIONABLE = "actionable"

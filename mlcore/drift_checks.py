@@ -29,10 +29,10 @@ from analysis.quality import ms_to_datetime
 from mlcore import artifacts
 from mlcore.config import TrainRequest, drift_thresholds
 from mlcore.models import DriftReport, ModelVersion, TrainingRun
-from mlcore.pipeline.drift import assess, feature_drift
-from mlcore.pipeline.evaluation import outcomes
-from mlcore.pipeline.labels import triple_barrier
-from mlcore.pipeline.predict import predict
+from mlcore.pipeline.common.drift import assess, feature_drift
+from mlcore.pipeline.common.labels import triple_barrier
+from mlcore.pipeline.common.out_of_sample import outcomes
+from mlcore.pipeline.symbol.predict import predict
 from mlcore.runs import TrainingError, start_run
 
 
