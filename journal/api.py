@@ -15,7 +15,7 @@ from ninja import Router, Schema
 from pydantic import AwareDatetime, BeforeValidator, Field
 
 from analysis.symbols import normalise
-from journal.models import MAX_NUMBER, Trade
+from journal.models import MAX_NUMBER, NOTES_MAX, Trade
 from journal.performance import performance
 from mlcore.models import ModelVersion
 from signals.models import NoSignal, Signal
@@ -69,7 +69,7 @@ class TradeIn(Schema):
     fees: Number = 0.0
     funding: Number = 0.0
     signal_id: int | None = None
-    notes: str = ""
+    notes: str = Field(default="", max_length=NOTES_MAX)
     # The idea as checked when taken (POST /api/risk/check): its levels, horizon and the
     # first-touch odds shown then; the journal says which level the candles touched first.
     stop_price: Number | None = None
@@ -110,9 +110,11 @@ class TradeOut(Schema):
     touched: str
 
 
-def _save(trade: Trade, payload: TradeIn) -> Trade:
-    data = payload.dict()
-    signal_id = data.pop("signal_id")
+def _save(trade: Trade, payload: TradeIn, *, only_sent: bool = False) -> Trade:
+    """Validate and store; ``only_sent``: change only the fields the payload carries (a partial
+    PUT or PATCH used to wipe the signal link and the prices it did not repeat)."""
+    data = payload.dict(exclude_unset=only_sent)
+    signal_id = data.pop("signal_id", trade.signal_id)
     if signal_id is not None and not Signal.objects.filter(pk=signal_id).exists():
         raise ApiError(
             422,
@@ -120,7 +122,8 @@ def _save(trade: Trade, payload: TradeIn) -> Trade:
             f"no signal #{signal_id}",
             [{"loc": ["body", "signal_id"], "msg": "no such signal"}],
         )
-    data["side"] = data["side"] or ""
+    if "side" in data:
+        data["side"] = data["side"] or ""
     for name, value in data.items():
         setattr(trade, name, value)
     trade.signal_id = signal_id
@@ -150,12 +153,16 @@ def create_trade(request: HttpRequest, payload: TradeIn) -> tuple[int, Trade]:
     return 201, _save(Trade(), payload)
 
 
-@router.put("/{int:trade_id}", response=TradeOut, auth=WRITE)  # "performance" is not an id
+@router.api_operation(
+    ["PUT", "PATCH"], "/{int:trade_id}", response=TradeOut, auth=WRITE
+)  # "performance" is not an id
 def update_trade(request: HttpRequest, trade_id: int, payload: TradeIn) -> Trade:
+    """Change a trade: the fields sent replace the stored ones, the others keep their values
+    (PUT and PATCH alike; ``ticker`` and ``action`` are always sent)."""
     trade = Trade.objects.filter(pk=trade_id).first()
     if trade is None:
         raise ApiError(404, "not_found", f"no trade #{trade_id}")
-    return _save(trade, payload)
+    return _save(trade, payload, only_sent=True)
 
 
 @router.get("/performance", response=dict)

@@ -20,6 +20,7 @@ from signals.models import Signal
 # What a trade's numbers and times can be: finite, of a size a trade can have (so no product of
 # them overflows into an infinite PnL), and in this century (so no date arithmetic overflows).
 MAX_NUMBER = 1e12
+NOTES_MAX = 5_000  # characters: a trade's reasons, not a document (a 2 MB note was stored)
 MIN_NUMBER = 1e-9  # a positive price or size below this is a typo (5e-324 was accepted)
 MAX_LEVERAGE = 125.0  # Binance USD-M's highest
 # A fill lies within its bar's low-high; this much either side allows for rounding and another
@@ -124,6 +125,8 @@ class Trade(models.Model):
             value = getattr(self, name)
             if value is None or not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
                 errors[name] = f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+        if len(self.notes or "") > NOTES_MAX:
+            errors["notes"] = f"at most {NOTES_MAX:,} characters"
         latest = timezone.now() + timedelta(minutes=5)  # a clock a little ahead is no future
         for name in ("entry_time", "exit_time"):
             value = getattr(self, name)

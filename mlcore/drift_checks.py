@@ -10,7 +10,8 @@
 5. a trigger enqueues one retraining after commit, unless one is queued or running already (a
    constraint makes a second impossible) or no candle is newer than the training data;
 6. a ``DriftReport`` with all of it.
-``retrain_universe()`` is the weekly retraining of every symbol with data.
+``retrain_symbols()`` is the weekly retraining of every symbol's own model with data;
+``retrain_universe_model()`` the weekly retraining of the universe model.
 """
 
 from __future__ import annotations
@@ -48,9 +49,14 @@ def enqueue_training(symbol: str, interval: str, reason: str) -> tuple[TrainingR
     return run, f"retraining #{run.pk} queued ({reason})"
 
 
-def newer_data(model: ModelVersion) -> bool:
-    last = Candle.objects.last_open_time(model.symbol, model.interval)
-    return last is not None and last >= model.train_end
+def newer_data(model: ModelVersion, symbols: tuple[str, ...] = ()) -> bool:
+    """Whether a bar newer than the model's training end is stored (of any of ``symbols``;
+    default: the model's own series)."""
+    for symbol in symbols or (model.symbol,):
+        last = Candle.objects.last_open_time(symbol, model.interval)
+        if last is not None and last >= model.train_end:
+            return True
+    return False
 
 
 def check(symbol: str, interval: str, now: datetime | None = None) -> DriftReport | None:
@@ -109,9 +115,9 @@ def check(symbol: str, interval: str, now: datetime | None = None) -> DriftRepor
     )
 
 
-def retrain_universe() -> list[str]:
-    """The weekly retraining: one run per symbol of the universe that has data (the champion
-    stays unless the challenger beats it out of sample)."""
+def retrain_symbols() -> list[str]:
+    """The weekly retraining of the per-symbol models: one run per symbol of the universe that
+    has data (the champion stays unless the challenger beats it out of sample)."""
     actions = []
     for symbol, interval in universe.series():
         if not Candle.objects.filter(symbol=symbol, interval=interval).exists():
@@ -124,6 +130,32 @@ def retrain_universe() -> list[str]:
         _, action = enqueue_training(symbol, interval, "weekly retraining")
         actions.append(f"{symbol} {interval}: {action}")
     return actions
+
+
+def retrain_universe_model(interval: str | None = None, quick: bool = False) -> str:
+    """The weekly retraining of the universe model: one walk-forward over every configured
+    symbol with data, queued as a ``gpu`` task once a bar newer than its champion's training
+    is stored, through the same gate as ``train_all --pooled`` (a challenger that loses stays
+    a challenger), with the interval's risk model refitted beside it."""
+    from mlcore import tasks  # the task module imports the training pipeline: load it late
+    from mlcore.pipeline.universe.final_model import UNIVERSE
+    from mlcore.training.universe import UniverseError, UniverseRequest, start_universe_run
+
+    interval = interval or universe.intervals()[0]
+    symbols = tuple(
+        s for s in universe.symbols() if Candle.objects.filter(symbol=s, interval=interval).exists()
+    )
+    if not symbols:
+        return f"universe {interval}: no data"
+    champion = ModelVersion.objects.champion(UNIVERSE, interval)
+    if champion and not newer_data(champion, symbols):
+        return f"universe {interval}: no data newer than {champion.version}"
+    try:
+        run = start_universe_run(UniverseRequest(symbols, interval, quick=quick))
+    except UniverseError as exc:
+        return f"universe {interval}: not retrained: {exc}"
+    transaction.on_commit(lambda: tasks.train_universe.delay(run.pk))
+    return f"universe {interval}: retraining #{run.pk} queued on {len(symbols)} symbols"
 
 
 def unresolved(model: ModelVersion) -> DriftReport | None:

@@ -46,6 +46,42 @@ def check_drift() -> list[str]:
 
 
 @shared_task
-def retrain_universe() -> list[str]:
-    """Weekly: retrain every symbol with data through the same gates."""
-    return drift_checks.retrain_universe()
+def retrain_symbols() -> list[str]:
+    """Weekly: retrain every symbol's own model with data through the same gates."""
+    return drift_checks.retrain_symbols()
+
+
+@shared_task
+def retrain_universe() -> str:
+    """Weekly: retrain the universe model on every symbol with data, through its gate."""
+    return drift_checks.retrain_universe_model()
+
+
+@shared_task(acks_late=True)
+def train_universe(run_id: int) -> dict:
+    """Run a recorded universe TrainingRun (the ``gpu`` queue), claimed first as ``train``
+    is, then the interval's risk model beside it."""
+    from mlcore.training.risk import RiskError, train_risk
+    from mlcore.training.universe import UniverseError, UniverseRequest, run_universe
+
+    run = claim(run_id)
+    if run is None:
+        current = TrainingRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        return {"run": run_id, "status": current, "message": "already claimed: not run again"}
+    options = run.options
+    request = UniverseRequest(tuple(options["symbols"]), run.interval, quick=options["quick"])
+    try:
+        outcome = run_universe(request, run=run)
+    except UniverseError:  # recorded on the run; retrying cannot fix it
+        run.refresh_from_db()
+        return {"run": run.pk, "status": run.status, "message": run.message}
+    try:
+        risk = train_risk(run.interval, list(request.symbols)).record.version
+    except RiskError as exc:
+        risk = f"no risk model: {exc}"
+    return {
+        "run": run.pk,
+        "status": outcome.run.status,
+        "message": outcome.run.message,
+        "risk": risk,
+    }

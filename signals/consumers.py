@@ -61,15 +61,40 @@ class DashboardConsumer(_SignalStream):
             await self.send(text_data=event["html"])
 
 
-def _own_origin(origin: bytes | None) -> bool:
-    """A browser always sends its page's origin: the session counts only from our own pages."""
-    if origin is None:
+def same_origin(scope: dict) -> bool:
+    """Whether the page that opened the socket is one of ours: its Origin is exactly this
+    socket's own origin (scheme, host and port; the host one ALLOWED_HOSTS names). A browser
+    always sends its page's origin; a session counts only from our own pages (Channels'
+    host-only check let another port or scheme of the same host in)."""
+    from django.conf import settings
+    from django.http.request import split_domain_port, validate_host
+
+    headers = dict(scope.get("headers", []))
+    origin, host = headers.get(b"origin"), headers.get(b"host")
+    if not origin or not host:
         return False
-    from urllib.parse import urlparse
+    host_text = host.decode("latin-1").lower()
+    domain, _ = split_domain_port(host_text)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    # Behind the proxy the browser's scheme is the proxy's (X-Forwarded-Proto, as for HTTP).
+    forwarded = headers.get(b"x-forwarded-proto", b"").decode("latin-1").lower()
+    scheme = forwarded or ("https" if scope.get("scheme") == "wss" else "http")
+    return origin.decode("latin-1").lower() == f"{scheme}://{host_text}"
 
-    from channels.security.websocket import AllowedHostsOriginValidator
 
-    return AllowedHostsOriginValidator(None).valid_origin(urlparse(origin.decode("latin1")))
+class SameOriginOnly:
+    """ASGI wrapper: a socket from another origin is refused at the handshake (403)."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not same_origin(scope):
+            from channels.security.websocket import WebsocketDenier
+
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
 
 
 class ApiSignalsConsumer(_SignalStream):
@@ -83,7 +108,7 @@ class ApiSignalsConsumer(_SignalStream):
         if settings.API_AUTH != "required":
             return Credential()
         headers = dict(self.scope.get("headers", []))
-        if _own_origin(headers.get(b"origin")) and (signed_in := session_credential(self.scope)):
+        if same_origin(self.scope) and (signed_in := session_credential(self.scope)):
             return signed_in
         # Header bytes are not necessarily UTF-8 (a 0xFF byte was a 500 at the handshake).
         key = headers.get(b"x-api-key", b"").decode("latin-1")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -72,6 +73,7 @@ def dashboard(request: HttpRequest, signal_id: int | None = None) -> HttpRespons
         return render(request, "signals/dashboard.html#detail", context)
     context["refusals"] = NoSignal.objects.order_by("symbol")
     context["board"] = board.board()
+    context["can_replay"] = can_replay(request)
     if not context["page"].object_list and not context["show_all"]:
         context["abstentions"] = board.abstentions(context["board"])
     return render(request, "signals/dashboard.html", context)
@@ -96,11 +98,19 @@ def interactions(request: HttpRequest, signal_id: int) -> HttpResponse:
     return render(request, "signals/_interactions.html", {"pairs": pairs, "selected": signal})
 
 
+def can_replay(request: HttpRequest) -> bool:
+    """The replay runs inference in the web process: a staff demo of the embedded mode only
+    (in production the workers infer, on the schedule)."""
+    return settings.EMBEDDED and request.user.is_staff
+
+
 @login_required
 @require_POST
 def replay_step(request: HttpRequest) -> HttpResponse:
     """Replay the next stored bar of every symbol with a champion, in this process, so the
     signal it makes is pushed to the open dashboards (the embedded mode's in-memory layer)."""
+    if not can_replay(request):
+        return HttpResponseForbidden("Replaying bars is for staff, in the embedded mode.")
     from mlcore.models import ModelVersion
 
     sent = []

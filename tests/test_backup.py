@@ -45,6 +45,12 @@ call = [s.direction, s.grade, s.confidence]
 print("RESULT", json.dumps({"counts": counts, "call": call, "runs": runs, "artifact": artifact}))
 """
 
+COUNTS = """
+import json
+from tradingai.backup import table_counts
+print("RESULT", json.dumps(table_counts()))
+"""
+
 
 @pytest.fixture
 def product(settings, tmp_path) -> dict:
@@ -131,9 +137,16 @@ def test_a_backup_restores_into_a_fresh_database_as_the_same_product(product, tm
     )
     assert result["call"][:2] == [here.direction, here.grade]
     assert result["call"][2] == pytest.approx(here.confidence, abs=1e-9)
-    # A second restore over the now-filled database needs --replace.
+    # A second restore over the now-filled database needs --replace, which puts the archive's
+    # rows back exactly (the later signal predicted there is gone again).
     again = _manage(env, "restore", str(archive))
     assert again.returncode != 0 and "--replace" in again.stderr
+    moved = json.loads(_manage(env, "shell", "-c", COUNTS).stdout.split("RESULT ", 1)[1])
+    assert moved["signals_signal"] == before["signals_signal"] + 1  # the later bar's signal
+    replaced = _manage(env, "restore", "--replace", str(archive))
+    assert replaced.returncode == 0, replaced.stderr
+    counted = _manage(env, "shell", "-c", COUNTS)
+    assert json.loads(counted.stdout.split("RESULT ", 1)[1]) == before
 
 
 def test_a_corrupt_or_mismatched_archive_is_refused_and_nothing_is_touched(product, tmp_path):

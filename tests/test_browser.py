@@ -40,7 +40,7 @@ def server(embedded_site):
         "shell",
         "-c",
         "from django.contrib.auth.models import User; "
-        "User.objects.create_user('trader', password='correct-horse-battery')",
+        "User.objects.create_user('trader', password='correct-horse-battery', is_staff=True)",
     )
     daphne, url = start_daphne(env)
     yield url
@@ -80,7 +80,8 @@ def test_log_in_replay_watch_open_acknowledge(server):
         page.evaluate("window.__reloaded = false")  # a reload would reset this
         latest = board.locator("td").nth(1).inner_text()
         page.click("text=Replay next bar")
-        expect(page.locator("#replay-status")).to_contain_text("Replayed BTCUSDT")
+        # The first replay of a server process loads the model (torch, XGBoost, SHAP) first.
+        expect(page.locator("#replay-status")).to_contain_text("Replayed BTCUSDT", timeout=30_000)
         # The new prediction reaches the board over the socket, without a reload.
         expect(board.locator("td").nth(1)).not_to_have_text(latest)
         assert page.evaluate("window.__reloaded") is False
@@ -105,6 +106,12 @@ def test_log_in_replay_watch_open_acknowledge(server):
         expect(page.locator("#signal-detail")).to_contain_text("Acknowledged")
         expect(page.locator(f"#{row_id}.acknowledged")).to_be_visible()  # the list refreshed
         # The analysis chart: candles, indicators, regime, and the predictions as markers.
+        page.goto(server + "/analysis/BTCUSDT/")
+        expect(page.locator("#analysis-chart canvas").first).to_be_visible()
+        # Every page's title is plain text (the analysis page's once held its script tags).
+        for path in ("/", "/analysis/BTCUSDT/", "/risk/", "/journal/", "/simulations/"):
+            page.goto(server + path)
+            assert "<" not in page.title() and "Trading AI" in page.title(), (path, page.title())
         page.goto(server + "/analysis/BTCUSDT/")
         expect(page.locator("#analysis-chart canvas").first).to_be_visible()
         expect(page.locator("#marker-status")).to_contain_text("0 actionable signals")

@@ -101,3 +101,16 @@ def test_compose_file_follows_the_compose_specification():
         assert isinstance(env, dict) and all(isinstance(v, str | int) for v in env.values())
         if "healthcheck" in service:
             assert service["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}, name
+
+
+def test_the_proxy_hands_the_pool_whole_requests_and_the_client_s_address():
+    """Defect 7 of the second review: 8 sockets trickling a body stalled bare granian. The pool
+    sits behind nginx, which buffers bodies with a read timeout and says who the client is;
+    the app trusts that header from the compose networks only, one hop deep."""
+    conf = (COMPOSE.parent / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"^\s*client_body_timeout\s+\d+s;", conf, re.M)
+    assert re.search(r"^\s*proxy_request_buffering\s+on;", conf, re.M)
+    assert conf.count("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;") == 2
+    env = yaml.safe_load(COMPOSE.read_text())["services"]["web"]["environment"]
+    assert env["TRADINGAI_PROXY_HOPS"].endswith(":-1}")
+    assert "TRADINGAI_TRUSTED_PROXIES" in env

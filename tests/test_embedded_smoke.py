@@ -4,11 +4,13 @@ in-process tasks, and a real daphne serving the API and the admin."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 
-from tests.embedded import BTC_CANDLES, manage
+from tests.embedded import BTC_CANDLES, ROOT, manage
 from tests.servers import start_daphne
 
 
@@ -41,3 +43,23 @@ def test_embedded_mode_imports_checks_and_serves(embedded_site):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.system
+def test_the_embedded_product_backs_up_and_restores_its_sqlite_database(embedded_site, tmp_path):
+    """The SQLite path of ``backup`` and ``restore`` (CI's other tests run on PostgreSQL): a
+    fresh machine gets the same rows; a second restore needs --replace, which puts them back."""
+    from tests.embedded import embedded_env
+
+    out = manage(embedded_site.env, "backup", "--to", str(tmp_path / "backups"))
+    archive = out.strip().splitlines()[-1]
+    fresh = embedded_env(tmp_path / "fresh") | {"MLFLOW_TRACKING_URI": ""}
+    restored = manage(fresh, "restore", archive)
+    assert restored.startswith("restored sqlite:") and "11991" in manage(fresh, "check_data")
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "restore", archive],
+        cwd=ROOT, env=fresh, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "--replace" in refused.stderr
+    assert manage(fresh, "restore", "--replace", archive) == restored

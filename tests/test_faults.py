@@ -119,7 +119,12 @@ def test_an_import_killed_mid_file_stores_nothing_and_the_rerun_stores_it_once(t
     env = _env(TRADINGAI_VAR_DIR=str(tmp_path))
     started = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    time.sleep(3.0)  # Django is up and the file half read or half written
+    # Killed mid-write, proven: PostgreSQL shows another session of this database whose open
+    # transaction has already written (it holds a transaction id), while the import runs.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and started.poll() is None and not _writing_sessions():
+        time.sleep(0.02)
+    assert _writing_sessions(), "the import was never caught writing"
     assert started.poll() is None, "the import finished before it could be killed"
     started.send_signal(signal.SIGKILL)
     started.wait(timeout=10)
@@ -129,6 +134,17 @@ def test_an_import_killed_mid_file_stores_nothing_and_the_rerun_stores_it_once(t
     assert Candle.objects.filter(symbol="SOAKUSDT").count() == 200_000
     twice = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert twice.returncode == 0 and Candle.objects.filter(symbol="SOAKUSDT").count() == 200_000
+
+
+def _writing_sessions() -> int:
+    """Sessions of the test database, other than this one, inside a transaction that has
+    written (PostgreSQL gives a transaction an id at its first write)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_a_training_killed_before_promotion_leaves_the_champion_untouched(tmp_path):
@@ -153,6 +169,9 @@ def test_a_training_killed_before_promotion_leaves_the_champion_untouched(tmp_pa
     assert training.poll() is None, "the training ended before it could be killed"
     training.send_signal(signal.SIGKILL)
     training.wait(timeout=10)
+    # Mid-work, proven: the run it left says it was past reading the data, still running.
+    killed = TrainingRun.objects.get()
+    assert killed.status == "running" and killed.stage not in ("", "data"), killed.stage
     assert ModelVersion.objects.get(status="champion") == champion
     assert ModelVersion.objects.count() == 1  # no half-made version was recorded
     # No half-written artifact folder is visible: versions appear whole (written beside).

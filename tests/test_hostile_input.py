@@ -139,7 +139,11 @@ def test_open_sockets_close_once_their_key_is_revoked_or_their_session_signs_out
     browser = Client()
     browser.force_login(User.objects.create_user("leaving", password="x" * 12))
     cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
-    own = [(b"cookie", cookie.encode()), (b"origin", b"http://testserver")]
+    own = [
+        (b"cookie", cookie.encode()),
+        (b"origin", b"http://testserver"),
+        (b"host", b"testserver"),
+    ]
 
     async def closes_after(path: str, headers: list, lapse) -> int | None:
         socket = WebsocketCommunicator(application, path, headers=headers)
@@ -286,3 +290,132 @@ def test_a_trade_must_fit_the_signal_it_is_linked_to(key):
     assert Trade.objects.count() == 0
     earlier = signal_row(open_time=datetime(2024, 5, 13, 4, tzinfo=UTC), **model)  # made 05:00
     assert _trade_error(key, {"signal_id": earlier.pk})[0] == 201  # the lawful one stands
+
+
+@pytest.fixture
+def behind_nginx(settings):
+    """As docker-compose runs it: one proxy hop, the proxy at 127.0.0.1."""
+    settings.PROXY_HOPS = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.API_RATE_LIMIT = 5
+
+
+def via_proxy(client_address: str, claimed: str = "") -> Client:
+    """A client behind nginx: REMOTE_ADDR is the proxy, which appends the peer it saw."""
+    forwarded = f"{claimed}, {client_address}" if claimed else client_address
+    return Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+
+
+def test_behind_the_proxy_strangers_do_not_use_up_a_trader_s_allowance(behind_nginx):
+    """Defect 2: made-up keys from one client used to 429 everyone behind the proxy, the
+    signed-in trader and health included."""
+    stranger = via_proxy("203.0.113.7")
+    codes = [
+        stranger.get("/api/signals/", headers={"X-API-Key": f"{i:08x}.{'x' * 43}"}).status_code
+        for i in range(7)
+    ]
+    assert codes[-1] == 429  # the stranger's own bucket is spent
+    # A client claiming another address in its own header is still counted as itself.
+    assert via_proxy("203.0.113.7", claimed="198.51.100.1").get("/api/signals/").status_code == 429
+    assert via_proxy("198.51.100.20").get("/api/signals/").status_code != 429  # someone else
+    trader = via_proxy("203.0.113.7")  # even from the stranger's address (one office, one NAT)
+    trader.force_login(User.objects.create_user("trader", password="x" * 12))
+    assert trader.get("/api/signals/").status_code == 200  # counted as the user
+    assert stranger.get("/api/system/health").status_code != 429  # health is never limited
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(behind_nginx):
+    """A client reaching the app directly cannot pick its bucket by sending the header."""
+    direct = [
+        Client(REMOTE_ADDR="192.0.2.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}") for i in range(7)
+    ]
+    assert [c.get("/api/signals/").status_code for c in direct][-1] == 429
+
+
+def test_behind_the_proxy_wrong_passwords_lock_out_only_their_own_address(behind_nginx):
+    """Defect 2: five wrong passwords through nginx locked the right password out for all."""
+    User.objects.create_user("boss", password="correct horse battery staple")
+    guesser = via_proxy("203.0.113.7")
+    for _ in range(5):
+        guesser.post("/accounts/login/", {"username": "boss", "password": "guess"})
+    locked = guesser.post(
+        "/accounts/login/", {"username": "boss", "password": "correct horse battery staple"}
+    )
+    assert locked.status_code == 429
+    owner = via_proxy("198.51.100.20")
+    signed_in = owner.post(
+        "/accounts/login/", {"username": "boss", "password": "correct horse battery staple"}
+    )
+    assert signed_in.status_code == 302
+
+
+def test_the_api_takes_json_bodies_only(key):
+    """Defect 8: text/plain, form and XML bodies were read as JSON."""
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    headers = {"X-API-Key": key}
+    for kind, body in [
+        ("text/plain", json.dumps(TRADE)),
+        ("application/x-www-form-urlencoded", "ticker=BTCUSDT&action=executed"),
+        ("application/xml", "<trade><ticker>BTCUSDT</ticker></trade>"),
+    ]:
+        answer = Client().post("/api/trades/", body, content_type=kind, headers=headers)
+        assert answer.status_code == 415, (kind, answer.content[:200])
+        assert answer.json()["error"]["code"] == "unsupported_media_type"
+    assert Trade.objects.count() == 0
+
+
+def test_a_foreign_host_and_a_head_request_get_api_answers(settings, key):
+    """Defect 8: ``Host: evil.example`` under /api/ was an HTML 400; HEAD was a 405."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    foreign = Client().get("/api/signals", headers={"X-API-Key": key}, HTTP_HOST="evil.example")
+    assert foreign.status_code == 400 and foreign.json()["success"] is False
+    head = Client().head("/api/signals", headers={"X-API-Key": key})
+    assert head.status_code == 200 and head.content == b""
+    assert head["Cache-Control"] == "no-store" or "no-store" in head["Cache-Control"]
+
+
+def test_a_partial_put_changes_only_what_it_sends_and_notes_have_a_cap(key):
+    """Defect 8: a PUT of a partial trade wiped its signal link and its prices; a 2 MB note was
+    stored."""
+    from datetime import UTC, datetime
+
+    from signals.tests.factories import signal_row
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    signal = signal_row(open_time=datetime(2024, 5, 13, 4, tzinfo=UTC))
+    headers = {"X-API-Key": key}
+    made = (
+        Client()
+        .post(
+            "/api/trades/",
+            json.dumps(TRADE | {"signal_id": signal.pk}),
+            content_type="application/json",
+            headers=headers,
+        )
+        .json()["data"]
+    )
+    for method in ("put", "patch"):
+        changed = getattr(Client(), method)(
+            f"/api/trades/{made['id']}",
+            json.dumps({"ticker": "BTCUSDT", "action": "executed", "notes": method}),
+            content_type="application/json",
+            headers=headers,
+        )
+        assert changed.status_code == 200, changed.content[:300]
+        after = changed.json()["data"]
+        assert after["notes"] == method and after["signal_id"] == signal.pk
+        assert (after["entry_price"], after["exit_price"]) == (62000, 62500)
+    huge = Client().post(
+        "/api/trades/",
+        json.dumps(TRADE | {"notes": "x" * 5_001}),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert huge.status_code == 422 and Trade.objects.count() == 1
+
+
+def test_no_password_reset_without_a_mail_server(settings):
+    """Defect 8: the reset view logged an SMTP traceback per POST with no mail configured."""
+    assert not settings.EMAIL_HOST
+    assert Client().get("/accounts/password_reset/").status_code == 404
+    assert Client().get("/accounts/login/").status_code == 200

@@ -46,6 +46,8 @@ class EnvelopedNinjaAPI(NinjaAPI):
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status, response in responses.items():
+                    if not str(status).isdigit():
+                        continue  # "default", added below (PUT and PATCH share one operation)
                     content = response.get("content", {}).get("application/json")
                     if content and "schema" in content:
                         content["schema"] = _enveloped(content["schema"], int(status) < 400)

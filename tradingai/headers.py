@@ -19,18 +19,48 @@ class ApiResponseMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
         if not request.path.startswith("/api/") or request.path.startswith("/api/docs"):
-            return response
-        if response.status_code == 405 and not _is_json(response):
-            allowed = response.get("Allow", "")
-            message = f"{request.method} is not allowed here; allowed: {allowed}"
-            body = envelope(error=error_body("method_not_allowed", message))
-            enveloped = HttpResponse(json.dumps(body), status=405, content_type="application/json")
-            enveloped["Allow"] = allowed
-            response = enveloped
+            return self.get_response(request)
+        head = request.method == "HEAD"
+        if head:  # answered as the GET it asks about, without the body (ninja routes no HEAD)
+            request.method = "GET"
+        response = self.get_response(request)
+        if head:
+            request.method = "HEAD"
+        if response.status_code >= 400 and not _is_json(response):
+            response = _enveloped(request, response)
         patch_cache_control(response, no_store=True)
+        if head:
+            response.content = b""
         return response
+
+
+def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A plain answer Django gave before the API saw the request (a 405 for a method the path
+    does not take, a 400 for a Host not allowed, ...), as the envelope."""
+    status = response.status_code
+    if status == 405:
+        allowed = response.get("Allow", "")
+        code, message = (
+            "method_not_allowed",
+            f"{request.method} is not allowed here; allowed: {allowed}",
+        )
+    elif status == 400:
+        code, message = (
+            "bad_request",
+            "the request was refused before it reached the API (is its Host allowed?)",
+        )
+    else:
+        code, message = f"http_{status}", response.reason_phrase
+    enveloped = HttpResponse(
+        json.dumps(envelope(error=error_body(code, message))),
+        status=status,
+        content_type="application/json",
+    )
+    for header in ("Allow", "Retry-After"):
+        if header in response:
+            enveloped[header] = response[header]
+    return enveloped
 
 
 def _is_json(response: HttpResponse) -> bool:

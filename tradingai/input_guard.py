@@ -8,6 +8,8 @@ and a request holding one of them is a 400 that names where it was: in the envel
 (``DATA_UPLOAD_MAX_NUMBER_FIELDS``) is a 400 here too, instead of an error deep in a view.
 
 A per-field check would have to be remembered at every new field; this one cannot be forgotten.
+The API's writes take JSON only: a body of another type (text/plain, a form, XML) was read as
+JSON all the same, and is now a 415.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 
 from tradingai.envelope import envelope, error_body
 
@@ -95,6 +97,14 @@ class InputGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _not_json_write(request):
+            return _refuse(
+                request,
+                "unsupported_media_type",
+                f"the API takes JSON bodies (Content-Type: application/json), not "
+                f"{request.content_type or 'an untyped body'}",
+                status=415,
+            )
         try:
             found = first_flaw(request)
         except TooManyFieldsSent as exc:
@@ -107,8 +117,17 @@ class InputGuardMiddleware:
         return self.get_response(request)
 
 
-def _refuse(request: HttpRequest, code: str, message: str) -> HttpResponse:
+def _not_json_write(request: HttpRequest) -> bool:
+    if request.method not in {"POST", "PUT", "PATCH"} or not request.path.startswith("/api/"):
+        return False
+    if not request.META.get("CONTENT_LENGTH", "0").strip("0 "):
+        return False  # no body: nothing to misread
+    kind = request.content_type or ""
+    return not (kind == "application/json" or kind.endswith("+json"))
+
+
+def _refuse(request: HttpRequest, code: str, message: str, status: int = 400) -> HttpResponse:
     if request.path.startswith("/api/"):
         body = envelope(error=error_body(code, message))
-        return HttpResponse(json.dumps(body), status=400, content_type="application/json")
-    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

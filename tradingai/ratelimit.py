@@ -25,6 +25,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from tradingai.client_ip import client_ip
 from tradingai.envelope import envelope, error_body
 from tradingai.models import ApiKey
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 
 _building = threading.Lock()
+# Health is what a load balancer and a monitor poll; a flood of strangers must not make the
+# product look down.
+EXEMPT = {"/api/system/health"}
 
 
 def limiter(redis_url: str) -> FixedWindowRateLimiter:
@@ -54,10 +58,15 @@ def _limiter(redis_url: str) -> FixedWindowRateLimiter:
 
 
 def who(request: HttpRequest) -> str:
+    """The bucket: a verified key, else a signed-in user (the dashboard's session: a trader is
+    never counted with strangers behind the same proxy), else the client's address."""
     raw = request.headers.get("X-API-Key", "")
     if raw and ApiKey.verify(raw) is not None:
         return f"key:{raw.split('.', 1)[0]}"
-    return f"addr:{request.META.get('REMOTE_ADDR', '?')}"
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"addr:{client_ip(request) or '?'}"
 
 
 class RateLimitMiddleware:
@@ -71,7 +80,7 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.API_RATE_LIMIT
-        if not limit or not request.path.startswith("/api/"):
+        if not limit or not request.path.startswith("/api/") or request.path in EXEMPT:
             return self.get_response(request)
         item = RateLimitItemPerMinute(limit)
         bucket = who(request)

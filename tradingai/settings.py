@@ -246,6 +246,19 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# Behind a proxy (deploy/nginx.conf), the client's address comes from X-Forwarded-For, trusted
+# only from these proxy addresses or networks and only this many proxies deep
+# (tradingai/client_ip.py). 0 hops: no proxy, REMOTE_ADDR is the client, the header is ignored.
+PROXY_HOPS = env_int("TRADINGAI_PROXY_HOPS", 0)
+# Mail (password resets) only where a server is named; unset, the reset pages do not exist.
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "tradingai@localhost")
+TRUSTED_PROXIES = env_list("TRADINGAI_TRUSTED_PROXIES", "127.0.0.1,::1")
+AXES_CLIENT_IP_CALLABLE = "tradingai.client_ip.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
     for name in (
@@ -321,9 +334,13 @@ BEAT_SCHEDULE = {
         "task": "tradingai.tasks.healthcheck",
         "cron": env("TRADINGAI_SCHEDULE_HEALTHCHECK", "5 6 * * *"),
     },
+    "retrain-symbols": {
+        "task": "mlcore.tasks.retrain_symbols",
+        "cron": env("TRADINGAI_SCHEDULE_RETRAIN_SYMBOLS", "40 1 * * 0"),
+    },
     "retrain-universe": {
         "task": "mlcore.tasks.retrain_universe",
-        "cron": env("TRADINGAI_SCHEDULE_RETRAIN_UNIVERSE", "40 1 * * 0"),
+        "cron": env("TRADINGAI_SCHEDULE_RETRAIN_UNIVERSE", "10 3 * * 0"),
     },
 }
 # The in-process scheduler that fires BEAT_SCHEDULE in the embedded mode (off in tests).

@@ -70,7 +70,7 @@ def test_no_retraining_without_newer_data_and_the_weekly_run(champion, settings)
     report = drift_checks.check("BTCUSDT", "1h")
     assert report.triggers and report.training_run is None
     assert "no candle is newer than its training data" in report.action
-    actions = drift_checks.retrain_universe()
+    actions = drift_checks.retrain_symbols()
     assert actions == [
         "BTCUSDT 1h: no data newer than " + champion.version,
         "ETHUSDT 1h: no data",
@@ -86,3 +86,40 @@ def test_check_drift_command_exits_1_on_a_trigger(champion):
     assert exit_code.value.code == 1
     text = out.getvalue()
     assert "ETHUSDT: no champion" in text and f"{champion.version}: " in text and "age" in text
+
+
+def test_the_universe_model_retrains_on_its_schedule_through_its_gate(
+    universe_champion, settings, django_capture_on_commit_callbacks
+):
+    """Issue 29: nothing used to retrain the universe model. The weekly task queues one
+    walk-forward on every symbol with data once a bar newer than the champion's training is
+    stored, and the ``train_universe`` task runs it (and refits the risk model beside it)."""
+    from datetime import timedelta
+
+    from mlcore.models import ModelVersion, RiskModel
+    from mlcore.pipeline.universe.final_model import UNIVERSE
+
+    settings.SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+    runs = TrainingRun.objects.filter(symbol=UNIVERSE).count()
+    said = drift_checks.retrain_universe_model("1h", quick=True)
+    assert said.endswith(f"no data newer than {universe_champion.version}")
+    assert TrainingRun.objects.filter(symbol=UNIVERSE).count() == runs  # nothing queued
+    # A champion trained a month before the newest bar: retrained, as the worker would.
+    universe_champion.train_end -= timedelta(days=30)
+    universe_champion.save(update_fields=["train_end"])
+    risk_models = RiskModel.objects.count()
+    with django_capture_on_commit_callbacks() as sent:
+        said = drift_checks.retrain_universe_model("1h", quick=True)
+    assert "queued on 2 symbols" in said and len(sent) == 1
+    run = TrainingRun.objects.filter(symbol=UNIVERSE).latest("pk")
+    assert run.status == "queued" and run.options["symbols"] == settings.SYMBOLS
+    # The task as the gpu worker runs it: the walk-forward, its gate, the risk model beside it.
+    from mlcore.tasks import train_universe
+
+    done = train_universe(run.pk)
+    run.refresh_from_db()
+    assert done["status"] == run.status and run.status in ("succeeded", "failed")
+    assert ModelVersion.everything.filter(symbol=UNIVERSE).count() == 2  # the challenger
+    assert RiskModel.objects.count() == risk_models + 1
+    # A second delivery of the same task finds the run taken and does nothing.
+    assert train_universe(run.pk)["message"] == "already claimed: not run again"

@@ -25,3 +25,13 @@ def signal_row(**overrides) -> Signal:
     if "model_version" not in overrides:
         fields["model_version"] = model_version()
     return Signal.objects.create(**(fields | overrides))
+
+
+def signed_in(user) -> dict:
+    """What Channels' auth middleware puts in a socket's scope for a signed-in browser: the user
+    and their (real, stored) session, so the socket can ask again whether it still holds."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    return {"user": user, "session": browser.session}

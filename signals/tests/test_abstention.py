@@ -17,7 +17,7 @@ from mlcore.tests.factories import model_version
 from signals.broadcast import publish
 from signals.consumers import ApiSignalsConsumer, DashboardConsumer
 from signals.models import Signal
-from signals.tests.factories import signal_row
+from signals.tests.factories import signal_row, signed_in
 
 T0 = datetime(2024, 5, 13, tzinfo=UTC)
 GRADES = [  # a walk-forward's per-grade evidence, as hits.grade_figures stores it
@@ -105,9 +105,11 @@ def test_the_dashboard_socket_lists_only_actionable_ones_the_api_stream_all():
         model_version=model, grade="A", actionable=True, open_time=T0 + timedelta(hours=1)
     )
 
+    scope = signed_in(user)
+
     async def scenario():
         dashboard = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/signals/")
-        dashboard.scope["user"] = user
+        dashboard.scope.update(scope)
         stream = WebsocketCommunicator(ApiSignalsConsumer.as_asgi(), "/api/realtime/signals")
         assert (await dashboard.connect())[0] and (await stream.connect())[0]
         got = []

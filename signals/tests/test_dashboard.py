@@ -19,7 +19,7 @@ from mlcore.tests.factories import model_version
 from signals.broadcast import publish
 from signals.consumers import ApiSignalsConsumer, DashboardConsumer
 from signals.models import NoSignal, Signal
-from signals.tests.factories import signal_row
+from signals.tests.factories import signal_row, signed_in
 
 WEEK = ("--from", "2024-05-10", "--to", "2024-05-14T08:00")
 
@@ -32,7 +32,7 @@ def test_the_dashboard_asks_who_you_are():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
+def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager, settings):
     out = io.StringIO()
     call_command("replay", "--symbols", "BTCUSDT", *WEEK, stdout=out, stderr=io.StringIO())
     bars = 4 * 24 + 8
@@ -105,7 +105,14 @@ def test_replay_then_browse_acknowledge_and_explain(champion, trader, eager):
     history = TestClient(api).get("/explain/BTCUSDT/history?limit=3").json()["data"]
     assert [h["signal_id"] for h in history] == list(graded.values_list("id", flat=True)[:3])
     assert TestClient(api).get("/explain/NOPEUSDT").status_code == 404
-    # The replay button runs the next bar in the server process.
+    # The replay button runs the next bar in the server process: staff, embedded mode only.
+    assert trader.post("/signals/replay-step").status_code == 403  # a plain trader
+    trader_user = User.objects.get(username="trader")
+    trader_user.is_staff = True
+    trader_user.save()
+    settings.EMBEDDED = False
+    assert trader.post("/signals/replay-step").status_code == 403  # production: workers infer
+    settings.EMBEDDED = True
     before = Signal.objects.count()
     answer = trader.post("/signals/replay-step").content.decode()
     assert answer.startswith("Replayed BTCUSDT ")
@@ -142,9 +149,11 @@ def test_both_sockets_receive_a_new_signal():
     user = User.objects.create_user("trader", password="x" * 12)
     signal = stub_signal()
 
+    scope = signed_in(user)
+
     async def scenario():
         dashboard = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/signals/")
-        dashboard.scope["user"] = user
+        dashboard.scope.update(scope)
         api = WebsocketCommunicator(ApiSignalsConsumer.as_asgi(), "/api/realtime/signals")
         assert (await dashboard.connect())[0] and (await api.connect())[0]
         await database_sync_to_async(publish)(signal.pk)
@@ -301,6 +310,9 @@ def test_prices_read_at_the_symbols_own_decimals(trader):
     assert price_decimals([61772.1, 62035.0]) == 2 and price_decimals([2913.14]) == 2
 
 
+FOREIGN = ("https://evil.example", "http://testserver:8081", "https://testserver")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_signed_in_session_from_a_foreign_origin_gets_no_socket(settings):
     """The whole ASGI application (session middleware, the routes' origin checks) with a real
@@ -316,6 +328,7 @@ def test_a_signed_in_session_from_a_foreign_origin_gets_no_socket(settings):
 
     async def opens(path: str, origin: str) -> bool:
         headers = [(b"cookie", cookie.encode()), (b"origin", origin.encode())]
+        headers.append((b"host", b"testserver"))
         socket = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await socket.connect()
         if not connected:
@@ -330,11 +343,12 @@ def test_a_signed_in_session_from_a_foreign_origin_gets_no_socket(settings):
         return {
             (path, origin): await opens(path, origin)
             for path in ("/ws/signals/", "/api/realtime/signals")
-            for origin in ("http://testserver", "https://evil.example")
+            for origin in (*FOREIGN, "http://testserver")
         }
 
     opened = async_to_sync(scenario)()
     assert opened[("/ws/signals/", "http://testserver")]
     assert opened[("/api/realtime/signals", "http://testserver")]
-    assert not opened[("/ws/signals/", "https://evil.example")]
-    assert not opened[("/api/realtime/signals", "https://evil.example")]
+    for origin in FOREIGN:  # another site, or our host on another port or scheme
+        assert not opened[("/ws/signals/", origin)], origin
+        assert not opened[("/api/realtime/signals", origin)], origin

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from analysis.ingest import import_file
-from analysis.models import Candle
+from analysis.models import Candle, FundingRate
 from mlcore import artifacts
 from mlcore.models import ModelVersion
 from mlcore.pipeline.universe.final_model import predict_universe
@@ -62,46 +62,80 @@ def request(name: str, days: int, windows: int = 1, **options) -> SimulationRequ
 
 @pytest.mark.django_db
 def test_the_model_serving_bar_t_never_saw_anything_after_t(research, eager):
-    sim = simulate(request("before", 3))
-    window = sim.windows.get()
-    model = window.trained
-    assert window.served_by == model and model.simulation == "before"
-    # Recorded: the last label trained on ended, and the last candle read closed, by the
-    # window's start; every call of the window is at or after it.
-    assert window.labels_end <= window.start and window.candles_end <= window.start
+    days = 2
+    sim = simulate(request("before", days, windows=2))
+    first, second = sim.windows.order_by("start")
+    model = first.trained
+    assert first.served_by == model and model.simulation == "before"
+    # Recorded: the last label trained on ended, and the last candle read closed, by each
+    # window's start; every call of a window is at or after it.
+    for window in (first, second):
+        assert window.labels_end <= window.start and window.candles_end <= window.start
     signals = Signal.everything.filter(simulation=sim)
-    assert signals.count() == 2 * 3 * 24
-    assert min(signals.values_list("open_time", flat=True)) == window.start
+    assert signals.count() == 2 * 2 * days * 24
+    assert min(signals.values_list("open_time", flat=True)) == first.start
 
     # The simulated call is the live path's call: the universe model's live inference, read
     # from the store for that bar, gives the same score and confidence.
     um = artifacts.load_universe(Path(model.artifact_path))
-    bar_ms = int(window.start.timestamp() * 1000) + 5 * 3_600_000
+    bar_ms = int(first.start.timestamp() * 1000) + 5 * 3_600_000
     stored = Signal.everything.get(
-        simulation=sim, symbol="ETHUSDT", open_time=window.start + timedelta(hours=5)
+        simulation=sim, symbol="ETHUSDT", open_time=first.start + timedelta(hours=5)
     )
     inputs = read_inputs(um, "ETHUSDT", "1h", bar_ms - (um.history_needed - 1) * 3_600_000, bar_ms)
     live = predict_universe(um, inputs.frames, "ETHUSDT", since=bar_ms)
     assert np.isclose(live.score[-1], stored.explanation["call_score"], rtol=1e-6)
     assert np.isclose(live.confidence[-1], stored.confidence, rtol=1e-6)
 
-    # Proof, not bookkeeping: rewrite every candle from the window's start on and simulate
-    # again. The model trained at the start must be the same model, file for file. The control:
-    # the same rewrite two days earlier, inside what it may train on, changes it.
+    # Proof, not bookkeeping: rewrite every input from a window's start on (prices, volume and
+    # funding) and simulate again. Each model trained by then must be the same whole model:
+    # every file (members, calibrator, dissimilarity reference, ...) and what its row records
+    # (horizon, barrier, grading and supported grades, the data it read). The control: the
+    # same rewrite from the first window's start changes the second window's model, which was
+    # trained after it and may see it.
     def rewrite(since: datetime) -> None:
         for c in Candle.objects.filter(open_time__gte=since):
             c.close = c.close * 1.37
             c.high = max(c.high * 1.37, c.close)
-            c.save(update_fields=["close", "high"])
+            c.volume = c.volume * 3.1
+            c.save(update_fields=["close", "high", "volume"])
+        for f in FundingRate.objects.filter(funding_time__gte=since):
+            f.rate = -f.rate + 0.0007
+            f.save(update_fields=["rate"])
 
-    def files(name: str) -> dict:
-        trained = Simulation.objects.get(name=name).windows.get().trained
-        return artifacts.read_manifest(Path(trained.artifact_path))["files"]
+    def whole_models(name: str) -> list[dict]:
+        windows = Simulation.objects.get(name=name).windows.order_by("start")
+        return [whole_model(w.trained) for w in windows]
 
-    rewrite(T0)
-    assert files(simulate(request("after", 3)).name) == files("before")
-    rewrite(T0 - timedelta(days=2))
-    assert files(simulate(request("control", 3)).name) != files("before")
+    before = whole_models("before")
+    rewrite(second.start)
+    assert whole_models(simulate(request("after", days, windows=2)).name) == before
+    rewrite(first.start)
+    control = whole_models(simulate(request("control", days, windows=2)).name)
+    assert control[0] == before[0] and control[1] != before[1]
+
+
+def whole_model(version: ModelVersion) -> dict:
+    """A trained model as it serves: its files' digests and its row's figures, less the
+    wall-clock times no two trainings share."""
+
+    def timeless(value):
+        if isinstance(value, dict):
+            return {
+                k: timeless(v)
+                for k, v in value.items()
+                if not any(word in k for word in ("seconds", "duration", "_at"))
+            }
+        if isinstance(value, list):
+            return [timeless(v) for v in value]
+        return value
+
+    files = artifacts.read_manifest(Path(version.artifact_path))["files"]
+    recorded = {
+        name: timeless(getattr(version, name))
+        for name in ("config", "metrics", "label_params", "gates", "feature_spec_hash")
+    }
+    return {"files": files, "data_hash": version.data_hash, **recorded}
 
 
 @pytest.mark.django_db
