@@ -207,4 +207,5 @@ def universe_champion(db, settings, tmp_path, _trained_universe):
     install(_trained_universe, settings.MODELS_DIR, tmp_path)
     model = ModelVersion.objects.get(symbol=UNIVERSE)
     assert model.status == "champion" and model.config["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    assert model.kind == ModelVersion.Kind.UNIVERSE
     return model

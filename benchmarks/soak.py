@@ -193,7 +193,7 @@ class Soak:
         print(f"  {'ok ' if ok else 'BAD'} {what}{': ' + detail if detail else ''}", flush=True)
 
     def read_health(self) -> dict:
-        status, body, _ = get_json(f"{self.web}/api/system/health")
+        status, body, _ = get_json(f"{self.web}/api/system/health", self.key)
         body = body or {}
         # An unhealthy report comes as a 503 whose error details are the report.
         report = body.get("data") or (body.get("error") or {}).get("details")

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from pydantic import AwareDatetime, BeforeValidator, Field
 
 from analysis.symbols import normalise
@@ -139,11 +139,13 @@ def _save(trade: Trade, payload: TradeIn, *, only_sent: bool = False) -> Trade:
 
 @router.get("", response=list[TradeOut])
 @router.get("/", response=list[TradeOut], include_in_schema=False)
-def list_trades(request: HttpRequest, ticker: str | None = None, limit: int = 100) -> list[Trade]:
+def list_trades(
+    request: HttpRequest, ticker: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> list[Trade]:
     trades = Trade.objects.all()
     if ticker:
         trades = trades.filter(ticker=normalise(ticker))
-    return list(trades[: max(1, min(limit, 1000))])
+    return list(trades[:limit])
 
 
 @router.post("", response={201: TradeOut}, auth=WRITE)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from analysis.symbols import normalise
 from mlcore.models import BacktestRun, DriftReport, Evaluation, ModelVersion, TrainingRun
@@ -39,9 +39,9 @@ class BacktestOut(BacktestSummaryOut):
 
 @router.get("", response=list[BacktestSummaryOut])
 @router.get("/", response=list[BacktestSummaryOut], include_in_schema=False)
-def list_backtests(request: HttpRequest, limit: int = 50) -> list[BacktestRun]:
+def list_backtests(request: HttpRequest, limit: int = Query(50, ge=1, le=500)) -> list[BacktestRun]:
     """The newest runs, without their curves and trades."""
-    return list(BacktestRun.objects.defer("curve", "trades")[: max(1, min(limit, 500))])
+    return list(BacktestRun.objects.defer("curve", "trades")[:limit])
 
 
 @router.get("/{backtest_id}", response=BacktestOut)
@@ -150,7 +150,7 @@ def list_models(
     request: HttpRequest,
     symbol: str | None = None,
     status: Literal["champion", "challenger", "retired"] | None = None,
-    limit: int = 100,
+    limit: int = Query(100, ge=1, le=500),
 ) -> list[ModelVersion]:
     """Model versions, newest first: champions and challengers with their gates."""
     versions = ModelVersion.objects.all()
@@ -158,7 +158,7 @@ def list_models(
         versions = versions.filter(symbol=normalise(symbol))
     if status:
         versions = versions.filter(status=status)
-    return list(versions[: max(1, min(limit, 500))])
+    return list(versions[:limit])
 
 
 @models_router.get("/{model_id}", response=ModelOut)
@@ -208,17 +208,19 @@ class DriftOut(Schema):
 
 
 @models_router.get("/{model_id}/drift", response=list[DriftOut])
-def get_drift(request: HttpRequest, model_id: int, limit: int = 10) -> list[DriftReport]:
+def get_drift(
+    request: HttpRequest, model_id: int, limit: int = Query(10, ge=1, le=100)
+) -> list[DriftReport]:
     """The model's drift reports, newest first: per-feature KS figures, accuracy against the
     out-of-fold baseline, age, the triggers that fired and the retraining they caused."""
     model = _model(model_id)
-    return list(model.drift_reports.select_related("model_version")[: max(1, min(limit, 100))])
+    return list(model.drift_reports.select_related("model_version")[:limit])
 
 
 @training_router.get("", response=list[TrainingOut])
 @training_router.get("/", response=list[TrainingOut], include_in_schema=False)
-def list_training(request: HttpRequest, limit: int = 50) -> list[TrainingRun]:
-    return list(TrainingRun.objects.select_related("model_version")[: max(1, min(limit, 500))])
+def list_training(request: HttpRequest, limit: int = Query(50, ge=1, le=500)) -> list[TrainingRun]:
+    return list(TrainingRun.objects.select_related("model_version")[:limit])
 
 
 @training_router.get("/{run_id}", response=TrainingOut)

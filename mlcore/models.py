@@ -73,7 +73,14 @@ class ModelVersion(models.Model):
         CHALLENGER = "challenger"
         RETIRED = "retired"
 
+    class Kind(models.TextChoices):
+        SYMBOL = "symbol", "one symbol's own model (XGBoost + LSTM)"
+        UNIVERSE = "universe", "one model over every symbol (XGBoost + ridge)"
+
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the model is, said by a field (not read off its series name): the universe model's
+    # series is named UNIVERSE so that champions and runs stay keyed by (symbol, interval).
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SYMBOL)
     symbol = models.CharField(max_length=20)
     interval = models.CharField(max_length=4)
     version = models.CharField(max_length=60, unique=True)

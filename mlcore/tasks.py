@@ -7,7 +7,6 @@ from celery import shared_task
 from mlcore import drift_checks
 from mlcore.config import TrainRequest
 from mlcore.models import ModelVersion, TrainingRun
-from mlcore.pipeline.universe.final_model import UNIVERSE
 from mlcore.runs import TrainingError, claim
 from mlcore.training.symbol import train as run_training
 
@@ -38,7 +37,7 @@ def check_drift() -> list[str]:
     # The universe model has no drift check yet (its reference sample would span every
     # symbol); its per-symbol rivals are checked as before.
     champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
-    for model in champions.exclude(symbol=UNIVERSE):
+    for model in champions.filter(kind=ModelVersion.Kind.SYMBOL):
         report = drift_checks.check(model.symbol, model.interval)
         if report:
             out.append(f"{model.version}: {', '.join(report.triggers) or 'ok'}; {report.action}")

@@ -75,13 +75,16 @@ def explain_latest(
 
 @router.get("/{ticker}/history", response=list[ExplanationOut])
 def explain_history(
-    request: HttpRequest, ticker: str, interval: str | None = None, limit: int = 20
+    request: HttpRequest,
+    ticker: str,
+    interval: str | None = None,
+    limit: int = Query(20, ge=1, le=200),
 ) -> list[ExplanationOut]:
     signals = (
         Signal.objects.graded()
         .select_related("model_version")
         .filter(symbol=symbol_or_404(ticker), interval=interval or universe.intervals()[0])
-    )[: max(1, min(limit, 200))]
+    )[:limit]
     return [_out(s) for s in signals]
 
 

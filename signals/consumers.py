@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,30 +18,60 @@ from signals.broadcast import GROUP
 from tradingai.auth import Credential, key_credential, session_credential
 
 RECHECK_SECONDS = 2.0  # within the key cache's 5 s, as the README promises
+# Open sockets per key, user or address in one server process: enough for a trader's tabs and
+# programs; a client opening thousands would hold a coroutine and a group slot for each.
+MAX_SOCKETS_PER_HOLDER = 20
+_open: Counter[str] = Counter()
 
 
 class _SignalStream(AsyncWebsocketConsumer):
     credential: Credential | None = None
     watch: asyncio.Task | None = None
+    holder: str = ""
 
     async def connect(self) -> None:
         self.credential = await self.admit()
         if self.credential is None:
             await self.close(code=4401)
             return
-        await self.channel_layer.group_add(GROUP, self.channel_name)
+        holder = self._holder(self.credential)
+        if _open[holder] >= MAX_SOCKETS_PER_HOLDER:
+            await self.close(code=4429)  # too many: the client closes one of its own first
+            return
+        await self.channel_layer.group_add(GROUP, self.channel_name)  # raises while Redis is down
         await self.accept()
+        # Counted once open: a handshake that failed (Redis down, the client retrying every
+        # half second) must not use up the holder's allowance.
+        _open[holder] += 1
+        self.holder = holder
         if self.credential.can_lapse:
             self.watch = asyncio.create_task(self._watch(self.credential))
 
     async def _watch(self, credential: Credential) -> None:
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
-            if not await database_sync_to_async(credential.live)():
+            try:
+                live = await database_sync_to_async(credential.live)()
+            except Exception:  # the database unreachable: ask again next time, keep streaming
+                continue
+            if not live:
                 await self.close(code=4401)
                 return
 
+    def _holder(self, credential: Credential) -> str:
+        if credential.key_id is not None:
+            return f"key:{credential.key_id}"
+        if credential.user_id is not None:
+            return f"user:{credential.user_id}"
+        client = self.scope.get("client") or ("?",)
+        return f"addr:{client[0]}"
+
     async def disconnect(self, code: int) -> None:
+        if self.holder:
+            _open[self.holder] -= 1
+            if _open[self.holder] <= 0:
+                del _open[self.holder]
+            self.holder = ""
         if self.watch is not None:
             self.watch.cancel()
         await self.channel_layer.group_discard(GROUP, self.channel_name)

@@ -419,3 +419,46 @@ def test_no_password_reset_without_a_mail_server(settings):
     assert not settings.EMAIL_HOST
     assert Client().get("/accounts/password_reset/").status_code == 404
     assert Client().get("/accounts/login/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_opens_at_most_twenty_sockets(settings):
+    """Defect 8: no cap on sockets per key or address. The 21st of one key is closed (4429);
+    closing one makes room again."""
+    from signals.consumers import MAX_SOCKETS_PER_HOLDER
+    from tradingai.asgi import application
+    from tradingai.models import ApiKey
+
+    settings.API_AUTH = "required"
+    _, raw = ApiKey.issue("greedy")
+    headers = [(b"x-api-key", raw.encode())]
+
+    async def scenario() -> tuple[list, bool]:
+        sockets, opened = [], []
+        for _ in range(MAX_SOCKETS_PER_HOLDER + 1):
+            socket = WebsocketCommunicator(application, "/api/realtime/signals", headers=headers)
+            connected, code = await socket.connect()
+            opened.append(connected or code)
+            sockets.append(socket)
+        refused = opened[-1] == 4429
+        await sockets[0].disconnect()
+        again = WebsocketCommunicator(application, "/api/realtime/signals", headers=headers)
+        reopened = (await again.connect())[0]
+        for socket in [*sockets[1:-1], again]:
+            await socket.disconnect()
+        return opened, refused and reopened
+
+    opened, room_again = async_to_sync(scenario)()
+    assert opened == [True] * MAX_SOCKETS_PER_HOLDER + [4429] and room_again
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/trades", "/api/models", "/api/backtests", "/api/training", "/api/signals"],
+)
+def test_a_limit_out_of_range_is_a_422_on_every_list(path, key):
+    """Defect 8: ``limit`` was clamped silently on some lists and a 422 on others."""
+    for limit in (0, 100_000):
+        answer = Client().get(f"{path}?limit={limit}", headers={"X-API-Key": key})
+        assert answer.status_code == 422, (path, limit, answer.status_code)
+        assert "limit" in json.dumps(answer.json()["error"])

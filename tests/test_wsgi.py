@@ -70,8 +70,13 @@ def test_granian_serves_the_api_and_pages_over_wsgi(tmp_path):
         assert status == 200 and "/accounts/login/" in final and "password" in page
         status, script, _ = get(f"{url}/static/js/signal.js")  # whitenoise, in the pool
         assert status == 200 and "LightweightCharts" in script
-        status, body, _ = get(f"{url}/api/system/health")
+        status, body, _ = get(f"{url}/api/system/health", key)
         assert status in {200, 503} and body["data"]["mode"] == "production"
         assert body["data"]["database"]["ok"] is True
+        # A stranger learns the verdict alone (no worker hosts, champions or refusals).
+        status, body, _ = get(f"{url}/api/system/health")
+        assert status == 200 and set(body["data"]) == {"status"}
+        assert get(f"{url}/api/system/metrics")[0] == 401  # the counts need a key
+        assert get(f"{url}/api/system/metrics", key)[0] == 200
     finally:
         stop(server)

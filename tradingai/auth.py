@@ -91,3 +91,13 @@ def session_credential(scope: dict) -> Credential | None:
     if not (user and user.is_authenticated and session is not None and session.session_key):
         return None
     return Credential(session_key=session.session_key, user_id=user.pk)
+
+
+def may_read(request: HttpRequest) -> bool:
+    """Whether the request may read what the API's reads show (an endpoint open to anyone,
+    such as health, shows a stranger less): reads open, a live key, or a signed-in user."""
+    user = getattr(request, "user", None)
+    if settings.API_AUTH != "required" or (user is not None and user.is_authenticated):
+        return True
+    raw = request.headers.get("X-API-Key", "")
+    return bool(raw) and ApiKey.verify(raw) is not None

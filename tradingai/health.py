@@ -20,6 +20,7 @@ from analysis.freshness import series_freshness
 from mlcore.models import GradingConfig, ModelVersion
 from signals.models import NoSignal
 from tradingai.api_errors import ApiError
+from tradingai.auth import READ, may_read
 
 router = Router(tags=["system"])
 
@@ -222,14 +223,24 @@ def system_health(with_workers: bool = True) -> HealthOut:
     return health
 
 
-@router.get("/health", response=HealthOut, auth=None)  # load balancers ask without a key
-def health(request: HttpRequest) -> HealthOut:
+class HealthStatusOut(Schema):
+    """What health tells a stranger when reads need a key: the verdict alone (the full report
+    names the worker hosts, the champions and the refusal reasons)."""
+
+    status: Literal["healthy", "degraded", "unhealthy"]
+
+
+@router.get("/health", response=HealthOut | HealthStatusOut, auth=None)  # load balancers ask
+def health(request: HttpRequest) -> HealthOut | HealthStatusOut:
     """Database, Redis when configured, and data freshness per symbol: healthy or degraded.
-    An unreachable database answers 503 with the same report as the error's details."""
+    An unreachable database answers 503 with the same report as the error's details. Without a
+    key or a session where reads need one: the status alone."""
     report = system_health()
+    full = may_read(request)
     if report.status == "unhealthy":
-        raise ApiError(503, "unhealthy", "The database is unreachable.", report.dict())
-    return report
+        details = report.dict() if full else {"status": report.status}
+        raise ApiError(503, "unhealthy", "The database is unreachable.", details)
+    return report if full else HealthStatusOut(status=report.status)
 
 
 class ConfigOut(Schema):
@@ -270,10 +281,11 @@ def config(request: HttpRequest) -> ConfigOut:
     )
 
 
-@router.get("/metrics", auth=None, include_in_schema=True)
+@router.get("/metrics", auth=READ, include_in_schema=True)
 def metrics(request: HttpRequest):
     """Prometheus text format (not the JSON envelope): requests, signals by grade, refusals,
-    data lag, inference stage durations, training durations."""
+    data lag, inference stage durations, training durations. Behind a key where reads need one
+    (the scraper sends ``X-API-Key``): the counts are the product's business."""
     from tradingai.metrics import metrics_response
 
     return metrics_response()

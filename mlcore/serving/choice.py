@@ -35,7 +35,7 @@ def serving_model(symbol: str, interval: str) -> ModelVersion | None:
 
 
 def is_universe(model: ModelVersion) -> bool:
-    return model.symbol == UNIVERSE
+    return model.kind == ModelVersion.Kind.UNIVERSE
 
 
 def trained_on(model: ModelVersion, symbol: str) -> bool:

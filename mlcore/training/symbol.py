@@ -427,7 +427,8 @@ class Trainer:
             oof,
             self.figures,
         )
-        self.tracker.note(f"saved {version.version} to {version.artifact_path}")
+        # The version, not the server path: the log is shown on /training to every trader.
+        self.tracker.note(f"saved {version.version}")
         try:
             self.gate(promotion)
         finally:  # the version carries every verdict, the promotion's included

@@ -398,6 +398,7 @@ def record(
     ]
     version = ModelVersion.everything.create(
         simulation=simulation,
+        kind=ModelVersion.Kind.UNIVERSE,
         symbol=UNIVERSE,
         interval=request.interval,
         version=name,

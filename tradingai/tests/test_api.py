@@ -159,7 +159,8 @@ def test_openapi_docs_describe_the_envelope(db):
     health = schema["paths"]["/api/system/health"]["get"]["responses"]["200"]
     wrapped = health["content"]["application/json"]["schema"]
     assert set(wrapped["required"]) == {"success", "data", "error", "timestamp"}
-    assert "$ref" in wrapped["properties"]["data"]
+    data = wrapped["properties"]["data"]  # the full report, or the status alone for strangers
+    assert [d["$ref"].rsplit("/", 1)[1] for d in data["anyOf"]] == ["HealthOut", "HealthStatusOut"]
 
 
 def test_config_shows_settings_and_never_a_secret(db, settings):

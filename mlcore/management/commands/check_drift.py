@@ -15,7 +15,6 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.cli import symbol_list
 from mlcore import drift_checks
 from mlcore.models import ModelVersion
-from mlcore.pipeline.universe.final_model import UNIVERSE
 
 
 class Command(BaseCommand):
@@ -26,8 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         # The universe model has no drift check yet (see mlcore.tasks.check_drift).
-        champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exclude(
-            symbol=UNIVERSE
+        champions = ModelVersion.objects.filter(
+            status=ModelVersion.Status.CHAMPION, kind=ModelVersion.Kind.SYMBOL
         )
         if o["symbols"]:
             champions = champions.filter(symbol__in=o["symbols"])
