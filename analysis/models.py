@@ -215,12 +215,32 @@ class Universe(models.Model):
         if not symbols or bad:
             problem = f"not a Binance symbol: {', '.join(bad)}" if bad else "name at least one"
             raise ValidationError({"symbols": problem})
+        unlisted = _not_listed([s for s in symbols if not Candle.objects.filter(symbol=s).exists()])
+        if unlisted:
+            raise ValidationError(
+                {"symbols": f"Binance lists no USD-M perpetual {', '.join(unlisted)}"}
+            )
         intervals = [i.lower() for i in self.split(self.intervals)]
         unknown = [i for i in intervals if i not in INTERVAL_MS]
         if not intervals or unknown:
             problem = f"unknown: {', '.join(unknown)}" if unknown else "name at least one"
             raise ValidationError({"intervals": f"{problem}; one of {', '.join(INTERVAL_MS)}"})
         self.symbols, self.intervals = ",".join(symbols), ",".join(intervals)
+
+
+def _not_listed(symbols: list[str]) -> list[str]:
+    """Of symbols with nothing stored, those the exchange does not list as trading perpetuals;
+    none when the exchange cannot be reached (no keys needed, one short try): a symbol with
+    stored data, or an exchange that is down, is taken as written."""
+    if not symbols:
+        return []
+    from analysis.exchange import ExchangeError, get_exchange
+
+    try:
+        listed = get_exchange(timeout=3.0, max_retries=0).symbols()
+    except ExchangeError:
+        return []
+    return [s for s in symbols if s not in listed]
 
 
 class SeriesRevision(models.Model):

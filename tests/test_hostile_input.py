@@ -462,3 +462,26 @@ def test_a_limit_out_of_range_is_a_422_on_every_list(path, key):
         answer = Client().get(f"{path}?limit={limit}", headers={"X-API-Key": key})
         assert answer.status_code == 422, (path, limit, answer.status_code)
         assert "limit" in json.dumps(answer.json()["error"])
+
+
+def test_watched_symbols_nothing_is_stored_of_are_checked_against_the_exchange(settings):
+    """Defect 5: made-up symbols were saved. A symbol with nothing stored must be one the
+    exchange lists (the recorded exchange info, served on loopback); with the exchange down it
+    is taken as written."""
+    from django.core.exceptions import ValidationError
+
+    from analysis.models import Universe
+    from analysis.tests.binance_replay import ReplayServer
+    from tests.servers import free_port
+
+    import_file(SHARED / "binance_futures_BTCUSDT_1h.csv.gz")
+    exchange = ReplayServer({}, {}, now_ms=0).start()
+    try:
+        settings.BINANCE_BASE_URL = exchange.url
+        with pytest.raises(ValidationError, match="lists no USD-M perpetual MADEUPUSDT"):
+            Universe(symbols="BTCUSDT,MADEUPUSDT", intervals="1h").full_clean()
+        Universe(symbols="BTCUSDT,ETHUSDT", intervals="1h").full_clean()  # listed, nothing stored
+    finally:
+        exchange.stop()
+    settings.BINANCE_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nobody answers
+    Universe(symbols="BTCUSDT,MADEUPUSDT", intervals="1h").full_clean()
