@@ -12,6 +12,9 @@
    and funding, beside buy-and-hold, flat, momentum and same-turnover random signals.
 6. An ``Evaluation`` row and ``var/reports/evaluation_<SYMBOL>.json`` (schema in the README),
    written atomically.
+7. Beside them, ``figures["risk"]``: the serving risk model judged on the same window
+   (``mlcore.training.risk.judge_window``: volatility IC against EWMA and HAR-RV, range
+   coverage per volatility tercile, first-touch ECE and Brier skill), or why it cannot be.
 The model that serves the symbol may be the universe model (``mlcore.serving``), also for a
 symbol it never trained on: then the inputs are every known symbol's bars over the window
 (``mlcore.training.inputs``), the prediction ``universe_model.predict_universe`` (what live
@@ -46,6 +49,7 @@ from mlcore.pipeline.universe.final_model import predict_universe, score_calls
 from mlcore.registry import NoChampion, champion
 from mlcore.serving import is_universe, serving_model, trained_on
 from mlcore.training.inputs import MissingBars, read_inputs
+from mlcore.training.risk import judge_window
 
 SCHEMA = "tradingai.evaluation/1"
 
@@ -166,18 +170,7 @@ def run_evaluation(
         random_runs=request.random_runs or settings.RANDOM_RUNS,
         progress=progress,
     )
-    figures, backtests = scored.figures, scored.backtests
-    evaluation = Evaluation.objects.create(
-        model_version=model,
-        kind=Evaluation.Kind.HOLDOUT,
-        start=request.start,
-        end=request.end,
-        figures=figures.as_dict(),
-        backtests=[b.as_dict() for b in backtests],
-    )
-    evaluation.report_path = str(write_report(evaluation))
-    evaluation.save(update_fields=["report_path"])
-    return evaluation
+    return _store(request, model, scored.figures.as_dict(), scored.backtests)
 
 
 def run_universe_evaluation(
@@ -220,7 +213,7 @@ def run_universe_evaluation(
     positions = np.searchsorted(candles["open_time"].to_numpy(), calls.open_time)
     figures = score_calls(calls, forward[positions], um)
     market = market_from_frames(window, funding_within(inputs.funding, window), request.interval)
-    atr = settings.LABEL_ATR_MULTIPLE  # the stop and target a universe signal shows
+    atr = um.atr_multiple  # the stop and target its signals show (saved with the model)
     backtests = backtest_grade_sets(
         market,
         calls.direction,
@@ -230,6 +223,14 @@ def run_universe_evaluation(
         random_runs=request.random_runs or settings.RANDOM_RUNS,
         progress=progress,
     )
+    return _store(request, model, figures, backtests)
+
+
+def _store(request: EvaluateRequest, model: ModelVersion, figures: dict, backtests) -> Evaluation:
+    """Step 6, with the risk figures of the window beside the direction's (step 7)."""
+    figures = figures | {
+        "risk": judge_window(request.interval, [request.symbol], request.start, request.end)
+    }
     evaluation = Evaluation.objects.create(
         model_version=model,
         kind=Evaluation.Kind.HOLDOUT,

@@ -64,7 +64,7 @@ def check(
     # The trailing bars through the per-process kept spans: a check costs a few small queries,
     # not a read of thousands of rows (that read was three quarters of its time).
     bar_ms = int(newest.timestamp() * 1000)
-    candles = risk.trailing([symbol], interval, bar_ms, loaded.model.span_bars)[symbol]
+    candles = risk.trailing([symbol], interval, bar_ms, loaded.model.span_first(bar_ms))[symbol]
     last_close = float(candles["close"].iloc[-1])
     entry = last_close if entry is None else entry
     direction = 1 if side == "long" else -1

@@ -99,6 +99,11 @@ class SimulationWindow(models.Model):
     done = models.BooleanField(default=False, help_text="its calls are stored")
     figures = models.JSONField(default=dict)
     seconds = models.JSONField(default=dict)
+    risk = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="the risk model fitted at its start (RiskModel.to_dict()); null: none could be",
+    )
 
     class Meta:
         ordering = ["simulation", "start"]

@@ -23,11 +23,16 @@ would have had, retrained on its schedule (``manage.py simulate``).
       last one that did (a champion stays until a better one passes); with ``force``, the one
       just trained (its calls are then never actionable, as live);
    c. its calls on every bar of the window (``universe_model.predict_rows``, the function live
-      inference ends in), explained and flagged as live ones are, stored as simulated
-      ``Signal`` rows in one transaction that marks the window done. A kill loses at most the
-      window in flight; re-running stores nothing twice.
-4. The evaluation of the whole track record (``mlcore.pipeline.common.track_record``), written
-   atomically to ``var/reports/simulation_<name>.json`` and kept on the row for its page.
+      inference ends in), explained and flagged as live ones are, each with the risk figures
+      it would have carried live: a risk model fitted on the bars before the window
+      (``risk.model.fit_risk``, kept on the window) read at the call's bar with the live
+      function (``mlcore.serving.risk.with_risk``); stored as simulated ``Signal`` rows in one
+      transaction that marks the window done. A kill loses at most the window in flight;
+      re-running stores nothing twice.
+4. The evaluation of the whole track record (``mlcore.pipeline.common.track_record``), and of
+   the risk figures (``risk.evaluate.judge``: each window's risk model on its own window,
+   beside EWMA and HAR-RV fitted on the bars before it), written atomically to
+   ``var/reports/simulation_<name>.json`` and kept on the row for its page.
 Simulated signals and models never appear on the dashboard, in the API or in the journal:
 their default managers read live rows only.
 """
@@ -40,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -57,9 +63,13 @@ from mlcore.models import ModelVersion
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.confirmations import market_context
 from mlcore.pipeline.common.track_record import SymbolCalls, evaluate_track_record, window_figures
+from mlcore.pipeline.risk.evaluate import Judged, judge
+from mlcore.pipeline.risk.model import Bars, fit_risk
+from mlcore.pipeline.risk.model import RiskModel as RiskFitted
 from mlcore.pipeline.universe.final_model import predict_rows
 from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
 from mlcore.reports import plain
+from mlcore.serving import risk as serving_risk
 from mlcore.serving.cache import serving_for
 from mlcore.training.universe import (
     UniverseError,
@@ -115,6 +125,10 @@ class Inputs:
     regime: dict[str, pd.Series]  # open_time -> regime name
     left_out: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def bars(self) -> dict[str, Bars]:
+        return {s: Bars.of(c) for s, c in self.candles.items()}
 
 
 def schedule(start: datetime, end: datetime, every: timedelta) -> list[tuple[datetime, datetime]]:
@@ -275,11 +289,40 @@ def _serving(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
     return earlier.trained if earlier else None
 
 
+RISK_MIN_DAYS = 60  # a symbol's bars before a window that a risk fit reads (as train_risk)
+
+
+def _window_risk(sim: Simulation, window: SimulationWindow, inputs: Inputs) -> dict:
+    """Step 3c's risk model: fitted on the bars before the window only (every outcome it
+    learns from ended by the window's start), as ``RiskModel.to_dict()``; or why none."""
+    cut = int(window.start.timestamp() * 1000)
+    step = interval_ms(sim.interval)
+    series = []
+    for bars in inputs.bars.values():
+        before = bars.slice(0, int(np.searchsorted(bars.open_time, cut)))
+        if len(before.close) * step >= RISK_MIN_DAYS * 86_400_000:
+            series.append(before)
+    if not series:
+        return {"refused": f"no symbol had {RISK_MIN_DAYS} days of bars before the window"}
+    try:
+        return fit_risk(series, step, cut).to_dict()
+    except ValueError as exc:  # too few resolved outcomes to fit a horizon
+        return {"refused": str(exc)}
+
+
+def _risk_of(sim: Simulation, window: SimulationWindow) -> serving_risk.Loaded | None:
+    if not window.risk or "refused" in window.risk:
+        return None
+    version = f"simulated {sim.name} {window.start:%Y-%m-%d}"
+    return serving_risk.Loaded(version, RiskFitted.from_dict(window.risk))
+
+
 def _calls(
     sim: Simulation, window: SimulationWindow, model: ModelVersion, inputs: Inputs
 ) -> list[Signal]:
     """Step 3c: the window's calls as unsaved simulated signals, made by the live path's
-    serving model (``UniverseServing.calls``) and turned into rows by ``Signal.from_call``."""
+    serving model (``UniverseServing.calls``), with the risk they would have carried
+    (``with_risk``), turned into rows by ``Signal.from_call``."""
     served = serving_for(model)  # the live path's loader and its cache
     first, last = (int(t.timestamp() * 1000) for t in (window.start, window.end))
     rows = inputs.rows[(inputs.rows["open_time"] >= first) & (inputs.rows["open_time"] < last)]
@@ -288,6 +331,11 @@ def _calls(
         for symbol, mine in rows.groupby("symbol", sort=True)
     ]
     calls = served.calls(predicted, inputs.candles, inputs.regime.__getitem__)
+    loaded = _risk_of(sim, window)
+    if loaded is not None:
+        calls = serving_risk.with_risk(
+            loaded, calls, inputs.bars, served.horizon, served.round_trip_cost
+        )
     return [Signal.from_call(call, model, simulation=sim) for call in calls]
 
 
@@ -355,6 +403,10 @@ def run_window(
     atomically."""
     seconds = dict(window.seconds)
     model = _serving(sim, window)
+    tick = time.perf_counter()
+    if window.risk is None:
+        window.risk = _window_risk(sim, window, inputs)
+        seconds["risk"] = time.perf_counter() - tick
     tick = time.perf_counter()
     signals = _calls(sim, window, model, inputs) if model else []
     seconds["predict"] = time.perf_counter() - tick
@@ -532,4 +584,22 @@ def track_record(sim: Simulation, inputs: Inputs) -> dict:
         "left_out": inputs.left_out,
         "round_trip_cost": config.round_trip_cost,
         "windows": timeline,
+        "risk": _judge_risk(sim, windows, inputs),
     } | evaluation
+
+
+def _judge_risk(sim: Simulation, windows: list[SimulationWindow], inputs: Inputs) -> dict:
+    """Each window's risk model judged on its own window's bars, pooled and per symbol."""
+    schedule = [
+        Judged(
+            int(w.start.timestamp() * 1000),
+            int(w.end.timestamp() * 1000),
+            RiskFitted.from_dict(w.risk),
+        )
+        for w in windows
+        if w.risk and "refused" not in w.risk
+    ]
+    if not schedule:
+        why = {w.start.date().isoformat(): (w.risk or {}).get("refused") for w in windows}
+        return {"refused": "no window had a risk model", "windows": why}
+    return judge(sorted(inputs.bars.items()), interval_ms(sim.interval), schedule)

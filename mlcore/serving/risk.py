@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from analysis.intervals import interval_ms
@@ -15,8 +16,16 @@ from analysis.market import candles_frames
 from analysis.models import SeriesRevision
 from analysis.quality import ms_to_datetime
 from mlcore.models import RiskModel
-from mlcore.pipeline.risk.model import Bars, HorizonFigures, call_levels, figures_at
+from mlcore.pipeline.risk.model import (
+    Bars,
+    HorizonFigures,
+    call_levels,
+    figures_at,
+    in_prices,
+    intervals_over,
+)
 from mlcore.pipeline.risk.model import RiskModel as Fitted
+from mlcore.serving.call import Call
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def round_figures(
 ) -> dict[str, list[HorizonFigures] | None]:
     """Each symbol's figures at the bar (None: its bar is missing, or the volatility is not
     measurable yet), from the round's trailing bars (``trailing``)."""
-    frames = trailing(list(symbols), interval, bar_ms, loaded.model.span_bars)
+    frames = trailing(list(symbols), interval, bar_ms, loaded.model.span_first(bar_ms))
     out: dict[str, list[HorizonFigures] | None] = {}
     for symbol in symbols:
         frame = frames.get(symbol)
@@ -72,13 +81,12 @@ class _Kept:
 _kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
 
 
-def trailing(symbols: list[str], interval: str, bar_ms: int, span: int) -> dict[str, pd.DataFrame]:
-    """Each symbol's last ``span`` bars up to ``bar_ms``, kept per process: the series' stamps
-    in one query say which kept bars still hold (nothing rewritten since: only appends), and
-    the rows after them come in one query for the round; the others are read in full, in one
-    query. Equal to a fresh read (a changed history stamp always reads in full)."""
+def trailing(symbols: list[str], interval: str, bar_ms: int, first: int) -> dict[str, pd.DataFrame]:
+    """Each symbol's bars from open time ``first`` up to ``bar_ms``, kept per process: the
+    series' stamps in one query say which kept bars still hold (nothing rewritten since: only
+    appends), and the rows after them come in one query for the round; the others are read in
+    full, in one query. Equal to a fresh read (a changed history stamp always reads in full)."""
     step = interval_ms(interval)
-    first = bar_ms - (span - 1) * step
     stamps = SeriesRevision.current(symbols, [interval])
     slide, full = {}, []
     for symbol in symbols:
@@ -137,4 +145,25 @@ def call_risk(
         model = loaded.model.horizon(horizon)
         spread = next(f.spread for f in figures if f.h == model.h)
         out["levels"] = call_levels(model, spread, direction, entry, round_trip)
+    return out
+
+
+def with_risk(
+    loaded: Loaded, calls: Sequence[Call], bars: dict[str, Bars], horizon: int, round_trip: float
+) -> list[Call]:
+    """``calls`` (a simulated window's, any bars) each with the risk it would have carried
+    live: the figures at its bar from the symbol's ``bars`` up to it (``intervals_over``, a
+    week per pass, equal to ``figures_at`` live), then ``call_risk``."""
+    out = list(calls)
+    by_symbol: dict[str, list[int]] = {}
+    for i, call in enumerate(out):
+        by_symbol.setdefault(call.symbol, []).append(i)
+    for symbol, mine in by_symbol.items():
+        b = bars[symbol]
+        rows = np.searchsorted(b.open_time, [out[i].open_time for i in mine])
+        for i, row, found in zip(mine, rows, intervals_over(loaded.model, b, rows), strict=True):
+            call = out[i]
+            figures = None if found is None else in_prices(found, float(b.close[row]))
+            carried = call_risk(loaded, figures, call.direction, call.entry, horizon, round_trip)
+            out[i] = replace(call, risk=carried)
     return out

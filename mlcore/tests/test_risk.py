@@ -148,3 +148,25 @@ def test_scrambling_the_future_changes_no_forecast_or_range_before_it():
     for a, b in zip(original, changed, strict=True):
         np.testing.assert_array_equal(a[:cut], b[:cut])
         assert not np.allclose(a[cut + 10 :], b[cut + 10 :], equal_nan=True)  # the control
+
+
+def test_a_weeks_figures_in_one_pass_equal_the_live_figure_at_each_bar():
+    """``intervals_over`` (what ``simulate`` and ``evaluate`` read) equals ``intervals_at`` on
+    the bars up to each row (what live inference reads), across week boundaries; its span
+    starts at the same bar for every bar of a week."""
+    from mlcore.pipeline.risk.model import Bars, fit_risk, intervals_at, intervals_over
+
+    frame = random_walk(5_200, np.r_[np.full(2_600, 0.01), np.full(2_600, 0.02)], seed=5)
+    bars = Bars.of(frame)
+    model = fit_risk([bars], HOUR, int(bars.open_time[3_000]))
+    rng = np.random.default_rng(2)
+    rows = np.sort(rng.choice(np.arange(3_700, 5_200), size=30, replace=False))
+    batch = intervals_over(model, bars, rows)
+    assert sum(found is not None for found in batch) == len(rows)
+    for row, found in zip(rows, batch, strict=True):
+        live = intervals_at(model, bars.slice(0, row + 1))
+        assert [(m.h, spread, z) for m, spread, z in live] == [
+            (m.h, spread, z) for m, spread, z in found
+        ], f"row {row}"
+    weeks = {model.span_first(int(t)) for t in bars.open_time[rows]}
+    assert len(weeks) > 3  # the rows cross several weeks (and so several passes)

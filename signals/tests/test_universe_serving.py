@@ -218,6 +218,19 @@ def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, 
     assert f["rows"] > 2000 and f["ic"] is not None and f["signals"] > 0
     assert [g["grade"] for g in f["per_grade"]] == ["A+", "A", "B", "C"]
     assert len(rep["backtests"]) == 4
+    # Beside them, the serving risk model judged on the same window and symbol (it was fitted
+    # by train_all --pooled on BTC and ETH up to 2024-02-01: out of time, on an unseen symbol).
+    from mlcore.models import RiskModel
+
+    risk = f["risk"]
+    assert risk["model"] == RiskModel.current("1h").version and risk["symbols"] == ["1000PEPEUSDT"]
+    for h in ("4", "24", "72"):
+        ic = risk[h]["volatility"]["per_symbol"][0]["ic"]
+        assert ic["model"] is not None and ic["ewma"] is not None and ic["har"] is not None
+        close = risk[h]["ranges"]["close_90"]
+        assert close["all"]["n"] > 0 and set(close["per_symbol"]) == {"1000PEPEUSDT"}
+        assert len(close["terciles"]) == 3 and risk[h]["touch"]["ideas"] > 100
+    assert "risk horizon 4 bars: rank IC model" in out.getvalue()
     # The window's calls are the live path's: a bar read inside the whole window and the same
     # bar read live from its own look-back only get the same confidence and grade.
     from pathlib import Path
@@ -471,7 +484,9 @@ def test_the_risk_reads_kept_per_process_equal_a_fresh_read(universe_champion):
         return frame[list(risk.COLUMNS)].reset_index(drop=True)
 
     def kept(bar, span=500):
-        return risk.trailing(["ETHUSDT"], "1h", int(bar.timestamp() * 1000), span)["ETHUSDT"]
+        bar_ms = int(bar.timestamp() * 1000)
+        first = bar_ms - (span - 1) * 3_600_000
+        return risk.trailing(["ETHUSDT"], "1h", bar_ms, first)["ETHUSDT"]
 
     earlier = BAR - timedelta(hours=5)
     assert kept(earlier).equals(fresh(earlier))

@@ -15,6 +15,7 @@ from analysis import universe
 from analysis.cli import parse_when, progress_bar, symbol_list
 from mlcore.artifacts import ArtifactError
 from mlcore.evaluation import EvaluateRequest, EvaluationError, evaluated_symbol, run_evaluation
+from mlcore.training.risk import describe
 
 
 def _pct(value: float | None) -> str:
@@ -95,4 +96,10 @@ class Command(BaseCommand):
                 f"Sharpe {m['sharpe']:.2f} (PSR {_pct(m['psr'])}), random percentile "
                 f"{b['sharpe_percentile']:.0f}; buy-and-hold {bh['total_return']:+.2%}"
             )
+        risk = f.get("risk") or {}
+        if "refused" in risk:
+            self.stdout.write(f"  risk figures: not judged: {risk['refused']}")
+        for key, figures in risk.items():
+            if key.isdigit():
+                self.stdout.write("  risk " + describe(int(key), figures).replace("\n", "\n  "))
         self.stdout.write(f"  report: {evaluation.report_path}")

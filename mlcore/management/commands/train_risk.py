@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis import universe
 from analysis.cli import parse_when, symbol_list
-from mlcore.training.risk import RiskError, train_risk
+from mlcore.training.risk import RiskError, describe, train_risk
 
 
 class Command(BaseCommand):
@@ -45,26 +45,3 @@ class Command(BaseCommand):
         for key, figures in record.report.items():
             if key.isdigit():
                 self.stdout.write(describe(int(key), figures))
-
-
-def describe(h: int, figures: dict) -> str:
-    v, t = figures["volatility"], figures["touch"]
-    ic = v["mean_ic"]
-
-    def f(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.3f}"
-
-    lines = [
-        f"horizon {h} bars: rank IC model {f(ic['model'])}, EWMA {f(ic['ewma'])}, HAR-RV "
-        f"{f(ic['har'])}; the model beats both on {v['symbols_model_beats_baselines']} of "
-        f"{v['symbols_judged']} symbols"
-    ]
-    for name, r in figures["ranges"].items():
-        terciles = ", ".join(f(x["coverage"]) for x in r["terciles"])
-        lines.append(f"  {name}: covered {f(r['all']['coverage'])} (terciles {terciles})")
-    if t.get("ideas"):
-        lines.append(
-            f"  first touch on {t['ideas']} ideas: ECE {f(t['calibrated']['ece'])} "
-            f"(driftless {f(t['baseline']['ece'])}), Brier skill {f(t['brier_skill'])}"
-        )
-    return "\n".join(lines)

@@ -6,12 +6,16 @@ the interval) on the rows whose outcomes ended by ``train_end_ms``: the scale-fr
 forecast pooled over the symbols (so it serves symbols it never saw), and the touch calibrator
 on ideas at every few bars of the same period.
 
-``figures_at(model, bars)`` reads a symbol's trailing bars (at least ``span_bars``) and gives,
-at the last bar, per horizon: the forecast spread of the log return, the expected absolute
-move (sqrt(2/pi) spreads, a normal's mean absolute value), and the 50 % and 90 % ranges of the
-close at the horizon and of the high and low reached within it. The ranges are conformal,
-with adaptive conformal inference run over the trailing span: the same function ``evaluate``
-judges, on the same span, so what is served is what was proven.
+``figures_at(model, bars)`` reads a symbol's trailing bars (from ``span_first`` of its last
+bar) and gives, at the last bar, per horizon: the forecast spread of the log return, the
+expected absolute move (sqrt(2/pi) spreads, a normal's mean absolute value), and the 50 % and
+90 % ranges of the close at the horizon and of the high and low reached within it. The ranges
+are conformal, with adaptive conformal inference run over the trailing span: the same function
+``evaluate`` judges, on the same span, so what is served is what was proven. The span starts
+``SPAN_DAYS`` before the start of the bar's week (a fixed grid of 7 days from the epoch), so
+every bar of a week reads from the same first bar, and ``intervals_over`` gives a week's bars
+in one pass, equal to the live figure at each (the forecasts and ACI are causal: a bar's figure
+reads bars up to it only); ``simulate`` and ``evaluate`` use it.
 
 ``idea_odds(model, h, spread, side, entry, stop, target)``: the calibrated probabilities that
 the target is touched first, the stop first, or neither by the horizon.
@@ -31,6 +35,8 @@ HORIZON_HOURS = (4, 24, 72)
 COVERAGES = (0.5, 0.9)
 SPAN_DAYS = 150  # trailing bars the live figures read: a month of warm-up, then outcomes
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
 IDEA_MULTIPLES = (0.5, 1.0, 1.5)  # stop and target distances of the calibration ideas
 # A call's own levels, placed from the forecast: the stop one spread away, the target one and
 # a half (the odds say what that is worth; neither is tuned to any data).
@@ -60,9 +66,11 @@ class RiskModel:
     step_ms: int
     horizons: tuple[HorizonModel, ...]
 
-    @property
-    def span_bars(self) -> int:
-        return max(1, round(SPAN_DAYS * 86_400_000 / self.step_ms))
+    @staticmethod
+    def span_first(bar_ms: int) -> int:
+        """The open time from which the figures at ``bar_ms`` read: ``SPAN_DAYS`` before the
+        start of the bar's week (the same for every bar of that week)."""
+        return (bar_ms // WEEK_MS) * WEEK_MS - SPAN_DAYS * DAY_MS
 
     def horizon(self, h: int) -> HorizonModel:
         """The fitted horizon nearest ``h`` bars (at or above it where one is)."""
@@ -95,8 +103,11 @@ class Bars:
             frame["close"].to_numpy(np.float64),
         )
 
-    def tail(self, n: int) -> Bars:
-        return Bars(self.open_time[-n:], self.high[-n:], self.low[-n:], self.close[-n:])
+    def slice(self, first: int, stop: int) -> Bars:
+        return Bars(*(x[first:stop] for x in (self.open_time, self.high, self.low, self.close)))
+
+    def since(self, open_ms: int) -> Bars:
+        return self.slice(int(np.searchsorted(self.open_time, open_ms)), len(self.open_time))
 
 
 def horizons_in_bars(step_ms: int) -> tuple[int, ...]:
@@ -180,14 +191,12 @@ def horizon_scores(bars: Bars, var: np.ndarray, h: int) -> dict[str, np.ndarray]
     }
 
 
-def intervals_at(
-    model: RiskModel, bars: Bars, only: int | None = None
-) -> list[tuple[HorizonModel, float, dict[str, dict[str, tuple[float, float]]]]] | None:
-    """Per horizon (``only``: that one of bars), at the last of ``bars`` (its trailing
-    ``span_bars``): the forecast spread and each range in spreads (z units) of the close, high
-    and low; None where the volatility is not measurable yet or too few outcomes have
-    resolved in the span."""
-    bars = bars.tail(model.span_bars)
+Found = list[tuple[HorizonModel, float, dict[str, dict[str, tuple[float, float]]]]]
+
+
+def _span_arrays(model: RiskModel, bars: Bars, only: int | None):
+    """Per horizon, over every bar of ``bars`` (one span): the forecast variance and each
+    range's (lo, hi) arrays in spreads, keyed (what, "50"/"90")."""
     frame = volatility.features(
         bars.open_time, bars.high, bars.low, bars.close, model.step_ms, baselines=False
     )
@@ -196,30 +205,59 @@ def intervals_at(
         if only is not None and m.h != only:
             continue
         var = m.vol.predict(frame)
-        if not np.isfinite(var[-1]):
-            return None
         buckets = ranges.volatility_buckets(np.sqrt(var))
-        z_ranges: dict[str, dict[str, tuple[float, float]]] = {}
+        arrays = {}
         for what, z in horizon_scores(bars, var, m.h).items():
-            z_ranges[what] = {}
             for r in ranges.adaptive_ranges_at(z, m.h, COVERAGES, buckets):
-                coverage = r.coverage
-                lo, hi = float(r.lo[-1]), float(r.hi[-1])
-                if not (np.isfinite(lo) and np.isfinite(hi)):
-                    return None
-                z_ranges[what][f"{int(coverage * 100)}"] = (lo, hi)
-        out.append((m, float(np.sqrt(var[-1])), z_ranges))
+                arrays[(what, f"{int(r.coverage * 100)}")] = (r.lo, r.hi)
+        out.append((m, var, arrays))
     return out
 
 
-def figures_at(
-    model: RiskModel, bars: Bars, only: int | None = None
-) -> list[HorizonFigures] | None:
-    """The risk figures at the last of ``bars``, in prices (``intervals_at``)."""
-    found = intervals_at(model, bars, only)
-    if found is None:
-        return None
-    price = float(bars.close[-1])
+def _found_at(spans, row: int) -> Found | None:
+    out = []
+    for m, var, arrays in spans:
+        if not np.isfinite(var[row]):
+            return None
+        z_ranges: dict[str, dict[str, tuple[float, float]]] = {}
+        for (what, key), (lo, hi) in arrays.items():
+            if not (np.isfinite(lo[row]) and np.isfinite(hi[row])):
+                return None
+            z_ranges.setdefault(what, {})[key] = (float(lo[row]), float(hi[row]))
+        out.append((m, float(np.sqrt(var[row])), z_ranges))
+    return out
+
+
+def intervals_at(model: RiskModel, bars: Bars, only: int | None = None) -> Found | None:
+    """Per horizon (``only``: that one of bars), at the last of ``bars`` (read from
+    ``span_first``): the forecast spread and each range in spreads (z units) of the close, high
+    and low; None where the volatility is not measurable yet or too few outcomes have resolved
+    in the span."""
+    bars = bars.since(model.span_first(int(bars.open_time[-1])))
+    return _found_at(_span_arrays(model, bars, only), len(bars.close) - 1)
+
+
+def intervals_over(
+    model: RiskModel, bars: Bars, rows: np.ndarray, only: int | None = None
+) -> list[Found | None]:
+    """``intervals_at`` at each of ``rows`` (indices into ``bars``), one pass per week: equal
+    to ``intervals_at(model, bars up to the row)`` at each."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out: list[Found | None] = [None] * len(rows)
+    if not len(rows):
+        return out
+    firsts = np.array([model.span_first(int(t)) for t in bars.open_time[rows]], dtype=np.int64)
+    for first in np.unique(firsts):
+        mine = np.flatnonzero(firsts == first)
+        start = int(np.searchsorted(bars.open_time, first))
+        spans = _span_arrays(model, bars.slice(start, int(rows[mine].max()) + 1), only)
+        for i in mine:
+            out[i] = _found_at(spans, int(rows[i]) - start)
+    return out
+
+
+def in_prices(found: Found, price: float) -> list[HorizonFigures]:
+    """The figures of ``intervals_at`` in prices around ``price`` (the bar's close)."""
 
     def prices(z: dict[str, tuple[float, float]], spread: float) -> dict:
         return {k: (price * float(np.exp(lo * spread)), price * float(np.exp(hi * spread)))
@@ -236,6 +274,14 @@ def figures_at(
         )
         for m, spread, z in found
     ]
+
+
+def figures_at(
+    model: RiskModel, bars: Bars, only: int | None = None
+) -> list[HorizonFigures] | None:
+    """The risk figures at the last of ``bars``, in prices (``intervals_at``)."""
+    found = intervals_at(model, bars, only)
+    return None if found is None else in_prices(found, float(bars.close[-1]))
 
 
 @dataclass(frozen=True)

@@ -101,15 +101,24 @@ class TouchCalibrator:
     rows: int
 
     MIN_ROWS = 300
+    # Fifteen weights need far fewer than the millions of ideas a universe's history gives: a
+    # fixed random sample of this many fits them as well, in a fifth of the time (the fit was
+    # 94 % of a risk model's, which ``simulate`` refits at every window).
+    MAX_ROWS = 50_000
 
     @classmethod
     def fit(
         cls, a: np.ndarray, b: np.ndarray, var_total: np.ndarray, outcome: np.ndarray
     ) -> TouchCalibrator:
         """Fit on resolved ideas (outcome TARGET, STOP or NEITHER; -1: unresolved, ignored)."""
+        resolved = np.flatnonzero(outcome >= 0)
+        if len(resolved) > cls.MAX_ROWS:
+            pick = np.random.default_rng(0).choice(len(resolved), cls.MAX_ROWS, replace=False)
+            resolved = resolved[np.sort(pick)]
+        a, b, var_total, outcome = (np.asarray(x)[resolved] for x in (a, b, var_total, outcome))
         base = driftless(a, b, var_total)
         X = _inputs(base, a, b, var_total)
-        ok = (outcome >= 0) & np.isfinite(X).all(axis=1)
+        ok = np.isfinite(X).all(axis=1)
         if ok.sum() < cls.MIN_ROWS or len(np.unique(outcome[ok])) < 3:
             return cls(None, None, int(ok.sum()))
         model = LogisticRegression(C=1.0, max_iter=1000)

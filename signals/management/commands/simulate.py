@@ -24,6 +24,7 @@ from tqdm import tqdm
 from analysis import universe
 from analysis.cli import parse_when, symbol_list
 from mlcore.reports import report_path
+from mlcore.training.risk import describe
 from signals.simulation import SimulationError, SimulationRequest, simulate
 
 UNITS = {"d": "days", "h": "hours", "w": "weeks"}
@@ -122,4 +123,10 @@ def summary(report: dict) -> str:
         f"actionable: {actionable.get('count', 0):,} calls"
         + (f", {actionable['hit_rate']:.1%} hits" if actionable.get("count") else "")
     )
+    risk = report.get("risk") or {}
+    if "refused" in risk:
+        lines.append(f"risk figures: not judged: {risk['refused']}")
+    for key, figures in risk.items():
+        if key.isdigit():
+            lines.append("risk " + describe(int(key), figures))
     return "\n".join(lines)
