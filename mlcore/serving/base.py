@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from analysis.quality import ms_to_datetime
 from mlcore.models import ModelVersion
 from mlcore.serving import risk
 from mlcore.serving.call import Call, Refusal
@@ -28,13 +29,33 @@ class Clock:
         self.started_at, self.started = time.time(), time.perf_counter()
 
 
+class WindowRefused(ValueError):
+    """A stored window a model cannot be scored on honestly, with the reason."""
+
+
+def no_candles(symbol: str, interval: str, start_ms: int, end_ms: int) -> str:
+    start, end = (ms_to_datetime(t) for t in (start_ms, end_ms))
+    return f"no {interval} candles of {symbol} between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's calls over a stored window judged against what followed."""
+
+    figures: dict  # the family's figures (its hit definition named in them)
+    backtests: list  # ``BacktestResult`` per grade set, beside the baselines
+
+
 class ServingModel(ABC):
     """A loaded champion (or a simulated window's model) that turns stored bars into calls.
 
     1. ``history_needed``: the bars of each symbol it reads, up to and including the bar;
-    2. ``serve(symbols, bar_ms)``: read the stored inputs, refuse what is unfit, predict the
+    2. ``serves(symbol)``: whether it may call that symbol at all;
+    3. ``serve(symbols, bar_ms)``: read the stored inputs, refuse what is unfit, predict the
        round, explain, place the levels, and decide what is actionable: per symbol a ``Call``
-       or a ``Refusal``."""
+       or a ``Refusal``;
+    4. ``score_window(symbol, start_ms, end_ms)``: its calls at every bar of a stored window,
+       made by the function ``serve`` ends in, scored against what followed (``evaluate``)."""
 
     kind: str  # "symbol" or "universe"
 
@@ -53,6 +74,21 @@ class ServingModel(ABC):
     @property
     @abstractmethod
     def round_trip_cost(self) -> float: ...
+
+    @abstractmethod
+    def serves(self, symbol: str) -> bool: ...
+
+    @abstractmethod
+    def score_window(
+        self,
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        random_runs: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Scored:
+        """Raises ``WindowRefused`` for a window it cannot score honestly."""
 
     @abstractmethod
     def serve(

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,11 +23,15 @@ from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime
 from mlcore import artifacts, live_state
+from mlcore.backtest_runs import funding_gap
 from mlcore.pipeline.common.explain import explain
+from mlcore.pipeline.common.labels import triple_barrier
+from mlcore.pipeline.common.out_of_sample import outcomes
+from mlcore.pipeline.common.scoring import score_graded
 from mlcore.pipeline.features import FeatureSpecMismatch
 from mlcore.pipeline.symbol.predict import Bundle, predict
 from mlcore.serving import levels
-from mlcore.serving.base import Clock, ServingModel
+from mlcore.serving.base import Clock, Scored, ServingModel, WindowRefused, no_candles
 from mlcore.serving.call import Call, Refusal, Refused
 
 HOUR_MS = 3_600_000
@@ -143,7 +147,7 @@ class SymbolServing(ServingModel):
         clock = clock or Clock()
         out: dict[str, Call | Refusal] = {}
         for symbol in symbols:
-            if symbol != self.record.symbol:
+            if not self.serves(symbol):
                 out[symbol] = Refusal(symbol, f"{self.record.version} serves only its own symbol")
                 continue
             try:
@@ -152,6 +156,76 @@ class SymbolServing(ServingModel):
                 out[symbol] = Refusal(symbol, str(exc))
             clock.restart()  # a next series' stages start here, not with the round
         return out
+
+    def serves(self, symbol: str) -> bool:
+        return symbol == self.record.symbol
+
+    def score_window(
+        self,
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        random_runs: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Scored:
+        """Candles from ``history_needed`` bars before the window (inputs only) to the label
+        horizon after it (outcomes), predicted in one batch through ``predict`` (the function
+        ``serve`` calls), scored against the class prior of the training rows with the
+        triple-barrier hit, and backtested per grade set."""
+        bundle, interval = self.bundle, self.bundle.interval
+        step = interval_ms(interval)
+        horizon = bundle.barrier.horizon
+        candles = candles_frame(
+            symbol,
+            interval,
+            since=ms_to_datetime(start_ms - bundle.history_needed * step),
+            until=ms_to_datetime(end_ms + (horizon + 1) * step),
+        )
+        inside = (candles["open_time"] >= start_ms) & (candles["open_time"] < end_ms)
+        if inside.sum() < 2:
+            raise WindowRefused(no_candles(symbol, interval, start_ms, end_ms))
+        gaps = find_gaps(candles["open_time"].to_numpy(), step)
+        if gaps:
+            raise WindowRefused(
+                f"the candles have gaps ({gaps[0]}...): run `manage.py check_data --repair`"
+            )
+        before = int(np.argmax(inside.to_numpy()))
+        if before < bundle.history_needed - 1:
+            raise WindowRefused(
+                f"only {before} bars before the window; the model needs "
+                f"{bundle.history_needed - 1} bars of history"
+            )
+        funding = funding_frame(symbol)
+        window = candles[inside]
+        first, last = int(window["open_time"].iloc[0]), int(window["open_time"].iloc[-1])
+        # The window needs funding to charge it; the look-back too when the model reads it.
+        since = int(candles["open_time"].iloc[0]) if bundle.spec.uses_funding else first
+        problem = funding_gap(funding["funding_time"].to_numpy(), since, last)
+        if problem:
+            raise WindowRefused(f"funding rates for {symbol} do not cover the window: {problem}")
+        preds = predict(bundle, candles, funding, since=start_ms, rules=self.rules)
+        keep = preds.open_time < end_ms
+        if not np.array_equal(preds.open_time[keep], window["open_time"].to_numpy()):
+            # Predictions and the traded bars must be the same bars, or every figure shifts.
+            raise WindowRefused("predicted bars and the window's bars differ")
+        positions = np.searchsorted(candles["open_time"].to_numpy(), preds.open_time[keep])
+        scored = score_graded(
+            candles,
+            funding,
+            interval,
+            positions,
+            outcomes(candles, triple_barrier(candles, bundle.barrier)),
+            preds.raw[keep],
+            preds.calibrated[keep],
+            np.asarray(self.record.metrics.get("class_prior", [1 / 3] * 3)),
+            preds.graded.take(keep),
+            bundle.barrier,
+            self.rules,
+            random_runs=random_runs,
+            progress=progress,
+        )
+        return Scored(scored.figures.as_dict(), scored.backtests)
 
     def _call(self, symbol: str, bar_ms: int, clock: Clock) -> Call:
         bundle = self.bundle

@@ -22,14 +22,25 @@ import numpy as np
 import pandas as pd
 
 from analysis.intervals import interval_ms
+from analysis.models import Candle
 from mlcore import artifacts
+from mlcore.backtest.data import funding_within, market_from_frames
+from mlcore.backtest.signals import SignalRules, backtest_grade_sets
+from mlcore.backtest_runs import funding_gap
 from mlcore.pipeline.common.confirmations import market_context
 from mlcore.pipeline.common.explain import explain_scores
-from mlcore.pipeline.universe.final_model import UniverseCalls, UniverseModel, predict_round
+from mlcore.pipeline.common.out_of_sample import GRADE_SETS
+from mlcore.pipeline.universe.final_model import (
+    UniverseCalls,
+    UniverseModel,
+    predict_round,
+    predict_universe,
+    score_calls,
+)
 from mlcore.serving import levels
-from mlcore.serving.base import Clock, ServingModel
+from mlcore.serving.base import Clock, Scored, ServingModel, WindowRefused, no_candles
 from mlcore.serving.call import Call, Refusal
-from mlcore.training.inputs import read_round
+from mlcore.training.inputs import MissingBars, read_inputs, read_round
 
 
 class UniverseServing(ServingModel):
@@ -54,6 +65,66 @@ class UniverseServing(ServingModel):
     @property
     def round_trip_cost(self) -> float:
         return self.model.config.round_trip_cost
+
+    def serves(self, symbol: str) -> bool:
+        return True  # seen in training or not: its inputs are scale-free
+
+    def score_window(
+        self,
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        random_runs: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Scored:
+        """Every known symbol's bars over the window (``read_inputs``, the pooled features
+        need them), the symbol's calls by ``predict_universe`` (what ``serve`` calls), scored
+        as calls (``score_calls``: IC, hit rates against the grades' promises, the hit
+        probability's ECE; no classes) and backtested per grade set at the saved barrier."""
+        um, interval = self.model, self.model.interval
+        step = interval_ms(interval)
+        first = start_ms - (um.history_needed - 1) * step
+        newest = Candle.objects.last_open_time(symbol, interval)
+        if newest is None:
+            raise WindowRefused(f"no {interval} candles stored for {symbol}")
+        last = min(end_ms + um.horizon * step, int(newest.timestamp() * 1000))
+        if last < start_ms + step:
+            raise WindowRefused(no_candles(symbol, interval, start_ms, end_ms))
+        try:
+            inputs = read_inputs(um, symbol, interval, first, last)
+        except MissingBars as exc:
+            raise WindowRefused(f"{symbol}: {exc}") from exc
+        candles = inputs.candles
+        window = candles[(candles["open_time"] >= start_ms) & (candles["open_time"] < end_ms)]
+        problem = funding_gap(
+            inputs.funding["funding_time"].to_numpy(),
+            int(window["open_time"].iloc[0]),
+            int(window["open_time"].iloc[-1]),
+        )
+        if problem:
+            raise WindowRefused(f"funding rates for {symbol} do not cover the window: {problem}")
+        calls = predict_universe(um, inputs.frames, symbol, since=start_ms)
+        calls = calls.take(calls.open_time < end_ms)
+        if not np.array_equal(calls.open_time, window["open_time"].to_numpy()):
+            raise WindowRefused("predicted bars and the window's bars differ")
+        close = candles["close"].to_numpy(np.float64)
+        forward = np.full(len(close), np.nan)
+        forward[: -um.horizon] = close[um.horizon :] / close[: -um.horizon] - 1.0
+        positions = np.searchsorted(candles["open_time"].to_numpy(), calls.open_time)
+        figures = score_calls(calls, forward[positions], um)
+        market = market_from_frames(window, funding_within(inputs.funding, window), interval)
+        atr = um.atr_multiple  # the stop and target its signals show (saved with the model)
+        backtests = backtest_grade_sets(
+            market,
+            calls.direction,
+            calls.grade,
+            GRADE_SETS,
+            SignalRules(um.horizon, atr, atr),
+            random_runs=random_runs,
+            progress=progress,
+        )
+        return Scored(figures, backtests)
 
     def serve(
         self, symbols: Sequence[str], bar_ms: int, clock: Clock | None = None
