@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mlcore.pipeline.common.calibrate import (
     ReliabilityBin,
@@ -33,6 +32,7 @@ from mlcore.pipeline.common.calibrate import (
 from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
 from mlcore.pipeline.common.hits import GradeFigures, grade_figures, hit_ece
 from mlcore.pipeline.common.labels import Labels
+from mlcore.pipeline.common.rule_baselines import ic_with_p
 
 GRADE_SETS: dict[str, tuple[str, ...]] = {
     "A+ only": ("A+",),
@@ -123,20 +123,10 @@ def _calibration(y: np.ndarray, p: np.ndarray) -> CalibrationFigures:
 def information_coefficient(
     p: np.ndarray, forward: np.ndarray, horizon: int
 ) -> tuple[float | None, float | None]:
-    """Spearman's rho of p(buy) - p(sell) with the forward return, and its two-sided p-value.
-
-    Forward returns over ``horizon`` bars overlap, so neighbouring rows are far from
-    independent: the p-value uses the effective sample size n / horizon (the number of
-    non-overlapping returns) in the usual t-test of a rank correlation, not n, which would
-    call noise significant."""
-    score = p[:, 2] - p[:, 0]
-    known = ~np.isnan(forward)
-    n_eff = known.sum() / max(horizon, 1)
-    if n_eff < 10 or np.ptp(score[known]) == 0:
-        return None, None
-    rho = float(stats.spearmanr(score[known], forward[known]).statistic)
-    t = rho * np.sqrt((n_eff - 2) / max(1.0 - rho**2, 1e-12))
-    return rho, float(2 * stats.t.sf(abs(t), n_eff - 2))
+    """Spearman's rho of p(buy) - p(sell) with the forward return, and its two-sided p-value
+    on n / horizon draws: the one IC every report uses (``rule_baselines.ic_with_p``)."""
+    rho, p_value, _ = ic_with_p(p[:, 2] - p[:, 0], forward, horizon)
+    return rho, p_value
 
 
 def evaluate(
