@@ -157,7 +157,7 @@ def record_version(
         kind=Evaluation.Kind.WALK_FORWARD,
         start=ms_to_datetime(int(p.open_time[oof.rows[0]])),
         end=ms_to_datetime(int(p.open_time[oof.rows[-1]]) + step),
-        figures=figures.ensemble.as_dict(),
+        figures=figures.ensemble.judged(r.symbol).as_dict(),
         backtests=[b.as_dict() for b in figures.backtests],
     )
     run.model_version = version

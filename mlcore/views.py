@@ -78,7 +78,7 @@ def models_list(request: HttpRequest) -> HttpResponse:
 
 def _reliability_points(figures: dict) -> list[dict]:
     """The calibrated reliability table as SVG coordinates (0-100, y up), sized by count."""
-    table = figures.get("calibrated", {}).get("reliability", [])
+    table = (figures["classes"] or {}).get("calibrated", {}).get("reliability", [])
     most = max((b["count"] for b in table), default=0) or 1
     return [
         {
@@ -111,17 +111,10 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
         "target": model.metrics.get("target"),
     }
     if evaluation:
-        figures = evaluation.figures
-        # A per-symbol model's figures list its grades under per_grade; a universe model's
-        # walk-forward report under calls.grades (both are hits.grade_figures).
-        calls = figures.get("calls", {})
+        figures = evaluation.figures  # one shape for every family (``judged.CallFigures``)
         context |= {
             "figures": figures,
-            "grades": figures.get("per_grade") or calls.get("grades", []),
-            "score_model": figures.get("scope") == "universe" or "calls" in figures,
-            "ic": figures["ic"].get("ic")
-            if isinstance(figures.get("ic"), dict)
-            else figures.get("ic"),
+            "grades": figures["per_grade"],
             "points": _reliability_points(figures),
             "curves": [
                 {"name": b["grade_set"], "curve": b.get("curve", [])} for b in evaluation.backtests

@@ -46,10 +46,10 @@ FIELDS = ("grade", "count", "hits", "hit_rate", "hit_rate_low", "promise", "supp
 
 
 def grade_figures(model: ModelVersion) -> list[dict]:
-    """The model's per-grade out-of-sample figures (``hits.grade_figures`` dicts): a symbol
-    model lists them under ``per_grade``, a universe model under ``calls.grades``. A model's
-    walk-forward is written once, at training: kept per process, since every pushed signal's
-    board row reads it (reading the whole evaluation each time cost the push ~25 ms)."""
+    """The model's per-grade out-of-sample figures (``hits.grade_figures`` dicts, under
+    ``per_grade`` in every stored evaluation: ``judged.CallFigures``). A model's walk-forward
+    is written once, at training: kept per process, since every pushed signal's board row
+    reads it (reading the whole evaluation each time cost the push ~25 ms)."""
     key = (model.pk, model.created_at)  # a row id alone can come back (SQLite, a test)
     if key not in _figures:
         evaluation = (
@@ -60,7 +60,7 @@ def grade_figures(model: ModelVersion) -> list[dict]:
         figures = evaluation or {}
         if len(_figures) >= 64:
             _figures.clear()
-        found = figures.get("per_grade") or figures.get("calls", {}).get("grades", [])
+        found = figures.get("per_grade", [])
         _figures[key] = [{k: g.get(k) for k in FIELDS} for g in found]
     return _figures[key]
 

@@ -28,9 +28,7 @@ def standing(signal: Signal) -> dict:
     model = signal.model_version
     evaluation = model.evaluations.filter(kind=Evaluation.Kind.WALK_FORWARD).first()
     figures = evaluation.figures if evaluation else {}
-    # A per-symbol model's walk-forward lists its grades under per_grade; a universe model's
-    # report under calls.grades. Both are hits.grade_figures.
-    grades = figures.get("per_grade") or figures.get("calls", {}).get("grades", [])
+    grades = figures.get("per_grade", [])  # every family's shape (``judged.CallFigures``)
     grade = next((g for g in grades if g["grade"] == signal.grade), None)
     return {"model": model, "grade": grade}
 

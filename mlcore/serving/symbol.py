@@ -225,7 +225,7 @@ class SymbolServing(ServingModel):
             random_runs=random_runs,
             progress=progress,
         )
-        return Scored(scored.figures.as_dict(), scored.backtests)
+        return Scored(scored.figures.judged(symbol).as_dict(), scored.backtests)
 
     def _call(self, symbol: str, bar_ms: int, clock: Clock) -> Call:
         bundle = self.bundle

@@ -112,7 +112,7 @@ class UniverseServing(ServingModel):
         forward = np.full(len(close), np.nan)
         forward[: -um.horizon] = close[um.horizon :] / close[: -um.horizon] - 1.0
         positions = np.searchsorted(candles["open_time"].to_numpy(), calls.open_time)
-        figures = score_calls(calls, forward[positions], um)
+        figures = score_calls(calls, forward[positions], um).as_dict()
         market = market_from_frames(window, funding_within(inputs.funding, window), interval)
         atr = um.atr_multiple  # the stop and target its signals show (saved with the model)
         backtests = backtest_grade_sets(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from mlcore import artifacts, tasks
 from mlcore.config import TrainRequest
 from mlcore.models import Evaluation, ModelVersion, TrainingRun
 from mlcore.pipeline.common.gates import GateThresholds
+from mlcore.pipeline.common.judged import HIT_BARRIER, CallFigures
 from mlcore.pipeline.features import make_spec
 from mlcore.registry import promote
 from mlcore.runs import start_run
@@ -83,6 +85,10 @@ def test_train_all_then_evaluate_end_to_end(stored):
     wf = model.evaluations.get(kind=Evaluation.Kind.WALK_FORWARD)
     # (the folds after the first calibrated one: the hit calibrator learns on that one)
     assert wf.figures["rows"] > 500 and len(wf.backtests) == 4
+    # One stored shape for every family, the hit it counted named (``judged.CallFigures``).
+    shape = {f.name for f in fields(CallFigures)}
+    assert set(wf.figures) == shape and wf.figures["hit_definition"] == HIT_BARRIER
+    assert wf.figures["kind"] == "symbol" and wf.figures["classes"]["calibrated"]["ece"] >= 0
     assert wf.end <= model.train_end
     # Artifacts: plain formats, hashed in the manifest; MLflow has the run.
     directory = Path(model.artifact_path)
@@ -113,6 +119,7 @@ def test_train_all_then_evaluate_end_to_end(stored):
     assert report["schema"] == "tradingai.evaluation/1"
     assert report["model"]["version"] == model.version and report["model"]["quick"]
     assert report["figures"]["rows"] == holdout.figures["rows"] > 4000
+    assert set(holdout.figures) == shape | {"risk"} and "a hit: direction x" in output
     assert [b["grade_set"] for b in report["backtests"]] == [
         "A+ only",
         "A and up",

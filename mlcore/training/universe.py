@@ -51,6 +51,7 @@ from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.device import compute_device
 from mlcore.pipeline.common.hits import HitGrades, supported_grades
+from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
 from mlcore.pipeline.universe import pooled
 from mlcore.pipeline.universe.final_model import UNIVERSE, UniverseModel, final_model
 from mlcore.pipeline.universe.pooled_backtests import backtest_symbols
@@ -431,7 +432,7 @@ def record(
         kind=Evaluation.Kind.WALK_FORWARD,
         start=ms_to_datetime(min(oof_times)),
         end=ms_to_datetime(max(oof_times)),
-        figures=json.loads(json.dumps(rep, default=_plain)),
+        figures=walk_forward_figures(json.loads(json.dumps(rep, default=_plain)), model),
         backtests=[],
     )
     if run is not None:
@@ -442,6 +443,29 @@ def record(
 
 def write_report(rep: dict, interval: str) -> Path:
     return reports.write_report(f"universe_{interval}.json", rep, default=_plain)
+
+
+def walk_forward_figures(rep: dict, model: UniverseModel) -> dict:
+    """The walk-forward report in the stored shape (``judged.CallFigures``); what is the universe's
+    own (folds, per symbol, the best rule, the members) stays under ``detail``."""
+    calls = rep["calls"]
+    lifted = {"rows", "ic", "calls"}
+    return CallFigures(
+        kind="universe",
+        hit_definition=HIT_FORWARD + " (the horizon chosen on each fold)",
+        horizon=model.horizon,
+        round_trip_cost=model.config.round_trip_cost,
+        rows=rep["rows"],
+        signals=calls["scored_calls"],
+        ic=rep["ic"]["ic"],
+        ic_p_value=rep["ic"]["p_value"],
+        hit_ece=calls["ece"],
+        hit_base_rate=calls["hit_base_rate"],
+        per_grade=calls["grades"],
+        grade_sets=[],
+        detail={k: v for k, v in rep.items() if k not in lifted}
+        | {"calibrated_folds": calls["calibrated_folds"]},
+    ).as_dict()
 
 
 def _plain(value: object) -> object:

@@ -215,6 +215,19 @@ def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, 
     assert rep["model"]["version"] == model.version and rep["model"]["scope"] == "universe"
     assert rep["model"]["trained_on_symbol"] is False and rep["kind"] == "holdout"
     f = rep["figures"]
+    # The same stored shape as a symbol model's, the hit it counted named.
+    from dataclasses import fields
+
+    from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
+
+    shape = {field.name for field in fields(CallFigures)}
+    assert set(f) == shape | {"risk"} and f["hit_definition"] == HIT_FORWARD
+    assert f["kind"] == "universe" and f["classes"] is None
+    walk_forward = model.evaluations.get(kind="walk_forward").figures
+    assert set(walk_forward) == shape and walk_forward["per_grade"]
+    assert walk_forward["detail"]["per_symbol"] and walk_forward["hit_definition"].startswith(
+        HIT_FORWARD
+    )
     assert f["rows"] > 2000 and f["ic"] is not None and f["signals"] > 0
     assert [g["grade"] for g in f["per_grade"]] == ["A+", "A", "B", "C"]
     assert len(rep["backtests"]) == 4

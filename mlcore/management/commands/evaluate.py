@@ -53,31 +53,29 @@ class Command(BaseCommand):
             self.summary(evaluation)
 
     def summary(self, evaluation) -> None:
-        f = evaluation.figures
+        f = evaluation.figures  # one shape for every family (``judged.CallFigures``)
         model = evaluation.model_version
-        universe = f.get("scope") == "universe"
         flags = (" [forced]" if model.forced else "") + (" [quick]" if model.quick else "")
-        if universe:
+        if f["kind"] == "universe":
             seen = "" if f["trained_on_symbol"] else ", never trained on it"
             flags += f" [universe model{seen}]"
         self.stdout.write(
             f"{evaluated_symbol(evaluation)} {model.interval} {model.version}{flags}: "
             f"{evaluation.start:%Y-%m-%d}..{evaluation.end:%Y-%m-%d}, {f['rows']} labelled bars"
         )
-        if universe:
-            ic = f["ic"]
+        ic = f["ic"]
+        self.stdout.write(
+            f"  IC {'n/a' if ic is None else f'{ic:+.4f}'} (p {f['ic_p_value']}); "
+            f"{f['signals']} calls, hit rate net of costs {_pct(f['hit_base_rate'])}, "
+            f"hit-probability ECE {f['hit_ece']}\n  a hit: {f['hit_definition']}"
+        )
+        if classes := f["classes"]:
             self.stdout.write(
-                f"  IC {'n/a' if ic is None else f'{ic:+.4f}'} (p {f['ic_p_value']}); "
-                f"{f['signals']} calls, hit rate net of costs {_pct(f['hit_base_rate'])}, "
-                f"hit-probability ECE {f['hit_ece']}"
-            )
-        else:
-            self.stdout.write(
-                f"  accuracy {_pct(f['accuracy'])} vs majority class "
-                f"{_pct(f['majority_accuracy'])}; log loss {f['calibrated']['log_loss']:.4f} "
-                f"vs prior {f['prior_log_loss']:.4f}; ECE {f['raw']['ece']:.3f} raw -> "
-                f"{f['calibrated']['ece']:.3f} calibrated; "
-                f"IC {f['ic'] if f['ic'] is None else round(f['ic'], 4)}"
+                f"  accuracy {_pct(classes['accuracy'])} vs majority class "
+                f"{_pct(classes['majority_accuracy'])}; log loss "
+                f"{classes['calibrated']['log_loss']:.4f} vs prior "
+                f"{classes['prior_log_loss']:.4f}; ECE {classes['raw']['ece']:.3f} raw -> "
+                f"{classes['calibrated']['ece']:.3f} calibrated"
             )
         for g in f["per_grade"]:
             self.stdout.write(

@@ -31,6 +31,7 @@ from mlcore.pipeline.common.calibrate import (
 )
 from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
 from mlcore.pipeline.common.hits import GradeFigures, grade_figures, hit_ece
+from mlcore.pipeline.common.judged import HIT_BARRIER, CallFigures
 from mlcore.pipeline.common.labels import Labels
 from mlcore.pipeline.common.rule_baselines import ic_with_p
 
@@ -100,13 +101,46 @@ class EvaluationFigures:
     ic: float | None
     ic_p_value: float | None  # on the effective sample of non-overlapping forward returns
     hit_ece: float | None  # of the calls' hit probabilities against their hits
+    hit_base_rate: float | None  # share of the calls with a known outcome that were hits
     signals: int  # directional predictions (graded), with or without a known outcome
     per_grade: list[GradeFigures]
     grade_sets: list[GradeFigures]
     round_trip_cost: float
+    horizon: int
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def judged(self, symbol: str = "") -> CallFigures:
+        """The stored shape (``judged.CallFigures``): the class figures under ``classes``."""
+        d = self.as_dict()
+        return CallFigures(
+            kind="symbol",
+            hit_definition=HIT_BARRIER,
+            horizon=self.horizon,
+            round_trip_cost=self.round_trip_cost,
+            rows=self.rows,
+            signals=self.signals,
+            ic=self.ic,
+            ic_p_value=self.ic_p_value,
+            hit_ece=self.hit_ece,
+            hit_base_rate=self.hit_base_rate,
+            per_grade=d["per_grade"],
+            grade_sets=d["grade_sets"],
+            symbol=symbol,
+            classes={k: d[k] for k in CLASS_KEYS},
+        )
+
+
+CLASS_KEYS = (
+    "class_counts",
+    "accuracy",
+    "majority_accuracy",
+    "prior_log_loss",
+    "prior_brier",
+    "raw",
+    "calibrated",
+)
 
 
 def net_returns(direction: np.ndarray, o: Outcomes, cost: float) -> np.ndarray:
@@ -163,6 +197,7 @@ def evaluate(
         ic=ic,
         ic_p_value=ic_p,
         hit_ece=hit_ece(graded.confidence[calls], net[calls] > 0) if calls.any() else None,
+        hit_base_rate=float((net[calls] > 0).mean()) if calls.any() else None,
         signals=int((graded.direction != 0).sum()),
         per_grade=[
             grade_figures(
@@ -180,4 +215,5 @@ def evaluate(
             for name, grades in GRADE_SETS.items()
         ],
         round_trip_cost=round_trip_cost,
+        horizon=horizon,
     )

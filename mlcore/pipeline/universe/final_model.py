@@ -36,6 +36,7 @@ from mlcore.pipeline.common.hits import (
     grade_figures,
     hit_ece,
 )
+from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
 from mlcore.pipeline.common.labels import BarrierParams
 from mlcore.pipeline.common.out_of_sample import GRADE_SETS
 from mlcore.pipeline.common.rule_baselines import ic_with_p
@@ -243,7 +244,7 @@ def config_from_dict(data: dict) -> PooledConfig:
     return PooledConfig(**fields)
 
 
-def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel) -> dict:
+def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel) -> CallFigures:
     """A window's figures, out of sample: the calls' IC against the forward return over the
     model's horizon (p-value on n / horizon draws), each grade's calls against its promise
     (``hits.grade_figures``), the grade sets, and the hit probability's ECE."""
@@ -252,24 +253,23 @@ def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel)
     called = (calls.direction != 0) & np.isfinite(net) & np.isfinite(calls.confidence)
     rho, p, n = ic_with_p(calls.score, forward, model.horizon)
     grades = model.config.grades
-    return {
-        "scope": "universe",
-        "symbol": calls.symbol,
-        "trained_on_symbol": not calls.unseen,
-        "horizon": model.horizon,
-        "rows": n,
-        "signals": int(called.sum()),
-        "ic": rho,
-        "ic_p_value": p,
-        "hit_ece": hit_ece(calls.confidence[called], net[called] > 0) if called.any() else None,
-        "hit_base_rate": float((net[called] > 0).mean()) if called.any() else None,
-        "per_grade": [
-            asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades)
-        ],
-        "grade_sets": [
+    return CallFigures(
+        kind="universe",
+        hit_definition=HIT_FORWARD,
+        horizon=model.horizon,
+        round_trip_cost=cost,
+        rows=n,
+        signals=int(called.sum()),
+        ic=rho,
+        ic_p_value=p,
+        hit_ece=hit_ece(calls.confidence[called], net[called] > 0) if called.any() else None,
+        hit_base_rate=float((net[called] > 0).mean()) if called.any() else None,
+        per_grade=[asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades)],
+        grade_sets=[
             asdict(grade_figures(name, np.isin(calls.grade, allowed), net, calls.confidence))
             for name, allowed in GRADE_SETS.items()
         ],
-        "supported_grades": list(model.supported),
-        "round_trip_cost": cost,
-    }
+        symbol=calls.symbol,
+        trained_on_symbol=not calls.unseen,
+        detail={"supported_grades": list(model.supported)},
+    )
