@@ -37,8 +37,14 @@ def bars(symbol: str, interval: str, start: datetime, end: datetime) -> list[dat
 
 def step(symbol: str, interval: str, bar: datetime) -> None:
     """One bar through the live path."""
+    step_all([symbol], interval, bar)
+
+
+def step_all(symbols: list[str], interval: str, bar: datetime) -> None:
+    """One bar of several series in one event, as a fetch sends it (a universe model serves
+    them in one round)."""
     with transaction.atomic():
-        candles_stored.send(sender=step, series=[(symbol, interval, bar)])
+        candles_stored.send(sender=step, series=[(s, interval, bar) for s in symbols])
 
 
 def next_bar(symbol: str, interval: str, default_lookback: int = 14 * 24) -> datetime | None:
@@ -79,18 +85,21 @@ def replay(
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Every bar of every symbol in [start, end), in time order; ``speed`` is simulated seconds
-    per real second (3600: an hour bar a second), 0 as fast as it goes. Returns bars sent."""
-    queue = sorted(
-        (bar, symbol) for symbol in symbols for bar in bars(symbol, interval, start, end)
-    )
+    """Every bar of every symbol in [start, end), in time order, the symbols of a bar in one
+    event; ``speed`` is simulated seconds per real second (3600: an hour bar a second), 0 as
+    fast as it goes. Returns bars sent (one per symbol)."""
+    by_bar: dict[datetime, list[str]] = {}
+    for symbol in symbols:
+        for bar in bars(symbol, interval, start, end):
+            by_bar.setdefault(bar, []).append(symbol)
     pause = interval_ms(interval) / 1000 / speed if speed > 0 else 0.0
-    previous = None
-    for done, (bar, symbol) in enumerate(queue, start=1):
-        if pause and previous is not None and bar != previous:
+    total = sum(len(v) for v in by_bar.values())
+    done = 0
+    for i, bar in enumerate(sorted(by_bar)):
+        if pause and i:
             sleep(pause)
-        step(symbol, interval, bar)
-        previous = bar
+        step_all(sorted(by_bar[bar]), interval, bar)
+        done += len(by_bar[bar])
         if progress:
-            progress(done, len(queue))
-    return len(queue)
+            progress(done, total)
+    return total

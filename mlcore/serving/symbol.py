@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.freshness import FUNDING_GRACE_MS, funding_due_ms
 from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.quality import find_gaps, ms_to_datetime
@@ -33,9 +34,6 @@ from mlcore.pipeline.symbol.predict import Bundle, predict
 from mlcore.serving import levels
 from mlcore.serving.base import Clock, Scored, ServingModel, WindowRefused, no_candles
 from mlcore.serving.call import Call, Refusal, Refused
-
-HOUR_MS = 3_600_000
-FUNDING_GRACE_MS = HOUR_MS  # a settlement this late past its schedule means stale funding
 
 
 @contextmanager
@@ -54,22 +52,18 @@ def one_thread() -> Iterator[None]:
 
 
 def funding_problem(times_ms: np.ndarray, bar_close_ms: int) -> str | None:
-    """Why funding known at the bar's close is stale, or None. The schedule is read off the
-    last settlements (8h on most symbols, 4h or 1h on some)."""
-    known = np.sort(times_ms[times_ms <= bar_close_ms])
-    if not len(known):
+    """Why funding known at the bar's close is stale, or None."""
+    due = funding_due_ms(times_ms, bar_close_ms)
+    if due is None:
         return "no funding rate is stored before the bar"
-    gaps = np.diff(known[-4:])
-    period = round(float(np.median(gaps)) / HOUR_MS) * HOUR_MS if len(gaps) else 8 * HOUR_MS
-    due = int(known[-1]) + period
-    if bar_close_ms > due + FUNDING_GRACE_MS:
+    if bar_close_ms > due[1] + FUNDING_GRACE_MS:
 
         def at(ms: int) -> str:
             return f"{ms_to_datetime(ms):%Y-%m-%d %H:%M}"
 
         return (
-            f"funding is overdue: the last settlement is {at(int(known[-1]))}, the next was "
-            f"due {at(due)}, the bar closes {at(bar_close_ms)}; fetch funding rates"
+            f"funding is overdue: the last settlement is {at(due[0])}, the next was "
+            f"due {at(due[1])}, the bar closes {at(bar_close_ms)}; fetch funding rates"
         )
     return None
 
