@@ -13,7 +13,7 @@ manage collectstatic --noinput -v0
 echo "==> market data"
 manage load_market_data
 manage check_data || echo "(check_data found problems; see above)"
-echo "==> models and signals (first run only: quick models, then the last two weeks replayed)"
+echo "==> models, track record and signals (first run only: the quick universe model, 60 days simulated, the last 2 days replayed)"
 manage first_run
 
 password_file="$TRADINGAI_VAR_DIR/admin-password"

@@ -459,5 +459,8 @@ LOGGING = {
         "mlflow": {"level": "WARNING"},
         "alembic": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # its start-up banner in every process; lockouts stay
+        # Embedded, tasks run in the server (and in first_run's replay): a line per task would
+        # bury what the newcomer reads. A worker's log keeps them.
+        **({"celery.app.trace": {"level": "WARNING"}} if EMBEDDED else {}),
     },
 }

@@ -57,7 +57,7 @@ class Command(BaseCommand):
     help = "Quick-train the universe model, simulate its recent track record, replay the end."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=3, help="days replayed live")
+        parser.add_argument("--days", type=int, default=2, help="days replayed live")
         parser.add_argument("--simulate-days", type=int, default=60,
                             help="days of track record before the replay (0: none)")  # fmt: skip
 
