@@ -432,7 +432,7 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
     started = time.perf_counter()
     try:
         params = UniverseParams()
-        lookahead = max(universe_config(sim.quick).horizons) + 1
+        lookahead = max(universe_config(sim.quick, sim.interval).horizons) + 1
         sim.stage = "reading and computing features"
         sim.save(update_fields=["stage", "updated_at"])
         inputs = read_inputs(sim, params, lookahead)
@@ -545,7 +545,7 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
 def track_record(sim: Simulation, inputs: Inputs) -> dict:
     """Step 4."""
     windows = list(sim.windows.order_by("start").select_related("trained", "served_by"))
-    config = universe_config(sim.quick)
+    config = universe_config(sim.quick, sim.interval)
     calls = _symbol_calls(sim, inputs, windows)
     evaluation = evaluate_track_record(
         calls,

@@ -401,6 +401,13 @@ LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
 # the fixed TRADINGAI_LABEL_HORIZON and TRADINGAI_LABEL_ATR_MULTIPLE above.
 TARGET_HORIZONS = [int(v) for v in env_list("TRADINGAI_TARGET_HORIZONS", "4,8,24")]
 TARGET_ATR_MULTIPLES = [float(v) for v in env_list("TRADINGAI_TARGET_ATR_MULTIPLES", "1,2")]
+# The universe model's horizon candidates in hours, per bar interval (chosen per fold by
+# evidence, mlcore.pipeline.universe.pooled): slower bars reach slower horizons, where a
+# round trip is a smaller share of the move (TRADINGAI_UNIVERSE_HORIZON_HOURS_4H="24,72").
+UNIVERSE_HORIZON_HOURS = {
+    interval: [int(v) for v in env_list(f"TRADINGAI_UNIVERSE_HORIZON_HOURS_{interval.upper()}", d)]
+    for interval, d in {"1h": "4,8,24", "4h": "8,24,72,168"}.items()
+}
 # Training (mlcore.pipeline.symbol.walkforward.TrainConfig): walk-forward folds ("expanding" or
 # "rolling" over the last TRADINGAI_TRAIN_ROLLING_BARS rows), the ensemble's XGBoost weight
 # (or fit it on earlier folds' out-of-fold predictions), the calibration method.

@@ -240,13 +240,22 @@ class UniverseFit:
     result: pooled.PooledResult
 
 
-def universe_config(quick: bool) -> pooled.PooledConfig:
+def horizon_bars(interval: str) -> tuple[int, ...]:
+    """The interval's horizon candidates (``UNIVERSE_HORIZON_HOURS``) in its bars; an
+    interval without its own list takes the 1h hours, each at least one bar."""
+    hours = settings.UNIVERSE_HORIZON_HOURS.get(interval, settings.UNIVERSE_HORIZON_HOURS["1h"])
+    step = interval_ms(interval)
+    return tuple(sorted({max(1, round(h * 3_600_000 / step)) for h in hours}))
+
+
+def universe_config(quick: bool, interval: str = "1h") -> pooled.PooledConfig:
     # The grades promise the hit rates set on /settings (the universe model has no regime or
     # higher-timeframe confirmations to count), and a call pays the same round trip as a
     # symbol model's.
     rules = GradingConfig.current().rules()
     return pooled.PooledConfig.build(
         quick=quick,
+        horizons=horizon_bars(interval),
         device=compute_device(),
         round_trip_cost=default_barrier().round_trip_cost,
         grades=HitGrades({r.grade: r.min_confidence for r in rules.rules}),
@@ -267,7 +276,7 @@ def fit_universe(
     (``universe.pooled_frame`` of every symbol's bars before ``until``): the walk-forward, its
     report with the gate's verdict and the backtests, and the model that would serve."""
     params = UniverseParams()
-    config = universe_config(quick)
+    config = universe_config(quick, interval)
     data = pooled.make_dataset(rows, interval_ms(interval), config.horizons, params)
     try:
         result = pooled.walk_forward(data, config, tick)
