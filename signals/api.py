@@ -103,6 +103,7 @@ class SignalOut(Schema):
     entry_price: float
     stop_price: float | None
     target_price: float | None
+    horizon_hours: float | None  # how far ahead the call is for (its model's label horizon)
     model: dict
     explanation: dict
     acknowledged: bool

@@ -242,6 +242,12 @@ class Signal(models.Model):
         return "universe model" + (", never trained on this symbol" if self.unseen else "")
 
     @property
+    def horizon_hours(self) -> float | None:
+        """How far ahead the call is for: its model's label horizon (bars) in hours."""
+        bars = (self.model_version.label_params or {}).get("horizon")
+        return bars * interval_ms(self.interval) / 3_600_000 if bars else None
+
+    @property
     def risk_day(self) -> dict | None:
         """The risk figures at the horizon nearest a day (the board's column), if any."""
         horizons = (self.risk or {}).get("horizons") or []

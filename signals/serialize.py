@@ -22,6 +22,7 @@ def signal_json(s: Signal) -> dict:
         "entry_price": s.entry_price,
         "stop_price": s.stop_price,
         "target_price": s.target_price,
+        "horizon_hours": s.horizon_hours,  # how far ahead the call is for
         "model": {
             "version": m.version,
             "status": m.status,
