@@ -401,6 +401,9 @@ LABEL_ATR_MULTIPLE = env_float("TRADINGAI_LABEL_ATR_MULTIPLE", 2.0)
 # the fixed TRADINGAI_LABEL_HORIZON and TRADINGAI_LABEL_ATR_MULTIPLE above.
 TARGET_HORIZONS = [int(v) for v in env_list("TRADINGAI_TARGET_HORIZONS", "4,8,24")]
 TARGET_ATR_MULTIPLES = [float(v) for v in env_list("TRADINGAI_TARGET_ATR_MULTIPLES", "1,2")]
+# A grade is backed only by calls that fill at least this many independent horizons out of
+# sample (per symbol, one call per horizon-long block: overlapping calls share their move).
+MIN_INDEPENDENT_CALLS = env_int("TRADINGAI_MIN_INDEPENDENT_CALLS", 300)
 # The universe model's horizon candidates in hours, per bar interval (chosen per fold by
 # evidence, mlcore.pipeline.universe.pooled): slower bars reach slower horizons, where a
 # round trip is a smaller share of the move (TRADINGAI_UNIVERSE_HORIZON_HOURS_4H="24,72").

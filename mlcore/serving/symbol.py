@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
 from analysis.freshness import FUNDING_GRACE_MS, funding_due_ms
 from analysis.intervals import interval_ms
@@ -217,6 +218,7 @@ class SymbolServing(ServingModel):
             bundle.barrier,
             self.rules,
             random_runs=random_runs,
+            min_independent=settings.MIN_INDEPENDENT_CALLS,
             progress=progress,
         )
         return Scored(scored.figures.judged(symbol).as_dict(), scored.backtests)

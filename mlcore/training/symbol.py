@@ -325,6 +325,7 @@ class Trainer:
             r.barrier,
             rules,
             random_runs=r.random_runs or settings.RANDOM_RUNS,
+            min_independent=settings.MIN_INDEPENDENT_CALLS,
             progress=self.tracker.within,
         )
         figures, backtests = scored.figures, scored.backtests

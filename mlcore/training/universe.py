@@ -258,7 +258,10 @@ def universe_config(quick: bool, interval: str = "1h") -> pooled.PooledConfig:
         horizons=horizon_bars(interval),
         device=compute_device(),
         round_trip_cost=default_barrier().round_trip_cost,
-        grades=HitGrades({r.grade: r.min_confidence for r in rules.rules}),
+        grades=HitGrades(
+            {r.grade: r.min_confidence for r in rules.rules},
+            min_independent=settings.MIN_INDEPENDENT_CALLS,
+        ),
     )
 
 

@@ -17,8 +17,14 @@ rate counts.
 - ``grade_calls``: the first grade whose promised hit rate the confidence reaches, else C.
 - ``grade_evidence``: per grade, count, hit rate with its Wilson 95 % interval and mean net
   return; a grade is *supported* only when its Wilson lower bound reaches its promise and its
-  calls made money on average net of costs. A grade that is not supported is not shown as a
-  signal: the product abstains and says why.
+  calls made money on average net of costs, on at least ``min_independent`` independent calls.
+  A grade that is not supported is not shown as a signal: the product abstains and says why.
+
+Independent calls: calls on one symbol less than a horizon apart share most of their move (a
+72-bar horizon on hourly bars is one independent call every 72 bars), so counting each as a
+draw makes the Wilson interval too narrow. Given the calls' ``slots`` (``independent_slots``:
+the symbol and the horizon-long block of time a call falls in), the interval is computed on
+the number of slots the calls fill and the hit rate they had.
 """
 
 from __future__ import annotations
@@ -104,6 +110,7 @@ class HitGrades:
 
     promises: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PROMISES))
     min_calls: int = 30  # a grade with fewer out-of-sample calls has no evidence either way
+    min_independent: int = 300  # nor one whose calls fill fewer horizon-long blocks
 
     def __post_init__(self) -> None:
         if list(self.promises) != list(GRADES[: len(self.promises)]):
@@ -144,6 +151,7 @@ class GradeFigures:
     mean_confidence: float | None = None
     supported: bool = False
     reason: str = ""
+    independent: int | None = None  # horizon-long blocks per symbol its calls fill
 
 
 def wilson(hits: int, n: int) -> tuple[float, float]:
@@ -151,13 +159,27 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _verdict(f: GradeFigures, min_calls: int) -> tuple[bool, str]:
+def independent_slots(symbol: np.ndarray, open_time: np.ndarray, span_ms: np.ndarray | int):
+    """Per call, the symbol and the ``span_ms``-long block of time (its horizon) it falls in:
+    calls sharing a slot share most of their move."""
+    codes = np.unique(symbol, return_inverse=True)[1].astype(np.int64)
+    span = np.broadcast_to(np.asarray(span_ms, dtype=np.int64), codes.shape)
+    keys = np.c_[codes, span, open_time.astype(np.int64) // span]
+    return np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _verdict(f: GradeFigures, min_calls: int, min_independent: int = 0) -> tuple[bool, str]:
     if f.count == 0:
         return False, "no calls"
     if f.promise is None:
         return False, "promises nothing: never shown as a signal"
     if f.count < min_calls:
         return False, f"{f.count} calls out of sample (need {min_calls})"
+    if f.independent is not None and f.independent < min_independent:
+        return False, (
+            f"{f.count} calls fill {f.independent} independent horizons out of sample "
+            f"(need {min_independent})"
+        )
     if f.hit_rate_low < f.promise:
         return False, (
             f"hit rate {f.hit_rate:.1%} (Wilson low {f.hit_rate_low:.1%}) under its {f.promise:.0%}"
@@ -177,17 +199,23 @@ def grade_figures(
     confidence: np.ndarray | None = None,
     promise: float | None = None,
     min_calls: int = 30,
+    slots: np.ndarray | None = None,
+    min_independent: int = 0,
 ) -> GradeFigures:
     """The calls in ``take`` with a known ``net_return`` (direction x realised return - round
-    trip): a hit is a positive net return, the same event the confidence is the chance of."""
+    trip): a hit is a positive net return, the same event the confidence is the chance of.
+    With ``slots`` (``independent_slots``), the Wilson interval is on the independent calls."""
     take = take & np.isfinite(net_return)
     n = int(take.sum())
+    independent = len(np.unique(slots[take])) if slots is not None else None
     if n == 0:
         empty = GradeFigures(name, 0, 0, None, None, None, None, None, promise)
-        return replace(empty, reason=_verdict(empty, min_calls)[1])
+        empty = replace(empty, independent=independent)
+        return replace(empty, reason=_verdict(empty, min_calls, min_independent)[1])
     net = net_return[take]
     hits = int((net > 0).sum())
-    low, high = wilson(hits, n)
+    draws = independent or n
+    low, high = wilson(round(hits * draws / n), draws)
     conf = confidence[take] if confidence is not None else None
     f = GradeFigures(
         name,
@@ -201,7 +229,8 @@ def grade_figures(
         promise,
         float(np.nanmean(conf)) if conf is not None and np.isfinite(conf).any() else None,
     )
-    supported, reason = _verdict(f, min_calls)
+    f = replace(f, independent=independent)
+    supported, reason = _verdict(f, min_calls, min_independent)
     return replace(f, supported=supported, reason=reason)
 
 
@@ -210,11 +239,19 @@ def grade_evidence(
     confidence: np.ndarray,
     net_return: np.ndarray,
     grades: HitGrades,
+    slots: np.ndarray | None = None,
 ) -> list[GradeFigures]:
     """Per grade (A+, A, B, C): its calls' figures and whether they back its promise."""
     return [
         grade_figures(
-            name, grade == name, net_return, confidence, grades.promises.get(name), grades.min_calls
+            name,
+            grade == name,
+            net_return,
+            confidence,
+            grades.promises.get(name),
+            grades.min_calls,
+            slots,
+            grades.min_independent if slots is not None else 0,
         )
         for name in GRADES
     ]

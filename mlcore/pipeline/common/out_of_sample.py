@@ -30,7 +30,7 @@ from mlcore.pipeline.common.calibrate import (
     reliability,
 )
 from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
-from mlcore.pipeline.common.hits import GradeFigures, grade_figures, hit_ece
+from mlcore.pipeline.common.hits import GradeFigures, HitGrades, grade_figures, hit_ece
 from mlcore.pipeline.common.judged import HIT_BARRIER, CallFigures
 from mlcore.pipeline.common.labels import Labels
 from mlcore.pipeline.common.rule_baselines import ic_with_p
@@ -173,10 +173,12 @@ def evaluate(
     horizon: int,
     rules: GradingRules | None = None,
     min_calls: int = 30,
+    min_independent: int = HitGrades.min_independent,
 ) -> EvaluationFigures:
     """Figures for rows aligned across all arguments; ``prior`` is one row of class
     probabilities per row (or one row for all), from training labels only. With ``rules``,
-    each grade is judged against the hit rate it promises."""
+    each grade is judged against the hit rate it promises, on its independent calls (the rows
+    are one symbol's consecutive bars: one independent call per ``horizon`` bars)."""
     prior = np.broadcast_to(prior, calibrated.shape)
     net = net_returns(graded.direction, o, round_trip_cost)
     calls = (graded.direction != 0) & np.isfinite(net) & np.isfinite(graded.confidence)
@@ -185,6 +187,7 @@ def evaluate(
     if not len(y):
         raise ValueError("no row with a known outcome to evaluate")
     ic, ic_p = information_coefficient(calibrated, o.forward_return, horizon)
+    slots = np.arange(len(net)) // max(horizon, 1)
     return EvaluationFigures(
         rows=len(y),
         class_counts={c: int((y == k).sum()) for k, c in enumerate(("sell", "neutral", "buy"))},
@@ -207,11 +210,13 @@ def evaluate(
                 graded.confidence,
                 rules.promise(g) if rules else None,
                 min_calls,
+                slots,
+                min_independent,
             )
             for g in GRADES
         ],
         grade_sets=[
-            grade_figures(name, np.isin(graded.grade, grades), net, graded.confidence)
+            grade_figures(name, np.isin(graded.grade, grades), net, graded.confidence, slots=slots)
             for name, grades in GRADE_SETS.items()
         ],
         round_trip_cost=round_trip_cost,

@@ -44,6 +44,7 @@ def score_graded(
     rules: GradingRules,
     *,
     random_runs: int,
+    min_independent: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> Scored:
     """``outcomes`` are for every bar of ``candles``; the rest is aligned with ``positions``
@@ -57,6 +58,7 @@ def score_graded(
         barrier.round_trip_cost,
         barrier.horizon,
         rules,
+        min_independent=min_independent,
     )
     span = candles.iloc[positions[0] : positions[-1] + 1]
     if len(span) != len(positions):

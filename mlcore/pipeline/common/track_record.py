@@ -27,7 +27,7 @@ import numpy as np
 from mlcore.backtest import metrics
 from mlcore.backtest.engine import Market, run
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets, graded_target
-from mlcore.pipeline.common.hits import GRADES, grade_figures
+from mlcore.pipeline.common.hits import GRADES, grade_figures, independent_slots
 from mlcore.pipeline.common.rule_baselines import ic_with_p
 
 SETS = {"all calls": ("A+", "A", "B", "C"), "B and up": ("A+", "A", "B")}
@@ -74,8 +74,9 @@ def _figures(
     net: np.ndarray,
     confidence: np.ndarray,
     promise: float | None = None,
+    slots: np.ndarray | None = None,
 ) -> dict:
-    return asdict(grade_figures(name, take, net, confidence, promise))
+    return asdict(grade_figures(name, take, net, confidence, promise, slots=slots))
 
 
 def call_figures(
@@ -86,19 +87,23 @@ def call_figures(
     net: np.ndarray,
     promises: Mapping[str, float],
     outside: np.ndarray | None = None,
+    slots: np.ndarray | None = None,
 ) -> dict:
     """Per grade, the actionable calls, every directional call, and the calls flagged as
-    unlike the training rows against the rest: hits with Wilson bounds."""
+    unlike the training rows against the rest: hits with Wilson bounds (on the independent
+    calls, given their ``slots``: ``hits.independent_slots``)."""
     called = direction != 0
     outside = np.zeros(len(direction), dtype=bool) if outside is None else outside
+
+    def figures(name: str, take: np.ndarray, promise: float | None = None) -> dict:
+        return _figures(name, take, net, confidence, promise, slots)
+
     return {
-        "flagged": _figures("flagged", called & outside, net, confidence),
-        "unflagged": _figures("unflagged", called & ~outside, net, confidence),
-        "per_grade": [
-            _figures(g, called & (grade == g), net, confidence, promises.get(g)) for g in GRADES
-        ],
-        "actionable": _figures(ACTIONABLE, called & actionable, net, confidence),
-        "all_calls": _figures("all calls", called, net, confidence),
+        "flagged": figures("flagged", called & outside),
+        "unflagged": figures("unflagged", called & ~outside),
+        "per_grade": [figures(g, called & (grade == g), promises.get(g)) for g in GRADES],
+        "actionable": figures(ACTIONABLE, called & actionable),
+        "all_calls": figures("all calls", called),
     }
 
 
@@ -188,6 +193,11 @@ def evaluate_track_record(
         cat(net),
         promises,
         cat([c.outside for c in calls]),
+        independent_slots(
+            cat([np.full(len(c.open_time), c.symbol) for c in calls]),
+            cat([c.open_time for c in calls]),
+            cat([c.horizon * markets[c.symbol].step_ms for c in calls]),
+        ),
     )
     horizon = int(np.median(cat([c.horizon for c in calls])))
     rho, p, n = ic_with_p(cat([c.score for c in calls]), cat(forward), horizon)

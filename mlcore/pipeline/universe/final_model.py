@@ -253,6 +253,7 @@ def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel)
     called = (calls.direction != 0) & np.isfinite(net) & np.isfinite(calls.confidence)
     rho, p, n = ic_with_p(calls.score, forward, model.horizon)
     grades = model.config.grades
+    slots = np.arange(len(net)) // model.horizon  # one symbol's consecutive bars
     return CallFigures(
         kind="universe",
         hit_definition=HIT_FORWARD,
@@ -264,9 +265,15 @@ def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel)
         ic_p_value=p,
         hit_ece=hit_ece(calls.confidence[called], net[called] > 0) if called.any() else None,
         hit_base_rate=float((net[called] > 0).mean()) if called.any() else None,
-        per_grade=[asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades)],
+        per_grade=[
+            asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades, slots)
+        ],
         grade_sets=[
-            asdict(grade_figures(name, np.isin(calls.grade, allowed), net, calls.confidence))
+            asdict(
+                grade_figures(
+                    name, np.isin(calls.grade, allowed), net, calls.confidence, slots=slots
+                )
+            )
             for name, allowed in GRADE_SETS.items()
         ],
         symbol=calls.symbol,

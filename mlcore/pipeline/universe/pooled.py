@@ -38,6 +38,7 @@ from mlcore.pipeline.common.hits import (
     grade_calls,
     grade_evidence,
     hit_ece,
+    independent_slots,
     walk_forward_confidence,
 )
 from mlcore.pipeline.universe.scale_free import UniverseParams, cost_over_vol, feature_columns
@@ -532,8 +533,13 @@ def report(result: PooledResult) -> dict:
             row["winner"] = "universe"
         row["best_rule"] = _ic(best.score[mine & on_best], oof.target_z[mine & on_best], 1)
         per_symbol.append(row)
+    slots = independent_slots(symbols, data.open_time[oof.rows], oof.horizon * data.step_ms)
     evidence = grade_evidence(
-        c.grade[scored], c.confidence[scored], c.net_return[scored], result.config.grades
+        c.grade[scored],
+        c.confidence[scored],
+        c.net_return[scored],
+        result.config.grades,
+        slots[scored],
     )
     settled = scored & np.isfinite(oof.forward)
     base_rate = float(c.hit[settled].mean()) if settled.any() else None
