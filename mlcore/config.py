@@ -27,14 +27,23 @@ def from_settings(cls: type[T], values: Mapping[str, object]) -> T:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
+def trading_costs() -> Costs:
+    """What a hand trader pays, as set on /settings (``GradingConfig``: taker or maker entry,
+    the fees, the slippage)."""
+    from mlcore.models import GradingConfig
+
+    return GradingConfig.current().costs()
+
+
 def default_barrier() -> BarrierParams:
-    costs = Costs()
+    costs = trading_costs()
     return BarrierParams(
         upper_atr=settings.LABEL_ATR_MULTIPLE,
         lower_atr=settings.LABEL_ATR_MULTIPLE,
         horizon=settings.LABEL_HORIZON,
-        # A "buy" must be a move that pays for its round trip: two fees, two slippages.
-        round_trip_cost=2 * (costs.taker_fee + costs.slippage_bps / 10_000),
+        # A "buy" must be a move that pays for its round trip at the chosen costs.
+        round_trip_cost=costs.round_trip,
+        maker_entry=costs.as_maker,
     )
 
 

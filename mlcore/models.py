@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from analysis.intervals import interval_ms
+from mlcore.backtest.engine import Costs
 from mlcore.pipeline.common.grading import (
     DEFAULT_CONFIRMATIONS,
     DEFAULT_PROMISES,
@@ -234,6 +236,23 @@ class GradingConfig(models.Model):
     b_confirmations = models.PositiveSmallIntegerField(default=DEFAULT_CONFIRMATIONS["B"])
     b_required = models.JSONField(default=list, blank=True)
 
+    # What a hand trader pays: a hit is a call that beats this round trip (labels, grade
+    # evidence, backtests, the risk check). Frozen with each model's evidence.
+    class Entry(models.TextChoices):
+        TAKER = "taker", "taker: market orders in and out (fees and slippage)"
+        MAKER = "maker", "maker: a limit order at the close, credited only if it traded"
+
+    entry = models.CharField(max_length=5, choices=Entry.choices, default=Entry.TAKER)
+    taker_fee = models.FloatField(
+        default=Costs.taker_fee, validators=[MinValueValidator(0), MaxValueValidator(0.01)]
+    )
+    maker_fee = models.FloatField(
+        default=Costs.maker_fee, validators=[MinValueValidator(-0.001), MaxValueValidator(0.01)]
+    )
+    slippage_bps = models.FloatField(
+        default=Costs.slippage_bps, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+
     class Meta:
         verbose_name = "grading configuration"
 
@@ -244,6 +263,14 @@ class GradingConfig(models.Model):
     def current(cls) -> GradingConfig:
         config, _ = cls.objects.get_or_create(pk=1)
         return config
+
+    def costs(self) -> Costs:
+        return Costs(
+            taker_fee=self.taker_fee,
+            maker_fee=self.maker_fee,
+            as_maker=self.entry == self.Entry.MAKER,
+            slippage_bps=self.slippage_bps,
+        )
 
     def rules(self) -> GradingRules:
         """The pipeline's rules; a bad name or order raises ValueError (shown by the admin)."""

@@ -82,7 +82,7 @@ def check(
         raise RiskUnavailable(f"{symbol}'s volatility is not measurable yet: too few stored bars")
     (horizon,) = figures
     odds = idea_odds(model, horizon.spread, direction, entry, stop, target)
-    cost = default_barrier().round_trip_cost  # two taker fees and two slippages
+    cost = default_barrier().round_trip_cost  # the round trip chosen on /settings
     win = abs(target - entry) / entry - cost
     loss = abs(entry - stop) / entry + cost
     evidence = _evidence(loaded.version, str(model.h))

@@ -28,6 +28,12 @@ class GradingForm(forms.ModelForm):
         ]
 
 
+class CostsForm(forms.ModelForm):
+    class Meta:
+        model = GradingConfig
+        fields = ["entry", "taker_fee", "maker_fee", "slippage_bps"]
+
+
 class UniverseForm(forms.ModelForm):
     class Meta:
         model = Universe
@@ -38,6 +44,7 @@ class UniverseForm(forms.ModelForm):
 SAVED = {
     "universe": "Universe saved; the next fetch, training and check use it.",
     "grades": "Grade thresholds saved; new signals use them.",
+    "costs": "Costs saved; the next training judges its calls at them.",
 }
 
 
@@ -49,11 +56,12 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     current = Universe(pk=1, symbols=",".join(symbols), intervals=",".join(intervals))
     universe_form = UniverseForm(request.POST if posted == "universe" else None, instance=current)
     form = GradingForm(request.POST if posted == "grades" else None, instance=config)
+    costs_form = CostsForm(request.POST if posted == "costs" else None, instance=config)
     if posted:
         if not request.user.is_staff:
             messages.error(request, "Only staff may change the settings.")
             return redirect("signals:settings")
-        edited = universe_form if posted == "universe" else form
+        edited = {"universe": universe_form, "costs": costs_form}.get(posted, form)
         if edited.is_valid():
             edited.save()
             messages.success(request, SAVED[posted])
@@ -64,6 +72,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "universe_form": universe_form,
+            "costs_form": costs_form,
+            "round_trip": config.costs().round_trip,
             "config": config,
             "from_environment": not universe.edited(),
             "editable": request.user.is_staff,

@@ -554,6 +554,7 @@ def track_record(sim: Simulation, inputs: Inputs) -> dict:
         config.grades.promises,
         settings.LABEL_ATR_MULTIPLE,
         random_runs=min(settings.RANDOM_RUNS, 50),
+        maker_entry=config.maker_entry,
     )
     timeline = []
     for i, w in enumerate(windows):

@@ -42,6 +42,22 @@ class Costs:
     def fee_rate(self) -> float:
         return self.maker_fee if self.as_maker else self.taker_fee
 
+    @classmethod
+    def paying(cls, round_trip: float, maker: bool = False) -> Costs:
+        """Costs whose fills pay ``round_trip`` in all: a model's frozen cost (its barrier),
+        traded as it was judged."""
+        half = round_trip / 2
+        return cls(taker_fee=half, maker_fee=half, as_maker=maker, slippage_bps=0.0)
+
+    @property
+    def round_trip(self) -> float:
+        """What a call must move to pay for itself: two taker fees and two slippages, or two
+        maker fees for resting limit orders (a maker entry is credited only where its price
+        traded in the next bar: ``pipeline.common.fills``)."""
+        if self.as_maker:
+            return 2 * self.maker_fee
+        return 2 * (self.taker_fee + self.slippage_bps / 10_000)
+
 
 @dataclass(frozen=True)
 class Margin:

@@ -25,10 +25,12 @@ from analysis.intervals import interval_ms
 from analysis.models import Candle
 from mlcore import artifacts
 from mlcore.backtest.data import funding_within, market_from_frames
+from mlcore.backtest.engine import Costs
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets
 from mlcore.backtest_runs import funding_gap
 from mlcore.pipeline.common.confirmations import market_context
 from mlcore.pipeline.common.explain import explain_scores
+from mlcore.pipeline.common.fills import maker_filled, next_bar_extremes
 from mlcore.pipeline.common.out_of_sample import GRADE_SETS
 from mlcore.pipeline.universe.final_model import (
     UniverseCalls,
@@ -112,7 +114,16 @@ class UniverseServing(ServingModel):
         forward = np.full(len(close), np.nan)
         forward[: -um.horizon] = close[um.horizon :] / close[: -um.horizon] - 1.0
         positions = np.searchsorted(candles["open_time"].to_numpy(), calls.open_time)
-        figures = score_calls(calls, forward[positions], um).as_dict()
+        next_low, next_high = next_bar_extremes(
+            candles["open_time"].to_numpy(np.int64),
+            candles["low"].to_numpy(np.float64),
+            candles["high"].to_numpy(np.float64),
+            step,
+        )
+        filled = maker_filled(
+            calls.direction, calls.close, next_low[positions], next_high[positions]
+        )
+        figures = score_calls(calls, forward[positions], um, filled).as_dict()
         market = market_from_frames(window, funding_within(inputs.funding, window), interval)
         atr = um.atr_multiple  # the stop and target its signals show (saved with the model)
         backtests = backtest_grade_sets(
@@ -121,6 +132,7 @@ class UniverseServing(ServingModel):
             calls.grade,
             GRADE_SETS,
             SignalRules(um.horizon, atr, atr),
+            costs=Costs.paying(um.config.round_trip_cost, um.config.maker_entry),
             random_runs=random_runs,
             progress=progress,
         )

@@ -253,11 +253,13 @@ def universe_config(quick: bool, interval: str = "1h") -> pooled.PooledConfig:
     # higher-timeframe confirmations to count), and a call pays the same round trip as a
     # symbol model's.
     rules = GradingConfig.current().rules()
+    barrier = default_barrier()
     return pooled.PooledConfig.build(
         quick=quick,
         horizons=horizon_bars(interval),
         device=compute_device(),
-        round_trip_cost=default_barrier().round_trip_cost,
+        round_trip_cost=barrier.round_trip_cost,
+        maker_entry=barrier.maker_entry,
         grades=HitGrades(
             {r.grade: r.min_confidence for r in rules.rules},
             min_independent=settings.MIN_INDEPENDENT_CALLS,
@@ -473,6 +475,8 @@ def walk_forward_figures(rep: dict, model: UniverseModel) -> dict:
         ic_p_value=rep["ic"]["p_value"],
         hit_ece=calls["ece"],
         hit_base_rate=calls["hit_base_rate"],
+        entry="maker" if model.config.maker_entry else "taker",
+        unfilled=calls.get("unfilled", 0),
         per_grade=calls["grades"],
         grade_sets=[],
         detail={k: v for k, v in rep.items() if k not in lifted}

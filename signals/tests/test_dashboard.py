@@ -214,6 +214,31 @@ def test_settings_show_the_universe_and_edit_the_grade_thresholds(settings):
 
 
 @pytest.mark.django_db
+def test_a_hand_trader_chooses_taker_or_maker_costs_and_the_next_training_uses_them():
+    from mlcore.config import default_barrier
+    from mlcore.models import GradingConfig
+
+    assert default_barrier().round_trip_cost == pytest.approx(0.0012)  # 2 x (0.05 % + 1 bp)
+    assert not default_barrier().maker_entry
+    staff = Client()
+    staff.force_login(User.objects.create_user("boss", password="x" * 12, is_staff=True))
+    assert "0.0012 a round trip (12 bps)" in staff.get("/settings/").content.decode()
+    maker = {
+        "form": "costs",
+        "entry": "maker",
+        "taker_fee": 0.0005,
+        "maker_fee": 0.0002,
+        "slippage_bps": 1,
+    }
+    assert staff.post("/settings/", maker).status_code == 302
+    barrier = default_barrier()
+    assert barrier.round_trip_cost == pytest.approx(0.0004) and barrier.maker_entry
+    assert "0.0004 a round trip (4 bps)" in staff.get("/settings/").content.decode()
+    bad = staff.post("/settings/", maker | {"taker_fee": -0.01}).content.decode()
+    assert "greater than or equal to 0" in bad and GradingConfig.current().taker_fee == 0.0005
+
+
+@pytest.mark.django_db
 def test_the_universe_is_edited_on_settings_and_in_the_admin(settings):
     from django.utils import timezone
 

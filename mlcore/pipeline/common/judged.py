@@ -32,6 +32,8 @@ class CallFigures:
     ic_p_value: float | None  # on n / horizon draws
     hit_ece: float | None  # of the calls' hit probabilities against their hits
     hit_base_rate: float | None  # share of the calls that were hits
+    entry: str  # "taker", or "maker": a call counts only where its limit at the close filled
+    unfilled: int  # calls a maker entry would have missed: no outcome, counted here
     per_grade: list[dict]  # ``hits.GradeFigures`` per grade, against its promise
     grade_sets: list[dict]  # the same per cumulative grade set
     symbol: str = ""  # the symbol scored; "" for a walk-forward over a whole universe

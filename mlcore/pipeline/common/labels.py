@@ -29,6 +29,9 @@ class BarrierParams:
     horizon: int = 24  # bars
     round_trip_cost: float = 0.0  # e.g. 2 x 0.05 % taker fee = 0.001
     min_edge: float = 0.0  # extra return beyond costs a barrier must demand
+    # A limit entry at the close: a call counts only if the next bar traded through it
+    # (``fills``); the cost above is then the maker round trip. Saved with every model.
+    maker_entry: bool = False
 
 
 @dataclass(frozen=True)

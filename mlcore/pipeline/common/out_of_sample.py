@@ -29,6 +29,7 @@ from mlcore.pipeline.common.calibrate import (
     log_loss,
     reliability,
 )
+from mlcore.pipeline.common.fills import credited, maker_filled, next_bar_extremes
 from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
 from mlcore.pipeline.common.hits import GradeFigures, HitGrades, grade_figures, hit_ece
 from mlcore.pipeline.common.judged import HIT_BARRIER, CallFigures
@@ -50,9 +51,20 @@ class Outcomes:
     y: np.ndarray  # class index of the label (-1 unknown)
     exit_return: np.ndarray  # price change from the close to the label's exit (NaN unknown)
     forward_return: np.ndarray  # close to close over the label horizon (NaN unknown)
+    long_fills: np.ndarray  # a limit buy at the close traded in the next bar (``fills``)
+    short_fills: np.ndarray  # a limit sell at the close did
 
     def take(self, index: np.ndarray) -> Outcomes:
-        return Outcomes(self.y[index], self.exit_return[index], self.forward_return[index])
+        return Outcomes(
+            self.y[index],
+            self.exit_return[index],
+            self.forward_return[index],
+            self.long_fills[index],
+            self.short_fills[index],
+        )
+
+    def filled(self, direction: np.ndarray) -> np.ndarray:
+        return np.where(direction > 0, self.long_fills, (direction < 0) & self.short_fills)
 
 
 def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:
@@ -76,7 +88,17 @@ def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:
     if len(close) > h:
         forward[:-h] = close[h:] / close[:-h] - 1.0
     y = np.where(known, np.nan_to_num(label) + 1, -1).astype(np.int64)
-    return Outcomes(y, exit_return, forward)
+    step = int(np.median(np.diff(times))) if len(times) > 1 else 0
+    low, high = (candles[c].to_numpy(np.float64) for c in ("low", "high"))
+    next_low, next_high = next_bar_extremes(times, low, high, step)
+    ones = np.ones(len(close))
+    return Outcomes(
+        y,
+        exit_return,
+        forward,
+        maker_filled(ones, close, next_low, next_high),
+        maker_filled(-ones, close, next_low, next_high),
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,8 @@ class EvaluationFigures:
     ic_p_value: float | None  # on the effective sample of non-overlapping forward returns
     hit_ece: float | None  # of the calls' hit probabilities against their hits
     hit_base_rate: float | None  # share of the calls with a known outcome that were hits
+    entry: str  # "taker", or "maker": a call counts only where its limit filled
+    unfilled: int  # calls a maker entry would have missed (no outcome)
     signals: int  # directional predictions (graded), with or without a known outcome
     per_grade: list[GradeFigures]
     grade_sets: list[GradeFigures]
@@ -125,6 +149,8 @@ class EvaluationFigures:
             ic_p_value=self.ic_p_value,
             hit_ece=self.hit_ece,
             hit_base_rate=self.hit_base_rate,
+            entry=self.entry,
+            unfilled=self.unfilled,
             per_grade=d["per_grade"],
             grade_sets=d["grade_sets"],
             symbol=symbol,
@@ -174,6 +200,7 @@ def evaluate(
     rules: GradingRules | None = None,
     min_calls: int = 30,
     min_independent: int = HitGrades.min_independent,
+    maker_entry: bool = False,
 ) -> EvaluationFigures:
     """Figures for rows aligned across all arguments; ``prior`` is one row of class
     probabilities per row (or one row for all), from training labels only. With ``rules``,
@@ -181,6 +208,9 @@ def evaluate(
     are one symbol's consecutive bars: one independent call per ``horizon`` bars)."""
     prior = np.broadcast_to(prior, calibrated.shape)
     net = net_returns(graded.direction, o, round_trip_cost)
+    net, unfilled = credited(
+        net, graded.direction, o.filled(graded.direction) if maker_entry else None
+    )
     calls = (graded.direction != 0) & np.isfinite(net) & np.isfinite(graded.confidence)
     known = o.y >= 0
     y = o.y[known]
@@ -201,6 +231,8 @@ def evaluate(
         ic_p_value=ic_p,
         hit_ece=hit_ece(graded.confidence[calls], net[calls] > 0) if calls.any() else None,
         hit_base_rate=float((net[calls] > 0).mean()) if calls.any() else None,
+        entry="maker" if maker_entry else "taker",
+        unfilled=unfilled,
         signals=int((graded.direction != 0).sum()),
         per_grade=[
             grade_figures(

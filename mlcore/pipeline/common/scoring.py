@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlcore.backtest.data import funding_within, market_from_frames
+from mlcore.backtest.engine import Costs
 from mlcore.backtest.signals import GradedBacktest, backtest_grade_sets, signal_rules
 from mlcore.pipeline.common.grading import Graded, GradingRules
 from mlcore.pipeline.common.labels import BarrierParams
@@ -59,6 +60,7 @@ def score_graded(
         barrier.horizon,
         rules,
         min_independent=min_independent,
+        maker_entry=barrier.maker_entry,
     )
     span = candles.iloc[positions[0] : positions[-1] + 1]
     if len(span) != len(positions):
@@ -70,6 +72,7 @@ def score_graded(
         graded.grade,
         GRADE_SETS,
         signal_rules(barrier),
+        costs=Costs.paying(barrier.round_trip_cost, barrier.maker_entry),
         random_runs=random_runs,
         progress=progress,
     )

@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from mlcore.backtest import metrics
-from mlcore.backtest.engine import Market, run
+from mlcore.backtest.engine import Costs, Market, run
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets, graded_target
+from mlcore.pipeline.common.fills import credited, maker_filled, next_bar_extremes
 from mlcore.pipeline.common.hits import GRADES, grade_figures, independent_slots
 from mlcore.pipeline.common.rule_baselines import ic_with_p
 
@@ -116,6 +117,7 @@ def backtest_symbol(
     calls: SymbolCalls,
     atr_multiple: float,
     random_runs: int,
+    costs: Costs | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """The symbol's calls traded over the span they cover; and the equity per strategy (for
     the portfolio curve)."""
@@ -127,16 +129,24 @@ def backtest_symbol(
     direction[at] = calls.direction
     grade[at] = calls.grade
     rules = SignalRules(int(np.median(calls.horizon)), atr_multiple, atr_multiple)
-    sets = backtest_grade_sets(span, direction, grade, SETS, rules, random_runs=random_runs)
+    sets = backtest_grade_sets(
+        span, direction, grade, SETS, rules, costs=costs, random_runs=random_runs
+    )
     actionable_grade = np.full(len(span.open_time), "", dtype=object)
     actionable_grade[at] = np.where(calls.actionable, calls.grade, "")
     sets += backtest_grade_sets(
-        span, direction, actionable_grade, {ACTIONABLE: GRADES}, rules, random_runs=random_runs
+        span,
+        direction,
+        actionable_grade,
+        {ACTIONABLE: GRADES},
+        rules,
+        costs=costs,
+        random_runs=random_runs,
     )
     rule = np.zeros(len(span.open_time))
     rule[at] = np.nan_to_num(np.sign(calls.rule))
     rule_result = run(span, graded_target(span, rule, np.full(len(rule), "C", dtype=object),
-                                          ("C",), rules))  # fmt: skip
+                                          ("C",), rules), costs=costs)  # fmt: skip
     # Every curve as a multiple of its starting equity, so symbols and strategies average.
     equity = {s.grade_set: np.array([p[1] for p in s.curve]) / s.curve[0][1] for s in sets}
     curve_time = np.array([p[0] for p in sets[0].curve], dtype=np.int64)
@@ -178,12 +188,24 @@ def evaluate_track_record(
     promises: Mapping[str, float],
     atr_multiple: float,
     random_runs: int = 20,
+    maker_entry: bool = False,
 ) -> dict:
-    """The steps of the module docstring, over every symbol's calls."""
+    """The steps of the module docstring, over every symbol's calls. With ``maker_entry`` a
+    call counts only where its limit at the close traded in the next bar (``fills``)."""
     if not calls:
         return {"calls": None, "ic": None, "backtests": [], "curves": {}, "per_symbol": []}
     forward = [forward_returns(markets[c.symbol], c.open_time, c.horizon) for c in calls]
     net = [c.direction * f - round_trip_cost for c, f in zip(calls, forward, strict=True)]
+    unfilled = 0
+    if maker_entry:
+        for i, c in enumerate(calls):
+            m = markets[c.symbol]
+            low, high = next_bar_extremes(m.open_time, m.low, m.high, m.step_ms)
+            at = np.clip(np.searchsorted(m.open_time, c.open_time), 0, len(m.open_time) - 1)
+            filled = maker_filled(c.direction, m.close[at], low[at], high[at])
+            net[i], missed = credited(net[i], c.direction, filled)
+            unfilled += missed
+    costs = Costs.paying(round_trip_cost, maker_entry)
     cat = np.concatenate
     everything = call_figures(
         cat([c.grade for c in calls]),
@@ -217,11 +239,15 @@ def evaluate_track_record(
             }
         )
         if called.any():
-            figures, equity = backtest_symbol(markets[c.symbol], c, atr_multiple, random_runs)
+            figures, equity = backtest_symbol(
+                markets[c.symbol], c, atr_multiple, random_runs, costs
+            )
             backtests.append(figures)
             equities.append(equity)
     return {
         "calls": everything,
+        "entry": "maker" if maker_entry else "taker",
+        "unfilled": unfilled,  # maker entries whose limit never traded: no outcome
         "ic": {"ic": rho, "p_value": p, "rows": n, "horizon": horizon},
         "best_rule_ic": {"ic": rule_rho, "p_value": rule_p},
         "per_symbol": per_symbol,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.fills import credited
 from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
@@ -75,6 +76,7 @@ class UniverseModel:
             lower_atr=self.atr_multiple,
             horizon=self.horizon,
             round_trip_cost=self.config.round_trip_cost,
+            maker_entry=self.config.maker_entry,
         )
 
     @property
@@ -244,12 +246,19 @@ def config_from_dict(data: dict) -> PooledConfig:
     return PooledConfig(**fields)
 
 
-def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel) -> CallFigures:
+def score_calls(
+    calls: UniverseCalls,
+    forward: np.ndarray,
+    model: UniverseModel,
+    filled: np.ndarray | None = None,
+) -> CallFigures:
     """A window's figures, out of sample: the calls' IC against the forward return over the
     model's horizon (p-value on n / horizon draws), each grade's calls against its promise
     (``hits.grade_figures``), the grade sets, and the hit probability's ECE."""
     cost = model.config.round_trip_cost
     net = calls.direction * forward - cost
+    # A maker entry counts only the calls whose limit filled (``filled``, from the next bars).
+    net, unfilled = credited(net, calls.direction, filled if model.config.maker_entry else None)
     called = (calls.direction != 0) & np.isfinite(net) & np.isfinite(calls.confidence)
     rho, p, n = ic_with_p(calls.score, forward, model.horizon)
     grades = model.config.grades
@@ -265,6 +274,8 @@ def score_calls(calls: UniverseCalls, forward: np.ndarray, model: UniverseModel)
         ic_p_value=p,
         hit_ece=hit_ece(calls.confidence[called], net[called] > 0) if called.any() else None,
         hit_base_rate=float((net[called] > 0).mean()) if called.any() else None,
+        entry="maker" if model.config.maker_entry else "taker",
+        unfilled=unfilled,
         per_grade=[
             asdict(f) for f in grade_evidence(calls.grade, calls.confidence, net, grades, slots)
         ],

@@ -32,6 +32,7 @@ from sklearn.linear_model import Ridge
 
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
+from mlcore.pipeline.common.fills import credited, maker_filled
 from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
@@ -63,6 +64,7 @@ class PooledConfig:
     ridge_alpha: float = 1000.0
     xgb_weight: float = 0.5
     round_trip_cost: float = 0.0012  # two taker fees and two slippages
+    maker_entry: bool = False  # a call counts only where its limit at the close filled
     min_calibration_calls: int = 2000
     per_symbol: bool = True  # also fit per-symbol models on the same folds, for comparison
     device: str = "cpu"  # XGBoost's: "cuda" where torch sees a GPU
@@ -95,6 +97,8 @@ class Dataset:
     step_ms: int
     target_z: dict[int, np.ndarray]  # horizon -> forward return in vol units
     forward: dict[int, np.ndarray]  # horizon -> simple forward return
+    long_fills: np.ndarray  # a limit buy at the close traded in the next bar (``fills``)
+    short_fills: np.ndarray
 
     @property
     def open_time(self) -> np.ndarray:
@@ -125,7 +129,20 @@ def make_dataset(
         forward[h] = simple
         target_z[h] = np.log1p(simple) / (rows["vol"].to_numpy() * np.sqrt(h))
     X = rows[names].to_numpy(np.float32)
-    return Dataset(rows, X, names, step_ms, target_z, forward)
+    exact = grouped["open_time"].shift(-1).to_numpy() == open_time + step_ms
+    next_low = np.where(exact, grouped["low"].shift(-1).to_numpy(np.float64), np.nan)
+    next_high = np.where(exact, grouped["high"].shift(-1).to_numpy(np.float64), np.nan)
+    ones = np.ones(len(close))
+    return Dataset(
+        rows,
+        X,
+        names,
+        step_ms,
+        target_z,
+        forward,
+        maker_filled(ones, close, next_low, next_high),
+        maker_filled(-ones, close, next_low, next_high),
+    )
 
 
 @dataclass(frozen=True)
@@ -396,8 +413,11 @@ def oof_cost_z(data: Dataset, oof: OutOfFold, cost: float) -> np.ndarray:
 def calls(oof: OutOfFold, data: Dataset, config: PooledConfig, cost_z: np.ndarray) -> Calls:
     direction = np.sign(oof.score).astype(np.int64)
     net = direction * oof.forward - config.round_trip_cost
+    if config.maker_entry:  # a call whose limit did not fill has no outcome
+        longs, shorts = data.long_fills[oof.rows], data.short_fills[oof.rows]
+        net, _ = credited(net, direction, np.where(direction > 0, longs, shorts))
     hit = net > 0
-    settled = np.isfinite(oof.forward) & (direction != 0)
+    settled = np.isfinite(net) & (direction != 0)  # an unfilled maker call has no outcome
     t = data.open_time[oof.rows]
     confidence, done = walk_forward_confidence(
         np.abs(oof.score),
@@ -453,7 +473,7 @@ def walk_forward(
                 continue  # too young to train alone: the universe model is all it can have
     cost_z = oof_cost_z(data, oof, config.round_trip_cost)
     c = calls(oof, data, config, cost_z)
-    settled = np.isfinite(oof.forward) & (c.direction != 0)
+    settled = np.isfinite(c.net_return) & (c.direction != 0)
     same = settled & (oof.horizon == oof.folds[-1].horizon)
     use = same if same.sum() >= config.min_calibration_calls else settled
     calibrator = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
@@ -482,7 +502,7 @@ def stable_inputs(oof: OutOfFold, min_agreement: float = 0.75) -> np.ndarray:
 
 def _dissimilar(oof: OutOfFold, c: Calls, scored: np.ndarray) -> dict:
     """How often the dissimilarity flag fired out of sample, and how flagged calls fared."""
-    settled = scored & np.isfinite(oof.forward) & (c.direction != 0)
+    settled = scored & np.isfinite(c.net_return) & (c.direction != 0)
 
     def rate(mask: np.ndarray) -> float | None:
         return float(c.hit[mask].mean()) if mask.any() else None
@@ -541,7 +561,8 @@ def report(result: PooledResult) -> dict:
         result.config.grades,
         slots[scored],
     )
-    settled = scored & np.isfinite(oof.forward)
+    settled = scored & np.isfinite(c.net_return)
+    unfilled = scored & np.isfinite(oof.forward) & (c.direction != 0) & ~settled
     base_rate = float(c.hit[settled].mean()) if settled.any() else None
     return {
         "rows": len(oof.rows),
@@ -565,6 +586,7 @@ def report(result: PooledResult) -> dict:
         "calls": {
             "calibrated_folds": c.calibrated_folds,
             "scored_calls": int(settled.sum()),
+            "unfilled": int(unfilled.sum()),  # maker entries whose limit never traded
             "hit_base_rate": base_rate,
             "hit_definition": "direction x forward return over the fold's horizon > round trip",
             "ece": hit_ece(c.confidence[settled], c.hit[settled]),

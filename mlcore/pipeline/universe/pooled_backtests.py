@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlcore.backtest import metrics
-from mlcore.backtest.engine import Market, run
+from mlcore.backtest.engine import Costs, Market, run
 from mlcore.backtest.signals import SignalRules, backtest_grade_sets, graded_target
 from mlcore.pipeline.common.rule_baselines import BestRule
 from mlcore.pipeline.universe.pooled import PooledResult
@@ -50,6 +50,7 @@ def backtest_symbols(
     oof, c = result.oof, result.calls
     horizon = int(np.median(oof.horizon))
     rules = SignalRules(horizon, atr_multiple, atr_multiple)
+    costs = Costs.paying(result.config.round_trip_cost, result.config.maker_entry)
     times = result.data.open_time[oof.rows]
     symbols = result.data.symbol[oof.rows]
     out = []
@@ -63,11 +64,13 @@ def backtest_symbols(
         grade = np.full(len(market.open_time), "", dtype=object)
         direction[at] = c.direction[mine]
         grade[at] = c.grade[mine]
-        sets = backtest_grade_sets(market, direction, grade, SETS, rules, random_runs=random_runs)
+        sets = backtest_grade_sets(
+            market, direction, grade, SETS, rules, costs=costs, random_runs=random_runs
+        )
         rule = np.zeros(len(market.open_time))
         rule[at] = np.nan_to_num(np.sign(best.score[mine]))
         target = graded_target(market, rule, np.full(len(rule), "C", dtype=object), ("C",), rules)
-        rule_metrics = metrics.compute(run(market, target), market.step_ms)
+        rule_metrics = metrics.compute(run(market, target, costs=costs), market.step_ms)
         out.append(
             SymbolBacktest(
                 symbol,

@@ -178,7 +178,8 @@ def symbol_frame(
     p: UniverseParams | None = None,
 ) -> pd.DataFrame:
     """One symbol's own scale-free columns, indexed by open_time (epoch ms); plus ``vol`` (the
-    volatility unit) and ``close``, which the context and the targets use."""
+    volatility unit) and ``close``, which the context and the targets use, and the bar's
+    ``low`` and ``high`` (never inputs: whether a maker entry filled, ``fills``)."""
     p = p or UniverseParams()
     step = interval_ms(interval)
     t = candles["open_time"].to_numpy(np.int64)
@@ -218,9 +219,9 @@ def symbol_frame(
     values[np.isinf(values)] = np.nan
     # One block, built once: a live tick builds this frame for every symbol it serves.
     return pd.DataFrame(
-        np.column_stack([values, vol, c]),
+        np.column_stack([values, vol, c, lo, h]),
         index=pd.Index(t, name="open_time"),
-        columns=[*out, "vol", "close"],
+        columns=[*out, "vol", "close", "low", "high"],
     )
 
 
@@ -274,10 +275,12 @@ def symbol_row(
     rate, z = _funding_asof(t, interval_ms(interval), funding, p)
     out["funding_bps"] = rate[0]
     out[f"funding_z_{p.funding_z_events}"] = z[0]
-    values = np.array([*out.values(), vol, c[-1]], dtype=np.float64)
+    values = np.array([*out.values(), vol, c[-1], lo[-1], h[-1]], dtype=np.float64)
     values[:-2][np.isinf(values[:-2])] = nan
     return pd.DataFrame(
-        values[None, :], index=pd.Index(t, name="open_time"), columns=[*out, "vol", "close"]
+        values[None, :],
+        index=pd.Index(t, name="open_time"),
+        columns=[*out, "vol", "close", "low", "high"],
     )
 
 
