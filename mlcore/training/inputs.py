@@ -118,7 +118,20 @@ def read_round(
             continue
         candles[s], funding[s] = read.candles, read.funding
         if read.frame is None:
-            gaps = find_gaps(read.candles["open_time"].to_numpy(), step)
+            times = read.candles["open_time"].to_numpy()
+            gaps = find_gaps(times, step)
+            if not gaps and len(times) and int(times[0]) > first_ms:
+                # Not a hole: a young listing, whose history starts after the look-back does.
+                start, earliest = (
+                    f"{ms_to_datetime(t):%Y-%m-%d %H:%M}"
+                    for t in (int(times[0]), int(times[0]) + (model.history_needed - 1) * step)
+                )
+                missing[s] = (
+                    f"its stored {interval} history starts {start}; the universe model reads "
+                    f"{model.history_needed - 1} bars before the first it predicts, so it can "
+                    f"predict from {earliest} on"
+                )
+                continue
             where = f": {gaps[0]}" if gaps else ""
             missing[s] = (
                 f"candles are missing ({len(read.candles)} of the {need} bars the universe "

@@ -181,6 +181,23 @@ def test_a_gap_in_the_target_is_refused_a_gap_elsewhere_only_thins_the_context(
     assert "2024-05-14 04:00" in outcome.reason and "check_data --repair" in outcome.reason
 
 
+def test_a_young_listing_is_told_when_it_can_be_served_not_to_repair(universe_champion):
+    """Its history starts after the model's look-back does: no hole to repair, a date to wait
+    for."""
+    from datetime import timedelta
+
+    from analysis.store import delete_candles
+
+    start = BAR - timedelta(hours=100)
+    delete_candles("1000PEPEUSDT", "1h", open_time__lt=start)
+    outcome = inference.infer("1000PEPEUSDT", "1h", BAR)
+    needed = serving_cache.serving_for(universe_champion).history_needed
+    earliest = start + timedelta(hours=needed - 1)
+    assert outcome.signal is None and "repair" not in outcome.reason
+    assert f"history starts {start:%Y-%m-%d %H:%M}" in outcome.reason
+    assert f"it can predict from {earliest:%Y-%m-%d %H:%M} on" in outcome.reason
+
+
 def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, tmp_path):
     """``evaluate`` for a symbol outside the universe model's training set: the same inputs and
     prediction as live inference, and the documented report."""
