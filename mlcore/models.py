@@ -239,8 +239,8 @@ class GradingConfig(models.Model):
     # What a hand trader pays: a hit is a call that beats this round trip (labels, grade
     # evidence, backtests, the risk check). Frozen with each model's evidence.
     class Entry(models.TextChoices):
-        TAKER = "taker", "taker: market orders in and out (fees and slippage)"
-        MAKER = "maker", "maker: a limit order at the close, credited only if it traded"
+        TAKER = "taker", "taker (market orders)"
+        MAKER = "maker", "maker (a limit at the close)"
 
     entry = models.CharField(max_length=5, choices=Entry.choices, default=Entry.TAKER)
     taker_fee = models.FloatField(
