@@ -67,7 +67,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  IC {'n/a' if ic is None else f'{ic:+.4f}'} (p {f['ic_p_value']}); "
             f"{f['signals']} calls, hit rate net of costs {_pct(f['hit_base_rate'])}, "
-            f"hit-probability ECE {f['hit_ece']}\n  a hit: {f['hit_definition']}"
+            f"hit-probability ECE {f['hit_ece']}\n  a call is for {f['horizon']} {model.interval} "
+            f"bars; a hit: {f['hit_definition']} ({f['entry']} costs"
+            + (f", {f['unfilled']} calls unfilled)" if f["entry"] == "maker" else ")")
         )
         if classes := f["classes"]:
             self.stdout.write(
@@ -79,7 +81,8 @@ class Command(BaseCommand):
             )
         for g in f["per_grade"]:
             self.stdout.write(
-                f"  grade {g['grade']:<2} {g['count']:>5} signals, hit rate {_pct(g['hit_rate'])} "
+                f"  grade {g['grade']:<2} {g['count']:>5} signals ({g.get('independent')} "
+                f"independent), hit rate {_pct(g['hit_rate'])} "
                 f"[{_pct(g['hit_rate_low'])}, {_pct(g['hit_rate_high'])}], "
                 f"mean net return {_pct(g['mean_return'])}"
                 + (f"; {g['reason']}" if g.get("reason") else "")

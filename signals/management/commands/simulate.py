@@ -115,6 +115,7 @@ def summary(report: dict) -> str:
     if every.get("count"):
         lines.append(
             f"every call: {every['hit_rate']:.1%} hits net of costs on {every['count']:,} "
+            f"({every.get('independent')} independent) "
             f"[{every['hit_rate_low']:.1%}, {every['hit_rate_high']:.1%}]; IC "
             + (f"{ic['ic']:+.4f}" if ic.get("ic") is not None else "-")
             + (f" (p {ic['p_value']:.2g})" if ic.get("p_value") is not None else "")
