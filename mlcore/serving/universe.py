@@ -30,7 +30,7 @@ from mlcore.backtest.signals import SignalRules, backtest_grade_sets
 from mlcore.backtest_runs import funding_gap
 from mlcore.pipeline.common.confirmations import market_context
 from mlcore.pipeline.common.explain import explain_scores
-from mlcore.pipeline.common.fills import maker_filled, next_bar_extremes
+from mlcore.pipeline.common.fills import next_bar_extremes
 from mlcore.pipeline.common.out_of_sample import GRADE_SETS
 from mlcore.pipeline.universe.final_model import (
     UniverseCalls,
@@ -120,10 +120,13 @@ class UniverseServing(ServingModel):
             candles["high"].to_numpy(np.float64),
             step,
         )
-        filled = maker_filled(
-            calls.direction, calls.close, next_low[positions], next_high[positions]
-        )
-        figures = score_calls(calls, forward[positions], um, filled).as_dict()
+        figures = score_calls(
+            calls,
+            forward[positions],
+            um,
+            (next_low[positions], next_high[positions]),
+            rule=self.chosen_rule(),
+        ).as_dict()
         market = market_from_frames(window, funding_within(inputs.funding, window), interval)
         atr = um.atr_multiple  # the stop and target its signals show (saved with the model)
         backtests = backtest_grade_sets(
@@ -176,6 +179,13 @@ class UniverseServing(ServingModel):
             call.timings["shap"] = shap
             out[call.symbol] = call
         return out
+
+    def chosen_rule(self) -> str:
+        """The simple rule its training rows favoured (the best IC over every walk-forward
+        fold), as a trader comparing it would have picked it then."""
+        rules = ((self.record.metrics or {}).get("universe") or {}).get("best_rule") or {}
+        scored = [r for r in rules.get("rules", []) if r.get("ic") is not None]
+        return max(scored, key=lambda r: r["ic"])["rule"] if scored else ""
 
     def unmeasurable(self, symbol: str) -> str:
         return (

@@ -240,6 +240,10 @@ def test_evaluate_scores_a_symbol_the_universe_model_never_trained_on(settings, 
     shape = {field.name for field in fields(CallFigures)}
     assert set(f) == shape | {"risk"} and f["hit_definition"] == HIT_FORWARD
     assert f["kind"] == "universe" and f["classes"] is None
+    # Beside it, the simple rule its training favoured, on the same rows at the same costs.
+    rule = f["detail"]["best_rule_same_rows"]
+    assert rule["rule"] and rule["ic"] is not None and rule["calls"] > 2000
+    assert "the rule its training favoured" in out.getvalue()
     walk_forward = model.evaluations.get(kind="walk_forward").figures
     assert set(walk_forward) == shape and walk_forward["per_grade"]
     assert walk_forward["detail"]["per_symbol"] and walk_forward["hit_definition"].startswith(

@@ -71,6 +71,13 @@ class Command(BaseCommand):
             f"bars; a hit: {f['hit_definition']} ({f['entry']} costs"
             + (f", {f['unfilled']} calls unfilled)" if f["entry"] == "maker" else ")")
         )
+        rule = (f.get("detail") or {}).get("best_rule_same_rows") or {}
+        if rule.get("ic") is not None:
+            self.stdout.write(
+                f"  the rule its training favoured ({rule['rule']}), same rows: IC "
+                f"{rule['ic']:+.4f} (p {rule['ic_p_value']:.2g}), hit rate net of costs "
+                f"{_pct(rule['hit_rate'])}, mean net {rule['mean_net']:+.3%} a call"
+            )
         if classes := f["classes"]:
             self.stdout.write(
                 f"  accuracy {_pct(classes['accuracy'])} vs majority class "

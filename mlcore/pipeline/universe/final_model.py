@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
-from mlcore.pipeline.common.fills import credited
+from mlcore.pipeline.common.fills import credited, maker_filled
 from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
@@ -40,7 +40,7 @@ from mlcore.pipeline.common.hits import (
 from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
 from mlcore.pipeline.common.labels import BarrierParams
 from mlcore.pipeline.common.out_of_sample import GRADE_SETS
-from mlcore.pipeline.common.rule_baselines import ic_with_p
+from mlcore.pipeline.common.rule_baselines import ic_with_p, rule_scores
 from mlcore.pipeline.universe.pooled import (
     Members,
     PooledConfig,
@@ -250,15 +250,25 @@ def score_calls(
     calls: UniverseCalls,
     forward: np.ndarray,
     model: UniverseModel,
-    filled: np.ndarray | None = None,
+    next_bar: tuple[np.ndarray, np.ndarray] | None = None,
+    rule: str = "",
 ) -> CallFigures:
     """A window's figures, out of sample: the calls' IC against the forward return over the
     model's horizon (p-value on n / horizon draws), each grade's calls against its promise
-    (``hits.grade_figures``), the grade sets, and the hit probability's ECE."""
+    (``hits.grade_figures``), the grade sets, and the hit probability's ECE. ``next_bar``:
+    each call's next bar's low and high (whether a maker entry filled). ``rule``: the simple
+    rule its training chose, scored on the same rows at the same costs (``detail``)."""
     cost = model.config.round_trip_cost
-    net = calls.direction * forward - cost
-    # A maker entry counts only the calls whose limit filled (``filled``, from the next bars).
-    net, unfilled = credited(net, calls.direction, filled if model.config.maker_entry else None)
+
+    def credited_net(direction: np.ndarray) -> tuple[np.ndarray, int]:
+        net = direction * forward - cost
+        if not model.config.maker_entry:
+            return net, 0
+        if next_bar is None:
+            raise ValueError("a maker entry is judged on the next bars: pass next_bar")
+        return credited(net, direction, maker_filled(direction, calls.close, *next_bar))
+
+    net, unfilled = credited_net(calls.direction)
     called = (calls.direction != 0) & np.isfinite(net) & np.isfinite(calls.confidence)
     rho, p, n = ic_with_p(calls.score, forward, model.horizon)
     grades = model.config.grades
@@ -289,5 +299,28 @@ def score_calls(
         ],
         symbol=calls.symbol,
         trained_on_symbol=not calls.unseen,
-        detail={"supported_grades": list(model.supported)},
+        detail={
+            "supported_grades": list(model.supported),
+            "best_rule_same_rows": _rule_figures(calls, forward, model.horizon, rule, credited_net),
+        },
     )
+
+
+def _rule_figures(calls: UniverseCalls, forward, horizon: int, rule: str, credited_net) -> dict:
+    """The simple rule on the model's rows: its IC and, traded on every row at the same costs,
+    its hit rate and mean net per call."""
+    score = rule_scores(calls.features).get(rule) if rule else None
+    if score is None:
+        return {"rule": rule or None, "ic": None}
+    rho, p, _ = ic_with_p(score, forward, horizon)
+    direction = np.nan_to_num(np.sign(score)).astype(np.int64)
+    net, _ = credited_net(direction)
+    every = grade_figures("every call", direction != 0, net)
+    return {
+        "rule": rule,
+        "ic": rho,
+        "ic_p_value": p,
+        "calls": every.count,
+        "hit_rate": every.hit_rate,
+        "mean_net": every.mean_return,
+    }
