@@ -236,6 +236,17 @@ def test_pooled_walk_forward_is_out_of_sample_end_to_end(data):
     d = rep["dissimilar"]
     assert 0 <= d["flagged_share"] < 0.2 and d["hit_rate_unflagged"] is not None
     assert len(result.oof.outside) == len(result.oof.rows)
+    # Conditional evidence: each condition a subset of the rows after the first fold, its cut
+    # learnt on earlier folds; IC and t on one row per symbol and horizon-long block.
+    every, *conditions = rep["conditional"]
+    assert every["condition"] == "every row" and len(conditions) == 3
+    later = int((oof.fold > first).sum())
+    assert every["rows"] == later and 0 < every["independent"] < later
+    for c in conditions:
+        assert 0 < c["rows"] < later and c["independent"] <= every["independent"]
+        assert c["ic"] is None or (-1 <= c["ic"] <= 1 and np.isfinite(c["t"]))
+    strongest = conditions[0]
+    assert 0.03 < strongest["rows"] / later < 0.3  # about a tenth, cut on earlier folds
     json.dumps(rep, default=float)
 
 

@@ -174,6 +174,11 @@ def universe_summary(rep: dict) -> str:
     )
     for g in calls["grades"]:
         lines.append(f"    {g['grade']:<2} {g['count']:>7} calls: {g['reason']}")
+    for c in rep.get("conditional", []):
+        ic = "n/a" if c["ic"] is None else f"{c['ic']:+.4f} (t {c['t']:+.1f})"
+        lines.append(
+            f"  {c['condition']}: IC {ic} on {c['independent']} independent of {c['rows']} rows"
+        )
     d = rep.get("dissimilar")
     if d and d["flagged_share"] is not None:
         hit = d["hit_rate_flagged"]

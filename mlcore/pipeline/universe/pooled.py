@@ -515,6 +515,67 @@ def _dissimilar(oof: OutOfFold, c: Calls, scored: np.ndarray) -> dict:
     }
 
 
+# Conditions where an effect may live though the average call carries none: the column read,
+# and the quantile of it, learnt on earlier folds only, above which a row is inside.
+CONDITIONS: dict[str, tuple[str, float]] = {
+    "strongest tenth of scores": ("|score|", 0.9),
+    "extreme funding (top tenth of |funding z|)": ("|funding z|", 0.9),
+    "wild volatility (top third of short/long vol)": ("vol_ratio", 2 / 3),
+}
+
+
+def conditional_evidence(result: PooledResult) -> list[dict]:
+    """Per condition, the rows inside it (each fold's cut chosen on the earlier folds' rows
+    only; the first fold has none and is left out), and the IC of the score with the target
+    on them with its t, on independent rows: the first row of each symbol's horizon-long
+    block, so overlapping rows do not inflate the t. ``every row`` is the same on all rows
+    after the first fold."""
+    data, oof = result.data, result.oof
+    t = data.open_time[oof.rows]
+    slots = independent_slots(data.symbol[oof.rows], t, oof.horizon * data.step_ms)
+    first = np.zeros(len(slots), dtype=bool)
+    first[np.unique(slots, return_index=True)[1]] = True
+    rows = data.rows.iloc[oof.rows]
+    funding = next((c for c in rows.columns if c.startswith("funding_z_")), None)
+    columns = {
+        "|score|": np.abs(oof.score),
+        "|funding z|": np.abs(rows[funding].to_numpy(np.float64))
+        if funding
+        else np.full(len(oof.rows), np.nan),
+        "vol_ratio": rows["vol_ratio"].to_numpy(np.float64),
+    }
+    folds = sorted(set(oof.fold.tolist()))
+    later = oof.fold > folds[0]
+    usable = first & np.isfinite(oof.target_z) & np.isfinite(oof.score)
+
+    def figures(name: str, inside: np.ndarray) -> dict:
+        take = inside & usable
+        n = int(take.sum())
+        rho = rule_baselines.spearman(oof.score[take], oof.target_z[take]) if n > 10 else None
+        t_stat = rho * np.sqrt((n - 2) / max(1e-12, 1 - rho**2)) if rho is not None else None
+        return {
+            "condition": name,
+            "rows": int((inside & later).sum()),
+            "independent": n,
+            "ic": rho,
+            "t": None if t_stat is None else float(t_stat),
+        }
+
+    out = [figures("every row", later)]
+    for name, (column, q) in CONDITIONS.items():
+        values = columns[column]
+        inside = np.zeros(len(values), dtype=bool)
+        for number in folds[1:]:
+            earlier = (oof.fold < number) & np.isfinite(values)
+            if not earlier.any():
+                continue
+            here = oof.fold == number
+            with np.errstate(invalid="ignore"):
+                inside[here] = values[here] >= np.quantile(values[earlier], q)
+        out.append(figures(name, inside))
+    return out
+
+
 def best_rule(result: PooledResult) -> rule_baselines.BestRule:
     """The simple rule a trader would have used in each fold, chosen on the earlier ones."""
     return rule_baselines.best_rule_walk_forward(result.rules, result.oof.target_z, result.oof.fold)
@@ -594,6 +655,7 @@ def report(result: PooledResult) -> dict:
         },
         "dissimilar": _dissimilar(oof, c, scored),
         "calibrator": result.calibrator.to_dict(),
+        "conditional": conditional_evidence(result),
         "unstable_inputs": [
             name for name, ok in zip(data.features, stable_inputs(oof), strict=True) if not ok
         ],
