@@ -108,10 +108,19 @@ def save_bundle(
     return target
 
 
-def save_universe(model: UniverseModel, target: Path, *, extra: dict | None = None) -> Path:
+def save_universe(
+    model: UniverseModel,
+    target: Path,
+    *,
+    extra: dict | None = None,
+    reference: dict[str, np.ndarray] | None = None,
+) -> Path:
     """Write a universe model the same way: members, hit calibrator and everything that
-    decides its inputs, in the manifest."""
+    decides its inputs, in the manifest; ``reference``: a sample of its training rows'
+    inputs across every symbol (``reference.npz``, what its drift check compares with)."""
     with _staged(target) as staging:
+        if reference is not None:
+            np.savez_compressed(staging / "reference.npz", **reference)
         manifest = {
             "format_version": FORMAT_VERSION,
             "kind": "universe",

@@ -10,6 +10,11 @@
 5. a trigger enqueues one retraining after commit, unless one is queued or running already (a
    constraint makes a second impossible) or no candle is newer than the training data;
 6. a ``DriftReport`` with all of it.
+``check_universe(interval)`` is the same for the universe model: its recent window is the
+newest ``window_bars`` bars of every configured symbol with data, predicted in one round by the
+live path's function (``predict_round``); the inputs against the reference saved with it (a
+sample of its training rows spanning every symbol); the hit rate of its recent settled calls
+(net of its round trip) against its walk-forward's; a trigger retrains it through its gate.
 ``retrain_symbols()`` is the weekly retraining of every symbol's own model with data;
 ``retrain_universe_model()`` the weekly retraining of the universe model.
 """
@@ -24,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import universe
+from analysis.intervals import interval_ms
 from analysis.market import candles_frame, funding_frame
 from analysis.models import Candle
 from analysis.quality import ms_to_datetime
@@ -112,6 +118,74 @@ def check(symbol: str, interval: str, now: datetime | None = None) -> DriftRepor
         thresholds=t.to_dict(),
         action=action,
         training_run=run,
+    )
+
+
+def check_universe(interval: str, now: datetime | None = None) -> DriftReport | None:
+    """The universe champion's drift check (the module docstring); None without a champion,
+    or for one saved before it kept a reference sample."""
+    from mlcore.pipeline.universe.final_model import UNIVERSE, predict_round
+    from mlcore.training.inputs import read_round
+
+    now = now or datetime.now(UTC)
+    model = ModelVersion.objects.champion(UNIVERSE, interval)
+    if model is None or not (Path(model.artifact_path) / "reference.npz").exists():
+        return None
+    t = drift_thresholds()
+    um = artifacts.load_universe(Path(model.artifact_path))
+    reference = artifacts.load_arrays(Path(model.artifact_path), "reference.npz")
+    step = interval_ms(interval)
+    symbols = [
+        s for s in universe.symbols() if Candle.objects.last_open_time(s, interval) is not None
+    ]
+    if not symbols:
+        return None
+    last = max(int(Candle.objects.last_open_time(s, interval).timestamp() * 1000) for s in symbols)
+    start = last - (settings.DRIFT["window_bars"] - 1) * step
+    read = read_round(um, symbols, interval, start - (um.history_needed - 1) * step, last)
+    served = [s for s in symbols if s not in read.missing]
+    calls = predict_round(um, read.frames, served, since=start)
+    if not calls:
+        return None
+    recent = np.concatenate([c.features.to_numpy(np.float64) for c in calls.values()])
+    features = feature_drift(
+        reference["features"],
+        recent,
+        um.features,
+        tau=reference.get("tau"),
+        reference_rows=int(reference.get("rows", len(reference["features"]))),
+        t=t,
+    )
+    hits = []
+    evaluable = int(model.evaluable_from.timestamp() * 1000)
+    for symbol, c in calls.items():
+        candles = read.candles[symbol]
+        close = candles["close"].to_numpy(np.float64)
+        at = np.searchsorted(candles["open_time"].to_numpy(), c.open_time)
+        later = at + um.horizon
+        known = (later < len(close)) & (c.direction != 0) & (c.open_time >= evaluable)
+        forward = close[later[known]] / close[at[known]] - 1.0
+        hits.append(c.direction[known] * forward - um.config.round_trip_cost > 0)
+    correct = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+    baseline = ((model.metrics.get("universe") or {}).get("calls") or {}).get("hit_base_rate")
+    age = (now - model.train_end).total_seconds() / 86_400
+    result = assess(features, correct, baseline, age, t)
+    action = "none: no trigger fired"
+    if result.triggers:
+        action = retrain_universe_model(interval)
+    return DriftReport.objects.create(
+        model_version=model,
+        window_start=ms_to_datetime(start),
+        window_end=ms_to_datetime(last),
+        features=[vars(f) for f in features],
+        drifted=result.drifted,
+        accuracy=result.accuracy,
+        outcomes=result.outcomes,
+        baseline_accuracy=baseline,
+        age_days=age,
+        triggers=result.triggers,
+        thresholds=t.to_dict(),
+        action=action,
     )
 
 

@@ -34,11 +34,12 @@ def train(run_id: int) -> dict:
 def check_drift() -> list[str]:
     """Daily: a drift check of every champion; a trigger queues one retraining."""
     out = []
-    # The universe model has no drift check yet (its reference sample would span every
-    # symbol); its per-symbol rivals are checked as before.
     champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
-    for model in champions.filter(kind=ModelVersion.Kind.SYMBOL):
-        report = drift_checks.check(model.symbol, model.interval)
+    for model in champions:
+        if model.kind == ModelVersion.Kind.UNIVERSE:
+            report = drift_checks.check_universe(model.interval)
+        else:
+            report = drift_checks.check(model.symbol, model.interval)
         if report:
             out.append(f"{model.version}: {', '.join(report.triggers) or 'ok'}; {report.action}")
     return out

@@ -50,6 +50,7 @@ from mlcore.config import default_barrier
 from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.device import compute_device
+from mlcore.pipeline.common.drift import autocorrelation_time
 from mlcore.pipeline.common.hits import HitGrades, supported_grades
 from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
 from mlcore.pipeline.universe import pooled
@@ -395,7 +396,9 @@ def record(
     if simulation and directory.exists():
         # Files without a row: a simulation killed between writing them and its commit.
         shutil.rmtree(directory)
-    artifacts.save_universe(model, directory, extra={"version": name})
+    artifacts.save_universe(
+        model, directory, extra={"version": name}, reference=drift_reference(data)
+    )
     spec = {"universe": model.params.to_dict(), "features": model.features}
     spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     t = data.open_time
@@ -457,6 +460,29 @@ def record(
 
 def write_report(rep: dict, interval: str) -> Path:
     return reports.write_report(f"universe_{interval}.json", rep, default=_plain)
+
+
+def drift_reference(data: pooled.Dataset, per_symbol: int = 400) -> dict[str, np.ndarray]:
+    """Its drift check's reference: up to ``per_symbol`` training rows of every symbol, evenly
+    spaced in time (a sample spanning every symbol, not the most recent one's), with each
+    input's autocorrelation time measured on one symbol's rows in time order (the symbol with
+    the most rows, its last 20,000)."""
+    symbols = data.symbol
+    picked = []
+    for s in sorted(set(symbols)):
+        mine = np.flatnonzero(symbols == s)
+        picked.append(mine[np.linspace(0, len(mine) - 1, min(per_symbol, len(mine))).astype(int)])
+    sample = np.sort(np.concatenate(picked))
+    names, counts = np.unique(symbols, return_counts=True)
+    longest = np.flatnonzero(symbols == names[counts.argmax()])[-20_000:]
+    return {
+        "features": data.X[sample].astype(np.float64),
+        "names": np.array(data.features),
+        "symbols": symbols[sample].astype(str),
+        "open_time": data.open_time[sample],
+        "tau": autocorrelation_time(data.X[longest].astype(np.float64)),
+        "rows": np.array(len(data.X)),
+    }
 
 
 def walk_forward_figures(rep: dict, model: UniverseModel) -> dict:

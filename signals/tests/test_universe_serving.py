@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
@@ -304,13 +306,45 @@ def test_the_universe_models_page_shows_its_evidence(universe_champion, signed_i
 def test_the_daily_drift_check_and_the_worker_preload_cope_with_a_universe_champion(
     universe_champion,
 ):
-    from mlcore import tasks
 
-    assert tasks.check_drift() == []  # no per-symbol champion; the universe one is not checked
     serving_cache.forget()
     assert serving_cache.load_champions() == 1
     assert serving_cache.serving_for(universe_champion).kind == "universe"
     assert universe_champion.version in serving_cache._loaded
+
+
+def test_the_daily_drift_check_covers_the_universe_champion_and_retrains_it(
+    universe_champion, settings, django_capture_on_commit_callbacks
+):
+    """Its inputs over the newest bars of every symbol against the reference sample of its
+    training rows (spanning every symbol), its recent calls' hit rate against its
+    walk-forward's, its age; a trigger queues its retraining through its gate."""
+    from mlcore import tasks
+    from mlcore.models import DriftReport, TrainingRun
+
+    settings.SYMBOLS = ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT"]
+    reference = Path(universe_champion.artifact_path) / "reference.npz"
+    with np.load(reference) as stored:
+        saved = {k: stored[k] for k in stored.files}
+    assert set(saved["symbols"]) == {"BTCUSDT", "ETHUSDT"}
+    assert saved["features"].shape == (800, len(saved["names"]))
+    # The session's model trained on every stored bar: say it trained to April, so that the
+    # window (the last 720 bars, to 2024-05-14) holds calls after its training and embargo.
+    universe_champion.train_end = datetime(2024, 4, 1, tzinfo=UTC)
+    universe_champion.save(update_fields=["train_end"])
+    with django_capture_on_commit_callbacks() as queued:
+        lines = tasks.check_drift()
+    report = DriftReport.objects.get(model_version=universe_champion)
+    assert [f["name"] for f in report.features] == list(saved["names"])
+    assert report.outcomes > 1000 and 0.3 < report.accuracy < 0.7
+    assert (
+        report.baseline_accuracy == universe_champion.metrics["universe"]["calls"]["hit_base_rate"]
+    )
+    assert "age" in report.triggers
+    run = TrainingRun.objects.get(symbol=UNIVERSE, status="queued")
+    assert report.action == f"universe 1h: retraining #{run.pk} queued on 3 symbols"
+    assert lines == [f"{universe_champion.version}: {', '.join(report.triggers)}; {report.action}"]
+    assert len(queued) == 1  # the training task, sent once the check commits
 
 
 def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_champion):
