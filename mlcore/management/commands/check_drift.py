@@ -1,8 +1,8 @@
 """Check each champion for drift and act on it.
 
-1. For each symbol (default: every champion): features of the newest window against the
-   model's training sample, accuracy of its recent predictions against its out-of-fold
-   baseline, and its age.
+1. For each symbol (default: every champion, the universe model's too): features of the
+   newest window against the model's training sample, accuracy (a universe model: hit rate)
+   of its recent predictions against its out-of-fold baseline, and its age.
 2. A trigger queues one retraining of that symbol (none while one is queued or running, none
    when no candle is newer than the training data); the report says which.
 3. Exit code 1 when any trigger fired, so a cron job or CI notices.
@@ -24,10 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--symbols", type=symbol_list, default=None)
 
     def handle(self, *args, **o):
-        # The universe model has no drift check yet (see mlcore.tasks.check_drift).
-        champions = ModelVersion.objects.filter(
-            status=ModelVersion.Status.CHAMPION, kind=ModelVersion.Kind.SYMBOL
-        )
+        champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION)
         if o["symbols"]:
             champions = champions.filter(symbol__in=o["symbols"])
             missing = set(o["symbols"]) - set(champions.values_list("symbol", flat=True))
@@ -36,9 +33,15 @@ class Command(BaseCommand):
         fired = False
         for model in champions.order_by("symbol"):
             try:
-                report = drift_checks.check(model.symbol, model.interval)
+                if model.kind == ModelVersion.Kind.UNIVERSE:
+                    report = drift_checks.check_universe(model.interval)
+                else:
+                    report = drift_checks.check(model.symbol, model.interval)
             except ValueError as exc:
                 raise CommandError(f"{model.symbol}: {exc}") from exc
+            if report is None:
+                self.stdout.write(f"{model.version}: saved without a reference sample: not checked")
+                continue
             fired |= bool(report.triggers)
             accuracy = "n/a" if report.accuracy is None else f"{report.accuracy:.1%}"
             baseline = (
