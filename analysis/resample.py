@@ -32,10 +32,9 @@ def resample(frame: pd.DataFrame, source: str, target: str) -> pd.DataFrame:
     if np.any(times % step):
         raise ResampleError(f"open times off the {source} grid")
     bucket = times // big * big
-    grouped = frame.assign(bucket=bucket).groupby("bucket", sort=True)
-    count = grouped["open_time"].count()
+    g = frame.assign(bucket=bucket).groupby("bucket", sort=True)
+    count = g["open_time"].count()
     complete = count[count == per].index
-    g = grouped
     out = pd.DataFrame(
         {
             "open_time": complete.to_numpy(np.int64),

@@ -36,7 +36,12 @@ from analysis.quality import ms_to_datetime
 from mlcore import artifacts
 from mlcore.config import TrainRequest, drift_thresholds
 from mlcore.models import DriftReport, ModelVersion, TrainingRun
-from mlcore.pipeline.common.drift import assess, feature_drift
+from mlcore.pipeline.common.drift import (
+    DriftAssessment,
+    DriftThresholds,
+    assess,
+    feature_drift,
+)
 from mlcore.pipeline.common.labels import triple_barrier
 from mlcore.pipeline.common.out_of_sample import outcomes
 from mlcore.pipeline.symbol.predict import predict
@@ -104,16 +109,28 @@ def check(symbol: str, interval: str, now: datetime | None = None) -> DriftRepor
                 f"not retrained: no candle is newer than its training data (to "
                 f"{model.train_end:%Y-%m-%d %H:%M}); fetch market data first"
             )
+    return _report(model, int(preds.open_time[0]), int(preds.open_time[-1]), result, t, action, run)
+
+
+def _report(
+    model: ModelVersion,
+    start_ms: int,
+    end_ms: int,
+    result: DriftAssessment,
+    t: DriftThresholds,
+    action: str,
+    run: TrainingRun | None = None,
+) -> DriftReport:
     return DriftReport.objects.create(
         model_version=model,
-        window_start=ms_to_datetime(int(preds.open_time[0])),
-        window_end=ms_to_datetime(int(preds.open_time[-1])),
-        features=[vars(f) for f in features],
+        window_start=ms_to_datetime(start_ms),
+        window_end=ms_to_datetime(end_ms),
+        features=[vars(f) for f in result.features],
         drifted=result.drifted,
         accuracy=result.accuracy,
         outcomes=result.outcomes,
-        baseline_accuracy=baseline,
-        age_days=age,
+        baseline_accuracy=result.baseline_accuracy,
+        age_days=result.age_days,
         triggers=result.triggers,
         thresholds=t.to_dict(),
         action=action,
@@ -135,12 +152,11 @@ def check_universe(interval: str, now: datetime | None = None) -> DriftReport | 
     um = artifacts.load_universe(Path(model.artifact_path))
     reference = artifacts.load_arrays(Path(model.artifact_path), "reference.npz")
     step = interval_ms(interval)
-    symbols = [
-        s for s in universe.symbols() if Candle.objects.last_open_time(s, interval) is not None
-    ]
+    newest = {s: Candle.objects.last_open_time(s, interval) for s in universe.symbols()}
+    symbols = [s for s, t in newest.items() if t is not None]
     if not symbols:
         return None
-    last = max(int(Candle.objects.last_open_time(s, interval).timestamp() * 1000) for s in symbols)
+    last = max(int(newest[s].timestamp() * 1000) for s in symbols)
     start = last - (settings.DRIFT["window_bars"] - 1) * step
     read = read_round(um, symbols, interval, start - (um.history_needed - 1) * step, last)
     served = [s for s in symbols if s not in read.missing]
@@ -170,23 +186,8 @@ def check_universe(interval: str, now: datetime | None = None) -> DriftReport | 
     baseline = ((model.metrics.get("universe") or {}).get("calls") or {}).get("hit_base_rate")
     age = (now - model.train_end).total_seconds() / 86_400
     result = assess(features, correct, baseline, age, t)
-    action = "none: no trigger fired"
-    if result.triggers:
-        action = retrain_universe_model(interval)
-    return DriftReport.objects.create(
-        model_version=model,
-        window_start=ms_to_datetime(start),
-        window_end=ms_to_datetime(last),
-        features=[vars(f) for f in features],
-        drifted=result.drifted,
-        accuracy=result.accuracy,
-        outcomes=result.outcomes,
-        baseline_accuracy=baseline,
-        age_days=age,
-        triggers=result.triggers,
-        thresholds=t.to_dict(),
-        action=action,
-    )
+    action = retrain_universe_model(interval) if result.triggers else "none: no trigger fired"
+    return _report(model, start, last, result, t, action)
 
 
 def retrain_symbols() -> list[str]:

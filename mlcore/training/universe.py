@@ -46,7 +46,6 @@ from analysis.quality import find_gaps, ms_to_datetime, row_problems
 from mlcore import artifacts, reports
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
-from mlcore.config import default_barrier
 from mlcore.models import Evaluation, GradingConfig, ModelVersion, TrainingRun
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.device import compute_device
@@ -253,16 +252,16 @@ def universe_config(quick: bool, interval: str = "1h") -> pooled.PooledConfig:
     # The grades promise the hit rates set on /settings (the universe model has no regime or
     # higher-timeframe confirmations to count), and a call pays the same round trip as a
     # symbol model's.
-    rules = GradingConfig.current().rules()
-    barrier = default_barrier()
+    grading = GradingConfig.current()  # one row: the thresholds and the costs
+    costs = grading.costs()
     return pooled.PooledConfig.build(
         quick=quick,
         horizons=horizon_bars(interval),
         device=compute_device(),
-        round_trip_cost=barrier.round_trip_cost,
-        maker_entry=barrier.maker_entry,
+        round_trip_cost=costs.round_trip,
+        maker_entry=costs.as_maker,
         grades=HitGrades(
-            {r.grade: r.min_confidence for r in rules.rules},
+            {r.grade: r.min_confidence for r in grading.rules().rules},
             min_independent=settings.MIN_INDEPENDENT_CALLS,
         ),
     )

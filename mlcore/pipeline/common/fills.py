@@ -31,6 +31,13 @@ def maker_filled(
         )
 
 
+def by_direction(
+    direction: np.ndarray, long_fills: np.ndarray, short_fills: np.ndarray
+) -> np.ndarray:
+    """Per call, whether its limit filled, from each bar's fill for a long and for a short."""
+    return np.where(direction > 0, long_fills, (direction < 0) & short_fills)
+
+
 def credited(
     net: np.ndarray, direction: np.ndarray, filled: np.ndarray | None
 ) -> tuple[np.ndarray, int]:

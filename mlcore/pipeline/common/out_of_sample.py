@@ -29,7 +29,12 @@ from mlcore.pipeline.common.calibrate import (
     log_loss,
     reliability,
 )
-from mlcore.pipeline.common.fills import credited, maker_filled, next_bar_extremes
+from mlcore.pipeline.common.fills import (
+    by_direction,
+    credited,
+    maker_filled,
+    next_bar_extremes,
+)
 from mlcore.pipeline.common.grading import GRADES, Graded, GradingRules
 from mlcore.pipeline.common.hits import GradeFigures, HitGrades, grade_figures, hit_ece
 from mlcore.pipeline.common.judged import HIT_BARRIER, CallFigures
@@ -64,7 +69,7 @@ class Outcomes:
         )
 
     def filled(self, direction: np.ndarray) -> np.ndarray:
-        return np.where(direction > 0, self.long_fills, (direction < 0) & self.short_fills)
+        return by_direction(direction, self.long_fills, self.short_fills)
 
 
 def outcomes(candles: pd.DataFrame, labels: Labels) -> Outcomes:

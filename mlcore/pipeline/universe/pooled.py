@@ -32,7 +32,7 @@ from sklearn.linear_model import Ridge
 
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
-from mlcore.pipeline.common.fills import credited, maker_filled
+from mlcore.pipeline.common.fills import by_direction, credited, maker_filled
 from mlcore.pipeline.common.hits import (
     HitCalibrator,
     HitGrades,
@@ -415,7 +415,7 @@ def calls(oof: OutOfFold, data: Dataset, config: PooledConfig, cost_z: np.ndarra
     net = direction * oof.forward - config.round_trip_cost
     if config.maker_entry:  # a call whose limit did not fill has no outcome
         longs, shorts = data.long_fills[oof.rows], data.short_fills[oof.rows]
-        net, _ = credited(net, direction, np.where(direction > 0, longs, shorts))
+        net, _ = credited(net, direction, by_direction(direction, longs, shorts))
     hit = net > 0
     settled = np.isfinite(net) & (direction != 0)  # an unfilled maker call has no outcome
     t = data.open_time[oof.rows]
