@@ -601,8 +601,19 @@ def setup(symbols: list[str]) -> Soak:
     soak.listener.start()
     if not soak.listener.ready.wait(60):
         sys.exit("could not subscribe to /api/realtime/signals")
-    time.sleep(15)  # the worker loads its models before the clock runs
+    _wait_for_worker()
     return soak
+
+
+def _wait_for_worker(seconds: float = 120) -> None:
+    """Until the worker answers a ping: its pool processes are up by then, and each loaded its
+    champions as it started (signals.tasks._load_champions), so the first tick does not pay it."""
+    from tradingai.celery import app
+
+    deadline = time.time() + seconds
+    while not app.control.ping(timeout=1.0):
+        if time.time() > deadline:
+            sys.exit(f"the Celery worker did not answer a ping in {seconds:.0f} s")
 
 
 def run(soak: Soak, hours: int, faults: list[str], minutes: float | None = None) -> None:
@@ -627,11 +638,26 @@ def run(soak: Soak, hours: int, faults: list[str], minutes: float | None = None)
         _ticks(soak, hours, at, stop_at, run_tick)
     except KeyboardInterrupt:
         print(f"stopped by hand after {len(soak.ticks)} ticks", flush=True)
-    time.sleep(5)  # the last pushes in flight
+    _wait_for_pushes(soak)
     soak.web_same = all(soak.processes[n].poll() is None for n in ("granian", "daphne"))
     elapsed = soak.ticks[-1]["sent"] - soak.ticks[0]["sent"] if soak.ticks else 0.0
     per_tick = elapsed / max(len(soak.ticks), 1)
     print(f"{len(soak.ticks)} ticks in {elapsed:.0f} s ({per_tick:.2f} s a tick)")
+
+
+def _wait_for_pushes(soak: Soak, seconds: float = 5) -> None:
+    """Until every signal stored since the last outage has reached the client (the last tick's
+    pushes may still be in flight when its signals are stored), or ``seconds`` pass: one that
+    never arrives is the report's to count."""
+    from signals.models import Signal
+
+    since = max((until for _, _, until in soak.outages), default=0.0) + 5
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        stored = Signal.objects.filter(created_at__gte=datetime.fromtimestamp(since, UTC))
+        if set(stored.values_list("id", flat=True)) <= set(soak.listener.arrivals):
+            return
+        time.sleep(0.1)
 
 
 def _ticks(soak: Soak, hours: int, at: dict[str, int], stop_at: float, run_tick) -> None:

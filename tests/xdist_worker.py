@@ -21,5 +21,5 @@ if _worker.startswith("gw"):
         os.environ["DATABASE_URL"] = f"{os.environ['DATABASE_URL']}_{_worker}"
     # Two workers on two cores: each worker's math libraries keep to one thread, or their
     # OpenMP pools spin against each other.
-    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(_name, "1")
+    for _library in ("OMP", "OPENBLAS", "MKL", "NUMBA"):
+        os.environ.setdefault(f"{_library}_NUM_THREADS", "1")
