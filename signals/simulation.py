@@ -365,16 +365,37 @@ def train_window(window_id: int) -> int | None:
     return version.pk
 
 
+# How often the wait for the gpu queue asks whether any worker still consumes it.
+WORKER_CHECK_SECONDS = 30.0
+
+
+def gpu_workers() -> list[str]:
+    """The Celery workers that answer within a second and consume the gpu queue."""
+    from tradingai.celery import app
+
+    queues = app.control.inspect(timeout=1.0).active_queues() or {}
+    return sorted(
+        name for name, listed in queues.items() if any(q["name"] == "gpu" for q in listed)
+    )
+
+
 def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: float = 2.0) -> None:
     """Step 3a for every window without a model. In process (the embedded mode, where tasks
-    run eagerly) on the inputs already computed; otherwise fanned out as one Celery task per
-    window on the gpu queue, so more workers finish it sooner, and waited for here."""
+    run eagerly, or when no worker consumes the gpu queue) on the inputs already computed;
+    otherwise fanned out as one Celery task per window on the gpu queue, so more workers finish
+    it sooner, and waited for here while a worker is there to do them."""
     from signals import tasks
 
     pending = list(sim.windows.filter(trained=None).order_by("start"))
     if not pending:
         return
-    if tasks.train_simulation_window.app.conf.task_always_eager:
+    in_process = tasks.train_simulation_window.app.conf.task_always_eager
+    if not in_process and not gpu_workers():
+        # Sent to a queue nobody reads, the tasks would be waited for forever.
+        log.warning("no Celery worker consumes the gpu queue: training in this process")
+        progress("no worker on the gpu queue: training here", 0, len(pending))
+        in_process = True
+    if in_process:
         for window in pending:
             started = time.perf_counter()
             _train(sim, window, inputs, progress)
@@ -384,6 +405,7 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
     SimulationWindow.objects.filter(pk__in=[w.pk for w in pending]).update(message="")
     for window in pending:
         tasks.train_simulation_window.delay(window.pk)
+    asked = time.monotonic()
     while True:
         rows = list(sim.windows.filter(pk__in=[w.pk for w in pending]))
         failed = [w for w in rows if w.message.startswith(TRAINING_FAILED)]
@@ -393,6 +415,13 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
         progress("trainings (Celery, gpu queue)", done, len(rows))
         if done == len(rows):
             return
+        if time.monotonic() - asked > WORKER_CHECK_SECONDS:
+            asked = time.monotonic()
+            if not gpu_workers():
+                raise SimulationError(
+                    f"no Celery worker consumes the gpu queue any more ({done} of {len(rows)} "
+                    "windows trained, kept): start one and run the same command again to resume"
+                )
         time.sleep(poll)
 
 

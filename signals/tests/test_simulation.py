@@ -267,3 +267,17 @@ def test_in_production_the_trainings_run_as_gpu_queue_tasks_on_a_worker(research
     assert all(w.trained_id and w.done for w in windows) and sim.status == "done"
     assert log.count("signals.tasks.train_simulation_window") >= 2 and "succeeded" in log
     assert Signal.everything.filter(simulation=sim).count() == 2 * 4 * 24
+
+
+@pytest.mark.django_db
+@production_only()
+def test_with_no_worker_on_the_gpu_queue_the_trainings_run_here_instead_of_waiting(research):
+    from tradingai.celery import app
+
+    assert not app.conf.task_always_eager
+    said = []
+    sim = simulate(request("noworker", 1), lambda what, done, total: said.append(what))
+    assert "no worker on the gpu queue: training here" in said
+    assert "trainings (Celery, gpu queue)" not in said  # nothing was sent to wait for
+    window = sim.windows.get()
+    assert window.trained_id and window.done and sim.status == "done"
