@@ -35,6 +35,7 @@ from mlcore.pipeline.features import FeatureSpec
 from mlcore.pipeline.models.lstm import LSTMMember
 from mlcore.pipeline.models.xgb import XGBMember
 from mlcore.pipeline.symbol.predict import Bundle
+from mlcore.pipeline.universe.conditions import Condition
 from mlcore.pipeline.universe.final_model import UniverseModel, config_from_dict
 from mlcore.pipeline.universe.pooled import Members
 from mlcore.pipeline.universe.scale_free import UniverseParams
@@ -153,6 +154,9 @@ def load_universe(directory: Path) -> UniverseModel:
             Dissimilarity.from_dict(m["dissimilarity"]) if m.get("dissimilarity") else None,
             # A model saved before its barrier was: the setting's value then, read now.
             float(m.get("atr_multiple", settings.LABEL_ATR_MULTIPLE)),
+            # A model saved before conditions graded every call with ``hits``.
+            Condition.from_dict(m.get("condition")),
+            HitCalibrator.from_dict(m["inside_hits"]) if m.get("inside_hits") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory}: bad universe manifest: {exc}") from exc

@@ -371,8 +371,9 @@ WORKER_CHECK_SECONDS = 30.0
 
 def gpu_workers() -> list[str]:
     """The Celery workers that answer within a second and consume the gpu queue."""
-    from tradingai.celery import app
+    from signals import tasks
 
+    app = tasks.train_simulation_window.app  # the project's Celery app, as the task knows it
     queues = app.control.inspect(timeout=1.0).active_queues() or {}
     return sorted(
         name for name, listed in queues.items() if any(q["name"] == "gpu" for q in listed)

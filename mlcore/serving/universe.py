@@ -251,6 +251,9 @@ class UniverseServing(ServingModel):
                             "horizon": um.horizon,
                             "outside": outside[i],
                             "call_score": float(p.score[at]),
+                            # Graded only inside it; outside, a C whatever its confidence.
+                            "condition": um.condition.name,
+                            "inside_condition": bool(p.inside[at]),
                         },
                         outside=outside[i],
                         actionable=self.actionable(grade, direction, outside[i]),

@@ -179,6 +179,13 @@ def universe_summary(rep: dict) -> str:
         lines.append(
             f"  {c['condition']}: IC {ic} on {c['independent']} independent of {c['rows']} rows"
         )
+    chosen = rep.get("condition")
+    if chosen:
+        lines.append(
+            f"  graded only in: {chosen['serving']['name']} ({chosen['calls_inside']} of "
+            f"{chosen['calls']} out-of-fold calls inside their fold's condition; a call outside "
+            "is C)"
+        )
     d = rep.get("dissimilar")
     if d and d["flagged_share"] is not None:
         hit = d["hit_rate_flagged"]

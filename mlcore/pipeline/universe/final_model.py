@@ -8,7 +8,8 @@ Pure; no Django.
 2. the members fitted on every row with a known target for that horizon, the ridge member
    weighing only inputs whose weight kept its sign across the folds (``stable_inputs``);
 3. the hit calibrator the walk-forward fitted on the settled out-of-fold calls of that
-   horizon (``PooledResult.calibrator``);
+   horizon (``PooledResult.calibrator``), and the condition a call must be in to be graded
+   with the calibrator of the calls inside it (``conditions``; outside it a call is C);
 4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
    that a prediction in any other grade is stored but never shown as a signal;
 5. the dissimilarity reference of its training rows: a prediction whose inputs lie outside
@@ -22,7 +23,7 @@ predictions say so (``UniverseCalls.unseen``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,8 @@ from mlcore.pipeline.common.judged import HIT_FORWARD, CallFigures
 from mlcore.pipeline.common.labels import BarrierParams
 from mlcore.pipeline.common.out_of_sample import GRADE_SETS
 from mlcore.pipeline.common.rule_baselines import ic_with_p, rule_scores
+from mlcore.pipeline.universe import conditions
+from mlcore.pipeline.universe.conditions import Condition
 from mlcore.pipeline.universe.pooled import (
     Members,
     PooledConfig,
@@ -67,6 +70,9 @@ class UniverseModel:
     # Stop and target of a call: this many ATRs from the close (the setting at training,
     # saved with the model so that a later edit of the setting does not change its calls).
     atr_multiple: float = 2.0
+    # Where a call may be graded, and its confidence there (None: ``hits``, every row).
+    condition: Condition = field(default_factory=Condition)
+    inside_hits: HitCalibrator | None = None
 
     @property
     def barrier(self) -> BarrierParams:
@@ -96,6 +102,8 @@ class UniverseModel:
             "supported": list(self.supported),
             "dissimilarity": self.dissimilarity.to_dict() if self.dissimilarity else None,
             "atr_multiple": self.atr_multiple,
+            "condition": self.condition.to_dict(),
+            "inside_hits": self.inside_hits.to_dict() if self.inside_hits else None,
         }
 
 
@@ -124,6 +132,8 @@ def final_model(
         tuple(supported),
         Dissimilarity.fit(data.X[sample], data.features),
         atr_multiple,
+        result.condition,
+        result.inside_calibrator,
     )
 
 
@@ -141,7 +151,8 @@ class UniverseCalls:
     p_ridge: np.ndarray
     direction: np.ndarray
     confidence: np.ndarray  # the probability that the call is a hit, net of the round trip
-    grade: np.ndarray
+    grade: np.ndarray  # C outside the model's condition
+    inside: np.ndarray  # inside the condition the model grades in
 
     def take(self, index: np.ndarray) -> UniverseCalls:
         return UniverseCalls(
@@ -156,6 +167,7 @@ class UniverseCalls:
             self.direction[index],
             self.confidence[index],
             self.grade[index],
+            self.inside[index],
         )
 
 
@@ -220,9 +232,13 @@ def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> Unive
     direction = np.sign(score).astype(np.int64)
     vol = rows["vol"].to_numpy(np.float64)
     cost_z = cost_over_vol(model.config.round_trip_cost, vol, model.horizon)
+    inside = model.condition.inside(conditions.columns(score, rows))
     confidence = model.hits.apply(np.abs(score), cost_z)
+    if model.inside_hits is not None:
+        confidence = np.where(inside, model.inside_hits.apply(np.abs(score), cost_z), confidence)
     # Before a symbol's warm-up there is no volatility unit: no confidence, so no grade.
     grade = grade_calls(confidence, direction, model.config.grades)
+    grade[~inside & (grade != "")] = "C"  # a call, promising nothing
     return UniverseCalls(
         symbol,
         symbol not in model.symbols,
@@ -235,6 +251,7 @@ def predict_rows(model: UniverseModel, rows: pd.DataFrame, symbol: str) -> Unive
         direction,
         confidence,
         grade,
+        inside,
     )
 
 

@@ -11,8 +11,9 @@ For each fold (a block of time; every symbol's rows in it are the test rows):
 3. the members (XGBoost and a ridge regression on standardised inputs, the simpler member) are
    fitted on every training row for that horizon; the score is their blend, each in units of
    its own training-prediction spread;
-4. the hit calibrator for the fold is fitted on earlier folds' calls whose outcome was known
-   before the block opened (``hits``); the first fold only feeds it.
+4. the condition a call must be in to be graded, and the hit calibrator of the calls inside
+   it, are learnt on earlier folds' rows whose outcome was known before the block opened
+   (``conditions``, ``hits``); the first fold only feeds them.
 Beside the model on the same rows: the simple rules (``baselines``), the best of them chosen
 on earlier folds, and per-symbol models (the same members fitted on one symbol's rows only).
 """
@@ -40,8 +41,9 @@ from mlcore.pipeline.common.hits import (
     grade_evidence,
     hit_ece,
     independent_slots,
-    walk_forward_confidence,
 )
+from mlcore.pipeline.universe import conditions
+from mlcore.pipeline.universe.conditions import Condition
 from mlcore.pipeline.universe.scale_free import UniverseParams, cost_over_vol, feature_columns
 
 Progress = Callable[[int, int], None]
@@ -399,10 +401,12 @@ class Calls:
 
     direction: np.ndarray
     confidence: np.ndarray  # NaN on rows of folds that had no calibrator yet
-    grade: np.ndarray
+    grade: np.ndarray  # C outside the fold's condition
     net_return: np.ndarray  # direction x forward return - round-trip cost
     hit: np.ndarray
     calibrated_folds: list[int]
+    inside: np.ndarray  # inside the condition its fold chose (``conditions``)
+    chosen: dict[int, Condition]  # per calibrated fold
 
 
 def oof_cost_z(data: Dataset, oof: OutOfFold, cost: float) -> np.ndarray:
@@ -419,8 +423,11 @@ def calls(oof: OutOfFold, data: Dataset, config: PooledConfig, cost_z: np.ndarra
     hit = net > 0
     settled = np.isfinite(net) & (direction != 0)  # an unfilled maker call has no outcome
     t = data.open_time[oof.rows]
-    confidence, done = walk_forward_confidence(
-        np.abs(oof.score),
+    found = conditions.walk_forward(
+        condition_values(data, oof),
+        oof.score,
+        oof.target_z,
+        first_of_blocks(data, oof),
         cost_z,
         hit,
         settled,
@@ -429,8 +436,32 @@ def calls(oof: OutOfFold, data: Dataset, config: PooledConfig, cost_z: np.ndarra
         t + oof.horizon * data.step_ms,
         config.min_calibration_calls,
     )
-    grade = grade_calls(confidence, direction, config.grades)
-    return Calls(direction, confidence, grade, net, hit, done)
+    grade = grade_calls(found.confidence, direction, config.grades)
+    grade[~found.inside & (grade != "")] = "C"  # a call, promising nothing
+    return Calls(
+        direction,
+        found.confidence,
+        grade,
+        net,
+        hit,
+        found.calibrated_folds,
+        found.inside,
+        found.chosen,
+    )
+
+
+def condition_values(data: Dataset, oof: OutOfFold) -> dict[str, np.ndarray]:
+    return conditions.columns(oof.score, data.rows.iloc[oof.rows])
+
+
+def first_of_blocks(data: Dataset, oof: OutOfFold) -> np.ndarray:
+    """The independent rows: the first of each symbol's horizon-long block of time."""
+    slots = independent_slots(
+        data.symbol[oof.rows], data.open_time[oof.rows], oof.horizon * data.step_ms
+    )
+    first = np.zeros(len(slots), dtype=bool)
+    first[np.unique(slots, return_index=True)[1]] = True
+    return first
 
 
 @dataclass(frozen=True)
@@ -442,6 +473,10 @@ class PooledResult:
     # The one that serves: fitted on the settled out-of-fold calls of the horizon the last fold
     # chose (every settled call when too few of them).
     calibrator: HitCalibrator
+    # The condition the whole walk-forward backs, and the calibrator of the calls inside it
+    # (fitted on the same calls, those inside; ``calibrator`` itself under every row).
+    condition: Condition
+    inside_calibrator: HitCalibrator
     per_symbol: dict[str, OutOfFold]
     rules: dict[str, np.ndarray]
     seconds: float
@@ -477,9 +512,30 @@ def walk_forward(
     same = settled & (oof.horizon == oof.folds[-1].horizon)
     use = same if same.sum() >= config.min_calibration_calls else settled
     calibrator = HitCalibrator.fit(np.abs(oof.score)[use], cost_z[use], c.hit[use])
+    values = condition_values(data, oof)
+    condition = conditions.choose(
+        values,
+        oof.score,
+        oof.target_z,
+        np.ones(len(oof.rows), dtype=bool),
+        first_of_blocks(data, oof),
+    )
+    inside = use & condition.inside(values)
+    if inside.sum() < config.min_calibration_calls:
+        condition, inside = Condition(), use
+    inside_calibrator = HitCalibrator.fit(np.abs(oof.score)[inside], cost_z[inside], c.hit[inside])
     rules = rule_baselines.rule_scores(data.rows.iloc[oof.rows])
     return PooledResult(
-        config, data, oof, c, calibrator, per_symbol, rules, round(time.perf_counter() - started, 1)
+        config,
+        data,
+        oof,
+        c,
+        calibrator,
+        condition,
+        inside_calibrator,
+        per_symbol,
+        rules,
+        round(time.perf_counter() - started, 1),
     )
 
 
@@ -515,63 +571,39 @@ def _dissimilar(oof: OutOfFold, c: Calls, scored: np.ndarray) -> dict:
     }
 
 
-# Conditions where an effect may live though the average call carries none: the column read,
-# and the quantile of it, learnt on earlier folds only, above which a row is inside.
-CONDITIONS: dict[str, tuple[str, float]] = {
-    "strongest tenth of scores": ("|score|", 0.9),
-    "extreme funding (top tenth of |funding z|)": ("|funding z|", 0.9),
-    "wild volatility (top third of short/long vol)": ("vol_ratio", 2 / 3),
-}
-
-
 def conditional_evidence(result: PooledResult) -> list[dict]:
-    """Per condition, the rows inside it (each fold's cut chosen on the earlier folds' rows
-    only; the first fold has none and is left out), and the IC of the score with the target
-    on them with its t, on independent rows: the first row of each symbol's horizon-long
-    block, so overlapping rows do not inflate the t. ``every row`` is the same on all rows
-    after the first fold."""
+    """Per candidate condition, the rows inside it (each fold's cut chosen on the earlier
+    folds' rows only; the first fold has none and is left out), and the IC of the score with
+    the target on them with its t, on independent rows. ``every row`` is the same on all rows
+    after the first fold. (What grading used is ``condition`` in the report: the condition
+    each fold chose on earlier folds, and the one the model serves with.)"""
     data, oof = result.data, result.oof
-    t = data.open_time[oof.rows]
-    slots = independent_slots(data.symbol[oof.rows], t, oof.horizon * data.step_ms)
-    first = np.zeros(len(slots), dtype=bool)
-    first[np.unique(slots, return_index=True)[1]] = True
-    rows = data.rows.iloc[oof.rows]
-    funding = next((c for c in rows.columns if c.startswith("funding_z_")), None)
-    columns = {
-        "|score|": np.abs(oof.score),
-        "|funding z|": np.abs(rows[funding].to_numpy(np.float64))
-        if funding
-        else np.full(len(oof.rows), np.nan),
-        "vol_ratio": rows["vol_ratio"].to_numpy(np.float64),
-    }
+    first = first_of_blocks(data, oof)
+    values = condition_values(data, oof)
     folds = sorted(set(oof.fold.tolist()))
     later = oof.fold > folds[0]
-    usable = first & np.isfinite(oof.target_z) & np.isfinite(oof.score)
 
     def figures(name: str, inside: np.ndarray) -> dict:
-        take = inside & usable
-        n = int(take.sum())
-        rho = rule_baselines.spearman(oof.score[take], oof.target_z[take]) if n > 10 else None
-        t_stat = rho * np.sqrt((n - 2) / max(1e-12, 1 - rho**2)) if rho is not None else None
+        ic, t, n = conditions.evidence(oof.score, oof.target_z, inside & first)
         return {
             "condition": name,
             "rows": int((inside & later).sum()),
             "independent": n,
-            "ic": rho,
-            "t": None if t_stat is None else float(t_stat),
+            "ic": ic,
+            "t": t,
         }
 
-    out = [figures("every row", later)]
-    for name, (column, q) in CONDITIONS.items():
-        values = columns[column]
-        inside = np.zeros(len(values), dtype=bool)
+    out = [figures(conditions.EVERY_ROW, later)]
+    for name, (column, q) in conditions.CONDITIONS.items():
+        column_values = values[column]
+        inside = np.zeros(len(column_values), dtype=bool)
         for number in folds[1:]:
-            earlier = (oof.fold < number) & np.isfinite(values)
+            earlier = (oof.fold < number) & np.isfinite(column_values)
             if not earlier.any():
                 continue
             here = oof.fold == number
             with np.errstate(invalid="ignore"):
-                inside[here] = values[here] >= np.quantile(values[earlier], q)
+                inside[here] = column_values[here] >= np.quantile(column_values[earlier], q)
         out.append(figures(name, inside))
     return out
 
@@ -656,6 +688,12 @@ def report(result: PooledResult) -> dict:
         "dissimilar": _dissimilar(oof, c, scored),
         "calibrator": result.calibrator.to_dict(),
         "conditional": conditional_evidence(result),
+        "condition": {
+            "serving": result.condition.to_dict(),
+            "per_fold": {str(k): v.name for k, v in c.chosen.items()},
+            "calls_inside": int((scored & c.inside & (c.direction != 0)).sum()),
+            "calls": int((scored & (c.direction != 0)).sum()),
+        },
         "unstable_inputs": [
             name for name, ok in zip(data.features, stable_inputs(oof), strict=True) if not ok
         ],
