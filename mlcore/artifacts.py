@@ -157,6 +157,8 @@ def load_universe(directory: Path) -> UniverseModel:
             # A model saved before conditions graded every call with ``hits``.
             Condition.from_dict(m.get("condition")),
             HitCalibrator.from_dict(m["inside_hits"]) if m.get("inside_hits") else None,
+            # A model saved before that evidence had none for unseen symbols.
+            tuple(m.get("supported_unseen", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{directory}: bad universe manifest: {exc}") from exc

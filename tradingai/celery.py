@@ -9,7 +9,13 @@ from itertools import pairwise
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    celeryd_after_setup,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingai.settings")
@@ -91,6 +97,24 @@ def configure_beat() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **_: configure_beat(), weak=False)
+
+
+_pool_size = 1  # the worker's pool processes, known once it is set up (before they start)
+
+
+@celeryd_after_setup.connect
+def _remember_pool_size(instance, **_) -> None:
+    global _pool_size
+    _pool_size = int(instance.concurrency or 1)
+
+
+@worker_process_init.connect
+def _share_cores(**_) -> None:
+    # Each pool process trains on its share of the cores, not on all of them: with two pool
+    # processes on two cores, every one's OpenMP pools spinning on both stalled the trainings.
+    from mlcore.pipeline.common.device import share_cores
+
+    share_cores(_pool_size)
 
 
 @worker_process_init.connect

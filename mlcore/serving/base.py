@@ -119,5 +119,7 @@ class ServingModel(ABC):
             answers[symbol] = replace(call, risk=carried, timings=call.timings | {"risk": seconds})
         return answers
 
-    def actionable(self, grade: str, direction: int, outside: str | None) -> bool:
-        return actionable(self.record, grade, direction != 0) and outside is None
+    def actionable(
+        self, grade: str, direction: int, outside: str | None, unseen: bool = False
+    ) -> bool:
+        return actionable(self.record, grade, direction != 0, unseen) and outside is None

@@ -50,10 +50,12 @@ def supported_grades(model: ModelVersion) -> list[str]:
     return list(model.metrics.get("supported_grades", []))
 
 
-def actionable(model: ModelVersion, grade: str, directional: bool) -> bool:
+def actionable(model: ModelVersion, grade: str, directional: bool, unseen: bool = False) -> bool:
     """A call a trader may act on: directional, in a grade its model's evidence backs, from a
-    model that passed its gates (a forced model has earned nothing)."""
-    return directional and not model.forced and grade in supported_grades(model)
+    model that passed its gates (a forced model has earned nothing). On a symbol the model
+    never trained on (``unseen``), the evidence is the leave-symbols-out walk-forward's."""
+    backed = model.metrics.get("supported_grades_unseen", []) if unseen else supported_grades(model)
+    return directional and not model.forced and grade in backed
 
 
 def serving_models(symbols: list[str], interval: str) -> dict[str, ModelVersion | None]:

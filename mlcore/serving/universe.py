@@ -256,7 +256,7 @@ class UniverseServing(ServingModel):
                             "inside_condition": bool(p.inside[at]),
                         },
                         outside=outside[i],
-                        actionable=self.actionable(grade, direction, outside[i]),
+                        actionable=self.actionable(grade, direction, outside[i], p.unseen),
                         timings=dict(timings or {}),
                     )
                 )

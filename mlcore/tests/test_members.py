@@ -3,6 +3,9 @@ from their plain-format files."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -124,3 +127,28 @@ def test_the_device_setting_is_read_and_checked(monkeypatch):
     else:
         with pytest.raises(ValueError, match="sees no CUDA device"):
             device.compute_device()
+
+
+def test_a_pool_process_keeps_its_libraries_to_its_share_of_the_cores():
+    """share_cores, as a Celery pool process calls it at its start: XGBoost, BLAS, OpenMP and
+    torch keep to cores // processes threads (in a child process: it is process-wide)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, torch\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from mlcore.pipeline.common.device import cpu_threads, share_cores\n"
+        "assert cpu_threads(2) == 2 and cpu_threads() is None\n"
+        "share = share_cores(4)\n"
+        "print(json.dumps([share, cpu_threads(2), torch.get_num_threads(),\n"
+        "                  sorted({p['num_threads'] for p in threadpool_info()})]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout  # fmt: skip
+    share, threads, torch_threads, pools = json.loads(out.strip().splitlines()[-1])
+    expected = max(1, (os.cpu_count() or 1) // 4)
+    assert share == threads == torch_threads == expected and pools == [expected]

@@ -314,7 +314,15 @@ def fit_universe(
     ]
     stage("final")
     supported = supported_grades(rep["calls"]["grades"])
-    model = final_model(result, interval, params, supported, settings.LABEL_ATR_MULTIPLE)
+    unseen = rep.get("unseen")
+    model = final_model(
+        result,
+        interval,
+        params,
+        supported,
+        settings.LABEL_ATR_MULTIPLE,
+        unseen["supported"] if unseen else [],
+    )
     return UniverseFit(rep, model, data, result)
 
 
@@ -438,6 +446,7 @@ def record(
             "universe": {k: v for k, v in rep.items() if k not in {"features", "calibrator"}},
             "winners": {r["symbol"]: r["winner"] for r in rep["per_symbol"]},
             "supported_grades": list(model.supported),
+            "supported_grades_unseen": list(model.supported_unseen),
         },
         gates=gates,
         artifact_path=str(directory),

@@ -186,6 +186,16 @@ def universe_summary(rep: dict) -> str:
             f"{chosen['calls']} out-of-fold calls inside their fold's condition; a call outside "
             "is C)"
         )
+    unseen = rep.get("unseen")
+    if unseen:
+        lines.append(
+            f"  symbols left out of training ({len(unseen['groups'])} groups): IC "
+            f"{_ic(unseen['ic'])}, positive on {unseen['positive_symbols']} of "
+            f"{len(unseen['per_symbol'])}; grades backed for unseen symbols: "
+            f"{', '.join(unseen['supported']) or 'none'}"
+        )
+        for g in unseen["calls"]["grades"]:
+            lines.append(f"    unseen {g['grade']:<2} {g['count']:>7} calls: {g['reason']}")
     d = rep.get("dissimilar")
     if d and d["flagged_share"] is not None:
         hit = d["hit_rate_flagged"]

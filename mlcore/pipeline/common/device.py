@@ -1,7 +1,13 @@
 """Which compute device the models train on: ``TRADINGAI_DEVICE`` = ``auto`` (CUDA when torch
 sees a GPU, the CPU otherwise; the default), ``cpu`` or ``cuda``. The same code runs on both;
 only this answer changes. The test suite pins ``cpu``: cuDNN's LSTM is not bit-reproducible, so
-bar-exact tests would flake on a GPU host."""
+bar-exact tests would flake on a GPU host.
+
+And how many CPU threads one training may use: a Celery worker's pool processes share the cores
+(``share_cores``, called in each pool process at its start), since every process running
+XGBoost, BLAS and torch on every core spins their OpenMP pools against each other: a
+13-window ``simulate`` on a 2-process worker on 2 cores trained no window in 4 minutes, where
+one training alone takes 43 s."""
 
 from __future__ import annotations
 
@@ -9,6 +15,29 @@ import os
 from functools import cache
 
 CHOICES = ("auto", "cpu", "cuda")
+
+
+_threads: int | None = None  # this process's share of the cores; None: the libraries' default
+
+
+def share_cores(processes: int) -> int:
+    """This process is one of ``processes`` sharing the machine's cores: its XGBoost, BLAS,
+    OpenMP and torch pools keep to its share (at least one thread). Returns the share."""
+    global _threads
+    _threads = max(1, (os.cpu_count() or 1) // max(1, processes))
+    from threadpoolctl import threadpool_limits  # scikit-learn's; BLAS and OpenMP pools
+
+    threadpool_limits(_threads)
+    import torch
+
+    torch.set_num_threads(_threads)
+    return _threads
+
+
+def cpu_threads(default: int | None = None) -> int | None:
+    """Threads a training in this process may use: its share of the cores where one was set
+    (``share_cores``), else ``default`` (None: the library's own, every core)."""
+    return _threads if _threads is not None else default
 
 
 def compute_device() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from xgboost import XGBClassifier
 
+from mlcore.pipeline.common.device import cpu_threads
 from mlcore.pipeline.models.base import Dataset, FitInfo, require_all_classes
 
 FILE = "xgb.ubj"
@@ -65,7 +66,7 @@ class XGBMember:
             device=self.device,
             eval_metric="mlogloss",
             random_state=self.seed,
-            n_jobs=self.threads,
+            n_jobs=self.threads if self.threads is not None else cpu_threads(),
             **asdict(p),
         )
 

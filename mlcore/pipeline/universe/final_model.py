@@ -11,7 +11,9 @@ Pure; no Django.
    horizon (``PooledResult.calibrator``), and the condition a call must be in to be graded
    with the calibrator of the calls inside it (``conditions``; outside it a call is C);
 4. the grades the out-of-fold evidence backs (``hits.grade_figures``), kept on the model so
-   that a prediction in any other grade is stored but never shown as a signal;
+   that a prediction in any other grade is stored but never shown as a signal; and those the
+   leave-symbols-out evidence backs (``pooled.unseen_evidence``), the only ones a call on a
+   symbol it never trained on may be shown in;
 5. the dissimilarity reference of its training rows: a prediction whose inputs lie outside
    them is flagged and is not actionable.
 
@@ -73,6 +75,9 @@ class UniverseModel:
     # Where a call may be graded, and its confidence there (None: ``hits``, every row).
     condition: Condition = field(default_factory=Condition)
     inside_hits: HitCalibrator | None = None
+    # Grades the leave-symbols-out evidence backs: the only ones a call on a symbol outside
+    # ``symbols`` may be actionable in (none: no such evidence).
+    supported_unseen: tuple[str, ...] = ()
 
     @property
     def barrier(self) -> BarrierParams:
@@ -104,6 +109,7 @@ class UniverseModel:
             "atr_multiple": self.atr_multiple,
             "condition": self.condition.to_dict(),
             "inside_hits": self.inside_hits.to_dict() if self.inside_hits else None,
+            "supported_unseen": list(self.supported_unseen),
         }
 
 
@@ -113,6 +119,7 @@ def final_model(
     params: UniverseParams,
     supported: list[str],
     atr_multiple: float = 2.0,
+    supported_unseen: list[str] | None = None,
 ) -> UniverseModel:
     data, oof, config = result.data, result.oof, result.config
     horizon = oof.folds[-1].horizon
@@ -134,6 +141,7 @@ def final_model(
         atr_multiple,
         result.condition,
         result.inside_calibrator,
+        tuple(supported_unseen or ()),
     )
 
 

@@ -32,6 +32,7 @@ import xgboost as xgb
 from sklearn.linear_model import Ridge
 
 from mlcore.pipeline.common import rule_baselines
+from mlcore.pipeline.common.device import cpu_threads
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
 from mlcore.pipeline.common.fills import by_direction, credited, maker_filled
 from mlcore.pipeline.common.hits import (
@@ -41,6 +42,7 @@ from mlcore.pipeline.common.hits import (
     grade_evidence,
     hit_ece,
     independent_slots,
+    supported_grades,
 )
 from mlcore.pipeline.universe import conditions
 from mlcore.pipeline.universe.conditions import Condition
@@ -69,6 +71,11 @@ class PooledConfig:
     maker_entry: bool = False  # a call counts only where its limit at the close filled
     min_calibration_calls: int = 2000
     per_symbol: bool = True  # also fit per-symbol models on the same folds, for comparison
+    # Leave-symbols-out: the symbols split into this many groups, each group's rows scored by
+    # members fitted without any of its symbols, on the same folds: the evidence for a symbol
+    # the model never trained on (``unseen_evidence``). 0: none, and no unseen symbol's call is
+    # actionable.
+    unseen_groups: int = 3
     device: str = "cpu"  # XGBoost's: "cuda" where torch sees a GPU
     seed: int = 0
     quick: bool = False
@@ -81,7 +88,12 @@ class PooledConfig:
         base = cls()
         if quick:
             base = cls(
-                folds=3, xgb_trees=60, min_calibration_calls=300, quick=True, per_symbol=False
+                folds=3,
+                xgb_trees=60,
+                min_calibration_calls=300,
+                quick=True,
+                per_symbol=False,
+                unseen_groups=0,
             )
         return replace(base, **overrides)
 
@@ -222,7 +234,7 @@ class Members:
             tree_method="hist",
             device=c.device,
             random_state=c.seed,
-            n_jobs=2,
+            n_jobs=cpu_threads(2),
         ).fit(X, y)
         with warnings.catch_warnings():  # a column with no value here (no funding at all)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -344,12 +356,16 @@ def _walk(
     config: PooledConfig,
     only: np.ndarray | None,
     progress: Progress | None,
+    test_only: np.ndarray | None = None,
 ) -> OutOfFold:
+    """The walk-forward on the rows ``only`` (every row: None); ``test_only``: test these rows
+    instead of the same ones (the symbols left out of training)."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in OutOfFold.__dataclass_fields__}
     infos = []
+    tested = only if test_only is None else test_only
     for i, fold in enumerate(folds):
         started = time.perf_counter()
-        test = fold.test if only is None else fold.test[only[fold.test]]
+        test = fold.test if tested is None else fold.test[tested[fold.test]]
         if len(test) == 0:
             continue
         horizon, validation_ic = choose_horizon(data, fold, config, only)
@@ -480,6 +496,11 @@ class PooledResult:
     per_symbol: dict[str, OutOfFold]
     rules: dict[str, np.ndarray]
     seconds: float
+    # Each row of the symbols in ``unseen_groups`` scored by members that never saw its
+    # symbol, and those scores as calls (None: too few symbols or rows to leave any out).
+    unseen: OutOfFold | None = None
+    unseen_calls: Calls | None = None
+    unseen_groups: list[list[str]] = field(default_factory=list)
 
 
 def walk_forward(
@@ -490,7 +511,8 @@ def walk_forward(
     started = time.perf_counter()
     folds = time_folds(data, config)
     symbols = sorted(set(data.symbol))
-    steps = len(folds) * (1 + (len(symbols) if config.per_symbol else 0))
+    groups = symbol_groups(symbols, config.unseen_groups)
+    steps = len(folds) * (1 + (len(symbols) if config.per_symbol else 0) + len(groups))
     done = [0]
 
     def tick(_: int, __: int) -> None:
@@ -508,6 +530,11 @@ def walk_forward(
                 continue  # too young to train alone: the universe model is all it can have
     cost_z = oof_cost_z(data, oof, config.round_trip_cost)
     c = calls(oof, data, config, cost_z)
+    unseen = _unseen_walk(data, folds, config, groups, tick)
+    unseen_calls = None
+    if unseen is not None:
+        unseen_cost = oof_cost_z(data, unseen, config.round_trip_cost)
+        unseen_calls = calls(unseen, data, config, unseen_cost)
     settled = np.isfinite(c.net_return) & (c.direction != 0)
     same = settled & (oof.horizon == oof.folds[-1].horizon)
     use = same if same.sum() >= config.min_calibration_calls else settled
@@ -536,7 +563,45 @@ def walk_forward(
         per_symbol,
         rules,
         round(time.perf_counter() - started, 1),
+        unseen,
+        unseen_calls,
+        groups if unseen is not None else [],
     )
+
+
+def symbol_groups(symbols: list[str], groups: int) -> list[list[str]]:
+    """``symbols`` dealt round-robin into at most ``groups`` groups (none with fewer than two
+    symbols: leaving every symbol out would leave nothing to train on)."""
+    count = min(groups, len(symbols)) if len(symbols) >= 2 else 0
+    return [symbols[k::count] for k in range(count)] if count >= 2 else []
+
+
+def _unseen_walk(
+    data: Dataset,
+    folds: list[TimeFold],
+    config: PooledConfig,
+    groups: list[list[str]],
+    progress: Progress,
+) -> OutOfFold | None:
+    """Per group, its symbols' rows scored by the walk-forward of every other symbol's rows;
+    the groups' out-of-fold rows together, in the dataset's order. None when a group could
+    not train (too little history without it)."""
+    parts = []
+    for group in groups:
+        left_out = np.isin(data.symbol, group)
+        try:
+            parts.append(_walk(data, folds, config, ~left_out, progress, test_only=left_out))
+        except ValueError:
+            return None
+    if not parts:
+        return None
+    arrays = {
+        k: np.concatenate([getattr(p, k) for p in parts])
+        for k in OutOfFold.__dataclass_fields__
+        if k != "folds"
+    }
+    order = np.argsort(arrays["rows"], kind="stable")
+    return OutOfFold(**{k: v[order] for k, v in arrays.items()}, folds=parts[0].folds)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -606,6 +671,46 @@ def conditional_evidence(result: PooledResult) -> list[dict]:
                 inside[here] = column_values[here] >= np.quantile(column_values[earlier], q)
         out.append(figures(name, inside))
     return out
+
+
+def unseen_evidence(result: PooledResult) -> dict | None:
+    """The leave-symbols-out walk-forward's figures: how the model does on symbols it never
+    trained on, graded as the model grades (its own walk-forward conditions and calibration),
+    and the grades that evidence backs: the only ones a call on an unseen symbol may be
+    actionable in."""
+    u, c = result.unseen, result.unseen_calls
+    if u is None or c is None:
+        return None
+    data = result.data
+    horizon = int(np.median(u.horizon))
+    symbols = data.symbol[u.rows]
+    scored = np.isin(u.fold, c.calibrated_folds)
+    slots = independent_slots(symbols, data.open_time[u.rows], u.horizon * data.step_ms)
+    evidence = grade_evidence(
+        c.grade[scored],
+        c.confidence[scored],
+        c.net_return[scored],
+        result.config.grades,
+        slots[scored],
+    )
+    settled = scored & np.isfinite(c.net_return) & (c.direction != 0)
+    per_symbol = {
+        s: _ic(u.score[symbols == s], u.target_z[symbols == s], horizon)
+        for s in sorted(set(symbols))
+    }
+    return {
+        "groups": result.unseen_groups,
+        "rows": len(u.rows),
+        "ic": _ic(u.score, u.target_z, horizon),
+        "per_symbol": per_symbol,
+        "positive_symbols": sum(1 for r in per_symbol.values() if (r["ic"] or 0) > 0),
+        "calls": {
+            "scored_calls": int(settled.sum()),
+            "hit_base_rate": float(c.hit[settled].mean()) if settled.any() else None,
+            "grades": [asdict(e) for e in evidence],
+        },
+        "supported": supported_grades(evidence),
+    }
 
 
 def best_rule(result: PooledResult) -> rule_baselines.BestRule:
@@ -688,6 +793,7 @@ def report(result: PooledResult) -> dict:
         "dissimilar": _dissimilar(oof, c, scored),
         "calibrator": result.calibrator.to_dict(),
         "conditional": conditional_evidence(result),
+        "unseen": unseen_evidence(result),
         "condition": {
             "serving": result.condition.to_dict(),
             "per_fold": {str(k): v.name for k, v in c.chosen.items()},
