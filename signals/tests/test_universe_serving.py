@@ -359,10 +359,17 @@ def test_a_call_is_actionable_only_in_a_grade_its_model_has_earned(universe_cham
     bar = BAR - timedelta(hours=1)
     probe = inference.infer("1000PEPEUSDT", "1h", bar).signal
     probe.delete()
+    # PEPE is a symbol the model never trained on: its training's evidence is not enough...
     universe_champion.metrics["supported_grades"] = [probe.grade]
     universe_champion.save()
+    unseen = inference.infer("1000PEPEUSDT", "1h", bar).signal
+    assert unseen.model_version == universe_champion and not unseen.actionable
+    unseen.delete()
+    # ...its left-out symbols' evidence must back the grade too.
+    universe_champion.metrics["supported_grades_unseen"] = [probe.grade]
+    universe_champion.save()
     again = inference.infer("1000PEPEUSDT", "1h", bar).signal
-    assert again.actionable == (again.direction != "neutral")
+    assert again.direction != "neutral" and again.actionable
     # ...unless the model was forced past a failed gate.
     again.delete()
     universe_champion.forced = True
@@ -378,6 +385,7 @@ def test_inputs_unlike_the_training_rows_are_said_and_never_actionable(universe_
 
     universe_champion.forced = False
     universe_champion.metrics["supported_grades"] = ["A+", "A", "B", "C"]
+    universe_champion.metrics["supported_grades_unseen"] = ["A+", "A", "B", "C"]  # PEPE
     universe_champion.save()
     um = serving_cache.serving_for(universe_champion).model
     assert um.dissimilarity is not None and um.dissimilarity.threshold > 0
