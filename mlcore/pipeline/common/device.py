@@ -12,6 +12,7 @@ one training alone takes 43 s."""
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 
 CHOICES = ("auto", "cpu", "cuda")
@@ -27,10 +28,12 @@ def share_cores(processes: int) -> int:
     _threads = max(1, (os.cpu_count() or 1) // max(1, processes))
     from threadpoolctl import threadpool_limits  # scikit-learn's; BLAS and OpenMP pools
 
-    threadpool_limits(_threads)
-    import torch
-
-    torch.set_num_threads(_threads)
+    threadpool_limits(_threads)  # the libraries loaded already
+    for library in ("OMP", "OPENBLAS", "MKL"):  # those loaded later read it (torch included)
+        os.environ[f"{library}_NUM_THREADS"] = str(_threads)
+    torch = sys.modules.get("torch")  # imported only where an LSTM trains or loads
+    if torch is not None:
+        torch.set_num_threads(_threads)
     return _threads
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -109,10 +109,9 @@ def candidates(
         known = on & np.isfinite(values[column])
         if not known.any():
             continue
-        cut = float(np.quantile(values[column][known], q))
-        condition = Condition(name, column, cut)
+        condition = Condition(name, column, float(np.quantile(values[column][known], q)))
         ic, t, n = evidence(score, target, on & independent & condition.inside(values))
-        out.append(Condition(name, column, cut, ic, t, n))
+        out.append(replace(condition, ic=ic, t=t, independent=n))
     return out
 
 

@@ -36,6 +36,7 @@ from mlcore.pipeline.common.device import cpu_threads
 from mlcore.pipeline.common.dissimilarity import Dissimilarity
 from mlcore.pipeline.common.fills import by_direction, credited, maker_filled
 from mlcore.pipeline.common.hits import (
+    GradeFigures,
     HitCalibrator,
     HitGrades,
     grade_calls,
@@ -673,6 +674,23 @@ def conditional_evidence(result: PooledResult) -> list[dict]:
     return out
 
 
+def _grade_evidence(
+    result: PooledResult, oof: OutOfFold, c: Calls, scored: np.ndarray
+) -> list[GradeFigures]:
+    """Per grade, the ``scored`` calls against their promise, on independent calls."""
+    data = result.data
+    slots = independent_slots(
+        data.symbol[oof.rows], data.open_time[oof.rows], oof.horizon * data.step_ms
+    )
+    return grade_evidence(
+        c.grade[scored],
+        c.confidence[scored],
+        c.net_return[scored],
+        result.config.grades,
+        slots[scored],
+    )
+
+
 def unseen_evidence(result: PooledResult) -> dict | None:
     """The leave-symbols-out walk-forward's figures: how the model does on symbols it never
     trained on, graded as the model grades (its own walk-forward conditions and calibration),
@@ -681,18 +699,10 @@ def unseen_evidence(result: PooledResult) -> dict | None:
     u, c = result.unseen, result.unseen_calls
     if u is None or c is None:
         return None
-    data = result.data
     horizon = int(np.median(u.horizon))
-    symbols = data.symbol[u.rows]
+    symbols = result.data.symbol[u.rows]
     scored = np.isin(u.fold, c.calibrated_folds)
-    slots = independent_slots(symbols, data.open_time[u.rows], u.horizon * data.step_ms)
-    evidence = grade_evidence(
-        c.grade[scored],
-        c.confidence[scored],
-        c.net_return[scored],
-        result.config.grades,
-        slots[scored],
-    )
+    evidence = _grade_evidence(result, u, c, scored)
     settled = scored & np.isfinite(c.net_return) & (c.direction != 0)
     per_symbol = {
         s: _ic(u.score[symbols == s], u.target_z[symbols == s], horizon)
@@ -751,14 +761,7 @@ def report(result: PooledResult) -> dict:
             row["winner"] = "universe"
         row["best_rule"] = _ic(best.score[mine & on_best], oof.target_z[mine & on_best], 1)
         per_symbol.append(row)
-    slots = independent_slots(symbols, data.open_time[oof.rows], oof.horizon * data.step_ms)
-    evidence = grade_evidence(
-        c.grade[scored],
-        c.confidence[scored],
-        c.net_return[scored],
-        result.config.grades,
-        slots[scored],
-    )
+    evidence = _grade_evidence(result, oof, c, scored)
     settled = scored & np.isfinite(c.net_return)
     unfilled = scored & np.isfinite(oof.forward) & (c.direction != 0) & ~settled
     base_rate = float(c.hit[settled].mean()) if settled.any() else None
