@@ -144,6 +144,18 @@ class ModelVersion(models.Model):
         return GradingRules.from_dict(frozen) if frozen else GradingConfig.current().rules()
 
 
+class LiveRuns(models.Manager):
+    """The product's own trainings: a simulation's (one per symbol and window) are never
+    listed on /training or counted as the series' training in flight."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(simulation="")
+
+
+class AllRuns(models.Manager):
+    pass
+
+
 class TrainingRun(models.Model):
     """One run of the gated training pipeline for one symbol, with its live progress."""
 
@@ -171,16 +183,26 @@ class TrainingRun(models.Model):
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
+    simulation = models.CharField(
+        max_length=40,
+        blank=True,
+        db_index=True,
+        help_text="the simulation it trained a window's model for (blank: the live product's)",
+    )
+
+    objects = LiveRuns()
+    everything = AllRuns()  # live and simulated
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             # One training per series at a time: a drift trigger, the weekly retrain and a
-            # person at the CLI cannot start a second while one is queued or running.
+            # person at the CLI cannot start a second while one is queued or running. A
+            # simulation's windows train side by side and never become champions.
             models.UniqueConstraint(
                 fields=["symbol", "interval"],
-                condition=Q(status__in=["queued", "running"]),
-                name="one_active_training_per_series",
+                condition=Q(status__in=["queued", "running"], simulation=""),
+                name="one_active_live_training_per_series",
             )
         ]
 

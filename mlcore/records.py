@@ -5,7 +5,9 @@ MLflow tracking reads too)."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,6 +72,23 @@ def data_hash(candles: pd.DataFrame, funding: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def simulated_stamp(simulation: str, until: datetime) -> str:
+    """A simulated model's version stamp: its simulation and window start, short enough for
+    the version column (60 characters) beside the longest series name."""
+    if len(simulation) > 16:
+        simulation = hashlib.sha1(simulation.encode()).hexdigest()[:10]
+    return f"sim-{simulation}-{until:%Y%m%d%H}"
+
+
+def version_name(series: str, interval: str, stamp: str) -> str:
+    """``<series>-<interval>-<stamp>``, numbered on when that is taken (live or simulated)."""
+    name, n = f"{series}-{interval}-{stamp}", 1
+    while ModelVersion.everything.filter(version=name).exists():
+        n += 1
+        name = f"{series}-{interval}-{stamp}-{n}"
+    return name
+
+
 def record_version(
     request: TrainRequest,
     run: TrainingRun,
@@ -80,18 +99,21 @@ def record_version(
     bundle: Bundle,
     oof: EnsembleOOF,
     figures: TrainedFigures,
+    simulation: str = "",
 ) -> ModelVersion:
     """Save the artifacts (atomically) and the ModelVersion with its walk-forward
-    evaluation; the version starts as a challenger."""
+    evaluation; the version starts as a challenger. A simulation's model is recorded under its
+    name: never a champion of the live product."""
     r = request
     step = interval_ms(r.interval)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    name = f"{r.symbol}-{r.interval}-{stamp}"
-    n = 1
-    while ModelVersion.objects.filter(version=name).exists():
-        n += 1
-        name = f"{r.symbol}-{r.interval}-{stamp}-{n}"
+    if simulation:
+        stamp = simulated_stamp(simulation, r.until)
+    name = version_name(r.symbol, r.interval, stamp)
     directory = artifacts.version_dir(r.symbol, r.interval, name)
+    if simulation and directory.exists():
+        # Files without a row: a simulation killed between writing them and its commit.
+        shutil.rmtree(directory)
     rng = np.random.default_rng(config.seed)
     train_rows = np.flatnonzero(p.data.y >= 0)
     sample = np.sort(rng.choice(train_rows, min(REFERENCE_ROWS, len(train_rows)), False))
@@ -111,7 +133,8 @@ def record_version(
         },
         extra={"symbol": r.symbol, "version": name, "data_hash": p.data_hash},
     )
-    version = ModelVersion.objects.create(
+    version = ModelVersion.everything.create(
+        simulation=simulation,
         symbol=r.symbol,
         interval=r.interval,
         version=name,

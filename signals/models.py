@@ -76,9 +76,12 @@ class Simulation(models.Model):
 
 class SimulationWindow(models.Model):
     """One period of a simulation between two retrainings: the model trained at its start
-    (on data before it), the model that served it, and whether its calls are stored."""
+    (on data before it), the model that served it, and whether its calls are stored. A
+    universe simulation has one per period (``symbol`` blank: every symbol); a per-symbol
+    simulation one per period and symbol, each symbol's own model."""
 
     simulation = models.ForeignKey(Simulation, on_delete=models.CASCADE, related_name="windows")
+    symbol = models.CharField(max_length=20, blank=True, help_text="blank: every symbol")
     start = models.DateTimeField()
     end = models.DateTimeField()
     trained = models.ForeignKey(
@@ -106,13 +109,17 @@ class SimulationWindow(models.Model):
     )
 
     class Meta:
-        ordering = ["simulation", "start"]
+        ordering = ["simulation", "start", "symbol"]
         constraints = [
-            models.UniqueConstraint(fields=["simulation", "start"], name="one_window_per_start")
+            models.UniqueConstraint(
+                fields=["simulation", "start", "symbol"], name="one_window_per_start_and_symbol"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.simulation.name} {self.start:%Y-%m-%d}"
+        return f"{self.simulation.name} {self.start:%Y-%m-%d}" + (
+            f" {self.symbol}" if self.symbol else ""
+        )
 
 
 class Signal(models.Model):

@@ -1,6 +1,11 @@
 """The product's own track record: stored history replayed through the models the product
 would have had, retrained on its schedule (``manage.py simulate``).
 
+Either family: the universe model (``pooled``: one model over every symbol, one window per
+period), or each symbol's own model (one window per period and symbol; its two
+family-specific steps are in ``signals.simulation_symbols``). Both store their calls through
+the serving interface and are judged by the same track record.
+
 ``simulate(request, progress)``:
 1. The simulation row: created, or resumed when one of that name was asked the same thing (a
    different ask is refused; ``replace`` starts it over). Its windows follow the schedule:
@@ -14,21 +19,22 @@ would have had, retrained on its schedule (``manage.py simulate``).
    a. (every window without a model first; one Celery task per window on the gpu queue in
       production, in process in the embedded mode) training on the rows before its start
       (``universe_training.fit_universe``: the same walk-forward, gate and final model as
-      ``train_all --pooled``); a row is trained on only if its label (the forward return over
-      the horizon) ends before the window starts. The model is recorded as a ``ModelVersion``
-      of this simulation (never a live champion) with where its labels and candles ended, in
-      one transaction with the window;
+      ``train_all --pooled``; a symbol's window: ``train SYMBOL``'s pipeline); a row is
+      trained on only if its label ends before the window starts. The model is recorded as a
+      ``ModelVersion`` of this simulation (never a live champion) with where its labels and
+      candles ended, in one transaction with the window;
    then each window not yet done, in time order:
    b. the model that serves the window: the one just trained if it passed its gate; else the
-      last one that did (a champion stays until a better one passes); with ``force``, the one
-      just trained (its calls are then never actionable, as live);
-   c. its calls on every bar of the window (``universe_model.predict_rows``, the function live
-      inference ends in), explained and flagged as live ones are, each with the risk figures
-      it would have carried live: a risk model fitted on the bars before the window
-      (``risk.model.fit_risk``, kept on the window) read at the call's bar with the live
-      function (``mlcore.serving.risk.with_risk``); stored as simulated ``Signal`` rows in one
-      transaction that marks the window done. A kill loses at most the window in flight;
-      re-running stores nothing twice.
+      last one that did (a champion stays until a better one passes; per symbol in a
+      per-symbol simulation); with ``force``, the one just trained (its calls are then never
+      actionable, as live);
+   c. its calls on every bar of the window (``universe_model.predict_rows``, or a symbol
+      model's ``predict``: the functions live inference ends in), explained and flagged as
+      live ones are, each with the risk figures it would have carried live: a risk model
+      fitted on the bars before the window (``risk.model.fit_risk``, kept on the window)
+      read at the call's bar with the live function (``mlcore.serving.risk.with_risk``);
+      stored as simulated ``Signal`` rows in one transaction that marks the window done. A
+      kill loses at most the window in flight; re-running stores nothing twice.
 4. The evaluation of the whole track record (``mlcore.pipeline.common.track_record``), and of
    the risk figures (``risk.evaluate.judge``: each window's risk model on its own window,
    beside EWMA and HAR-RV fitted on the bars before it), written atomically to
@@ -59,7 +65,7 @@ from analysis.quality import ms_to_datetime
 from mlcore import reports, serving
 from mlcore.backtest.data import market_from_frames
 from mlcore.backtest.engine import Market
-from mlcore.models import ModelVersion
+from mlcore.models import ModelVersion, TrainingRun
 from mlcore.pipeline.common import rule_baselines
 from mlcore.pipeline.common.confirmations import market_context
 from mlcore.pipeline.common.track_record import SymbolCalls, evaluate_track_record, window_figures
@@ -79,7 +85,9 @@ from mlcore.training.universe import (
     record,
     universe_config,
 )
+from signals import simulation_symbols
 from signals.models import Signal, Simulation, SimulationWindow
+from signals.simulation_symbols import NO_MODEL
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -121,10 +129,13 @@ class Inputs:
 
     rows: pd.DataFrame  # the pooled frame of every symbol, (open_time, symbol) sorted
     candles: dict[str, pd.DataFrame]
+    funding: dict[str, pd.DataFrame]
     markets: dict[str, Market]
     regime: dict[str, pd.Series]  # open_time -> regime name
     left_out: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
+    # The risk model fitted at each window start (the windows of one period share it).
+    risk: dict[datetime, dict] = field(default_factory=dict)
 
     @cached_property
     def bars(self) -> dict[str, Bars]:
@@ -145,11 +156,6 @@ def schedule(start: datetime, end: datetime, every: timedelta) -> list[tuple[dat
 
 def open_simulation(request: SimulationRequest) -> Simulation:
     """Step 1."""
-    if not request.pooled:
-        raise SimulationError(
-            "only the universe model can be simulated yet (--pooled): a per-symbol simulation "
-            "would retrain every symbol's XGBoost + LSTM ensemble each window"
-        )
     windows = schedule(request.start, request.end, request.retrain_every)
     with transaction.atomic():
         existing = Simulation.objects.select_for_update().filter(name=request.name).first()
@@ -169,10 +175,13 @@ def open_simulation(request: SimulationRequest) -> Simulation:
             sim.save(update_fields=["status", "message", "updated_at"])
         else:
             sim = Simulation.objects.create(name=request.name, **request.fields())
+        # One model over every symbol, or each symbol's own.
+        symbols = [""] if request.pooled else list(request.symbols)
         for start, end in windows:
-            SimulationWindow.objects.get_or_create(
-                simulation=sim, start=start, defaults={"end": end}
-            )
+            for symbol in symbols:
+                SimulationWindow.objects.get_or_create(
+                    simulation=sim, start=start, symbol=symbol, defaults={"end": end}
+                )
     return sim
 
 
@@ -180,6 +189,7 @@ def discard(sim: Simulation) -> None:
     """Remove a simulation with its signals, its models and their files."""
     models = list(ModelVersion.everything.filter(simulation=sim.name))
     Signal.everything.filter(simulation=sim).delete()
+    TrainingRun.everything.filter(simulation=sim.name).delete()
     sim.delete()
     for model in models:
         model.evaluations.all().delete()
@@ -196,7 +206,7 @@ def read_inputs(
     step = interval_ms(sim.interval)
     until = until or sim.end + timedelta(milliseconds=lookahead * step)
     started = time.perf_counter()
-    frames, candles_of, markets, regime, left_out = {}, {}, {}, {}, {}
+    frames, candles_of, funding_of, markets, regime, left_out = {}, {}, {}, {}, {}, {}
     for symbol in sim.symbols:
         try:
             candles = candles_frame(symbol, sim.interval, until=until)
@@ -212,18 +222,20 @@ def read_inputs(
             candles, funding if not funding.empty else None, sim.interval, params
         )
         candles_of[symbol] = candles
+        funding_of[symbol] = funding
         markets[symbol] = market_from_frames(candles, funding, sim.interval)
         context = market_context(candles, sim.interval)
         regime[symbol] = pd.Series(context.regime, index=context.open_time)
-    if len(frames) < 2:
+    if len(frames) < (2 if sim.pooled else 1):
         raise SimulationError(
-            "a universe simulation needs at least two symbols with clean stored candles; "
-            "left out: " + ("; ".join(f"{k}: {v}" for k, v in left_out.items()) or "none")
+            ("a universe simulation needs at least two symbols" if sim.pooled else "no symbol has")
+            + " clean stored candles; left out: "
+            + ("; ".join(f"{k}: {v}" for k, v in left_out.items()) or "none")
         )
     read = time.perf_counter() - started
     rows = pooled_frame(frames, params)
     seconds = {"read": read, "features": time.perf_counter() - started - read}
-    return Inputs(rows, candles_of, markets, regime, left_out, seconds)
+    return Inputs(rows, candles_of, funding_of, markets, regime, left_out, seconds)
 
 
 def _train(sim: Simulation, window: SimulationWindow, inputs: Inputs, progress: Progress):
@@ -278,10 +290,10 @@ def _chosen_rule(data, horizon: int) -> str:
 
 def _serving(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
     """Step 3b."""
-    if window.passed or sim.force:
+    if window.trained and (window.passed or sim.force):
         return window.trained
     earlier = (
-        sim.windows.filter(start__lt=window.start, passed=True)
+        sim.windows.filter(start__lt=window.start, symbol=window.symbol, passed=True)
         .exclude(trained=None)
         .order_by("-start")
         .first()
@@ -352,8 +364,11 @@ def train_window(window_id: int) -> int | None:
     sim = window.simulation
     started = time.perf_counter()
     try:
-        inputs = read_inputs(sim, UniverseParams(), 0, until=window.start)
-        version = _train(sim, window, inputs, lambda *_: None)
+        if window.symbol:
+            version = simulation_symbols.train(sim, window)
+        else:
+            inputs = read_inputs(sim, UniverseParams(), 0, until=window.start)
+            version = _train(sim, window, inputs, lambda *_: None)
     except Exception as exc:
         SimulationWindow.objects.filter(pk=window.pk).update(
             message=f"{TRAINING_FAILED}{type(exc).__name__}: {exc}"
@@ -362,7 +377,7 @@ def train_window(window_id: int) -> int | None:
     SimulationWindow.objects.filter(pk=window.pk).update(
         seconds={"train": time.perf_counter() - started}
     )
-    return version.pk
+    return version.pk if version else None
 
 
 # How often the wait for the gpu queue asks whether any worker still consumes it.
@@ -387,7 +402,12 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
     it sooner, and waited for here while a worker is there to do them."""
     from signals import tasks
 
-    pending = list(sim.windows.filter(trained=None).order_by("start"))
+    # A window whose symbol could not be trained is settled: asking again gives the same.
+    pending = list(
+        sim.windows.filter(trained=None, done=False)
+        .exclude(message__startswith=NO_MODEL)
+        .order_by("start", "symbol")
+    )
     if not pending:
         return
     in_process = tasks.train_simulation_window.app.conf.task_always_eager
@@ -397,9 +417,13 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
         progress("no worker on the gpu queue: training here", 0, len(pending))
         in_process = True
     if in_process:
-        for window in pending:
+        for number, window in enumerate(pending):
             started = time.perf_counter()
-            _train(sim, window, inputs, progress)
+            if window.symbol:
+                progress(f"train {window.start:%Y-%m-%d} {window.symbol}", number, len(pending))
+                simulation_symbols.train(sim, window)
+            else:
+                _train(sim, window, inputs, progress)
             window.seconds = {"train": time.perf_counter() - started}
             window.save(update_fields=["seconds"])
         return
@@ -412,7 +436,7 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
         failed = [w for w in rows if w.message.startswith(TRAINING_FAILED)]
         if failed:
             raise SimulationError(f"window {failed[0].start:%Y-%m-%d}: {failed[0].message}")
-        done = sum(w.trained_id is not None for w in rows)
+        done = sum(w.trained_id is not None or w.message.startswith(NO_MODEL) for w in rows)
         progress("trainings (Celery, gpu queue)", done, len(rows))
         if done == len(rows):
             return
@@ -435,17 +459,27 @@ def run_window(
     model = _serving(sim, window)
     tick = time.perf_counter()
     if window.risk is None:
-        window.risk = _window_risk(sim, window, inputs)
+        if window.start not in inputs.risk:
+            inputs.risk[window.start] = _window_risk(sim, window, inputs)
+        window.risk = inputs.risk[window.start]
         seconds["risk"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    signals = _calls(sim, window, model, inputs) if model else []
+    signals = []
+    if model and window.symbol:
+        loaded = _risk_of(sim, window)
+        signals = simulation_symbols.calls(sim, window, model, inputs, loaded)
+    elif model:
+        signals = _calls(sim, window, model, inputs)
     seconds["predict"] = time.perf_counter() - tick
     tick = time.perf_counter()
+    stored = Signal.everything.filter(
+        simulation=sim, open_time__gte=window.start, open_time__lt=window.end
+    )
+    if window.symbol:
+        stored = stored.filter(symbol=window.symbol)
     with transaction.atomic():
         # A window killed before this commit stored nothing; one re-run after stores it once.
-        Signal.everything.filter(
-            simulation=sim, open_time__gte=window.start, open_time__lt=window.end
-        ).delete()
+        stored.delete()
         Signal.everything.bulk_create(signals, batch_size=2000)
         window.served_by = model
         window.done = True
@@ -462,18 +496,23 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
     started = time.perf_counter()
     try:
         params = UniverseParams()
-        lookahead = max(universe_config(sim.quick, sim.interval).horizons) + 1
+        horizons = universe_config(sim.quick, sim.interval).horizons
+        if not sim.pooled:  # a symbol model's label horizon, chosen from these
+            horizons = [*horizons, settings.LABEL_HORIZON, *settings.TARGET_HORIZONS]
+        lookahead = max(horizons) + 1
         sim.stage = "reading and computing features"
         sim.save(update_fields=["stage", "updated_at"])
         inputs = read_inputs(sim, params, lookahead)
         sim.stage = "training at each window's start"
         sim.save(update_fields=["stage", "updated_at"])
         train_windows(sim, inputs, progress)
-        windows = list(sim.windows.order_by("start"))
+        windows = list(sim.windows.order_by("start", "symbol"))
         for number, window in enumerate(windows, start=1):
             if window.done:
                 continue
-            sim.stage = f"window {number} of {len(windows)}: {window.start:%Y-%m-%d}"
+            sim.stage = f"window {number} of {len(windows)}: {window.start:%Y-%m-%d}" + (
+                f" {window.symbol}" if window.symbol else ""
+            )
             sim.percent = round(95.0 * (number - 1) / len(windows), 1)
             sim.save(update_fields=["stage", "percent", "updated_at"])
             progress("windows", number - 1, len(windows))
@@ -495,7 +534,7 @@ def simulate(request: SimulationRequest, progress: Progress | None = None) -> Si
         log.exception("simulation %s failed", sim.name)
         _fail(sim, f"{type(exc).__name__}: {exc}")
         raise
-    windows = list(sim.windows.order_by("start"))
+    windows = list(sim.windows.order_by("start", "symbol"))
     sim.timings = inputs.seconds | {
         "train": sum(w.seconds.get("train", 0.0) for w in windows),
         "predict": sum(w.seconds.get("predict", 0.0) for w in windows),
@@ -538,7 +577,6 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
         m.pk: int(m.label_params.get("horizon", 1))
         for m in ModelVersion.everything.filter(simulation=sim.name)
     }
-    starts = np.array([int(w.start.timestamp() * 1000) for w in windows], dtype=np.int64)
     rules = {i: w.rule for i, w in enumerate(windows)}
     rows = inputs.rows.set_index(["symbol", "open_time"])
     rule_scores = rule_baselines.rule_scores(inputs.rows)
@@ -547,7 +585,10 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
     sign = {"long": 1, "short": -1, "neutral": 0}
     for symbol, mine in stored.groupby("symbol", sort=True):
         t = np.array([int(x.timestamp() * 1000) for x in mine["open_time"]], dtype=np.int64)
-        window = np.searchsorted(starts, t, side="right") - 1
+        # The symbol's windows: its own (per-symbol) or the universe's, in time order.
+        own = [i for i, w in enumerate(windows) if w.symbol in ("", symbol)]
+        starts = np.array([int(windows[i].start.timestamp() * 1000) for i in own], np.int64)
+        window = np.asarray(own)[np.searchsorted(starts, t, side="right") - 1]
         rule = np.array(
             [
                 rule_frame.at[(symbol, ti), rules[w]] if rules[w] in rule_frame else np.nan
@@ -574,7 +615,7 @@ def _symbol_calls(sim: Simulation, inputs: Inputs, windows: list[SimulationWindo
 
 def track_record(sim: Simulation, inputs: Inputs) -> dict:
     """Step 4."""
-    windows = list(sim.windows.order_by("start").select_related("trained", "served_by"))
+    windows = list(sim.windows.order_by("start", "symbol").select_related("trained", "served_by"))
     config = universe_config(sim.quick, sim.interval)
     calls = _symbol_calls(sim, inputs, windows)
     evaluation = evaluate_track_record(
@@ -593,6 +634,7 @@ def track_record(sim: Simulation, inputs: Inputs) -> dict:
         w.save(update_fields=["figures"])
         timeline.append(
             {
+                "symbol": w.symbol,  # blank: every symbol (the universe model)
                 "start": w.start.isoformat(),
                 "end": w.end.isoformat(),
                 "trained": w.trained.version if w.trained else None,
@@ -621,14 +663,14 @@ def track_record(sim: Simulation, inputs: Inputs) -> dict:
 
 def _judge_risk(sim: Simulation, windows: list[SimulationWindow], inputs: Inputs) -> dict:
     """Each window's risk model judged on its own window's bars, pooled and per symbol."""
+    fitted = {w.start: w for w in windows if w.risk and "refused" not in w.risk}  # per period
     schedule = [
         Judged(
             int(w.start.timestamp() * 1000),
             int(w.end.timestamp() * 1000),
             RiskFitted.from_dict(w.risk),
         )
-        for w in windows
-        if w.risk and "refused" not in w.risk
+        for w in fitted.values()
     ]
     if not schedule:
         why = {w.start.date().isoformat(): (w.risk or {}).get("refused") for w in windows}

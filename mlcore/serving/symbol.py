@@ -31,7 +31,7 @@ from mlcore.pipeline.common.labels import triple_barrier
 from mlcore.pipeline.common.out_of_sample import outcomes
 from mlcore.pipeline.common.scoring import score_graded
 from mlcore.pipeline.features import FeatureSpecMismatch
-from mlcore.pipeline.symbol.predict import Bundle, predict
+from mlcore.pipeline.symbol.predict import Bundle, Predictions, predict
 from mlcore.serving import levels
 from mlcore.serving.base import Clock, Scored, ServingModel, WindowRefused, no_candles
 from mlcore.serving.call import Call, Refusal, Refused
@@ -223,6 +223,35 @@ class SymbolServing(ServingModel):
         )
         return Scored(scored.figures.judged(symbol).as_dict(), scored.backtests)
 
+    def window_calls(
+        self, symbol: str, candles: pd.DataFrame, funding: pd.DataFrame, start_ms: int, end_ms: int
+    ) -> list[Call]:
+        """Its calls at every bar in ``[start_ms, end_ms)`` of stored ``candles`` (a simulated
+        window; they reach ``history_needed`` bars before ``start_ms``), predicted in one batch
+        through ``predict`` (the function ``serve`` ends in) from the bars before ``end_ms``
+        only, each made into a call as ``serve`` makes one. A bar live inference would refuse
+        for stale funding gets no call."""
+        bundle, step = self.bundle, interval_ms(self.bundle.interval)
+        candles = candles[candles["open_time"] < end_ms]
+        funding = funding[funding["funding_time"] < end_ms]
+        preds = predict(
+            bundle, candles, funding if not funding.empty else None, since=start_ms,
+            rules=self.rules,
+        )  # fmt: skip
+        first = int(preds.open_time[0])
+        span = candles[candles["open_time"] >= first - (levels.LOOKBACK - 1) * step]
+        upper, lower = levels.barriers(span, bundle.barrier)
+        settled = funding["funding_time"].to_numpy()
+        out = []
+        for at, t in enumerate(preds.open_time):
+            t = int(t)
+            if bundle.spec.uses_funding and funding_problem(settled, t + step - 1):
+                continue
+            direction = int(preds.graded.direction[at])
+            stop, target = levels.stop_target(float(upper[t]), float(lower[t]), direction)
+            out.append(self._made(symbol, preds, at, stop, target, {}))
+        return out
+
     def _call(self, symbol: str, bar_ms: int, clock: Clock) -> Call:
         bundle = self.bundle
         kept = live_state.window(symbol, bundle.interval, bundle, bar_ms)
@@ -241,38 +270,49 @@ class SymbolServing(ServingModel):
                 rules=self.rules,
                 features=None if kept is None else kept.features,
             )
-        g = preds.graded
-        direction = int(g.direction[-1])
-        predicted = int(preds.calibrated[-1].argmax())
-        row = preds.features.iloc[-1].to_numpy()
+        stop, target = levels.at_last_bar(candles, bundle.barrier, int(preds.graded.direction[-1]))
+        timings = {"started_at": clock.started_at, "inputs": inputs, **preds.timings}
+        return self._made(symbol, preds, len(preds) - 1, stop, target, timings)
+
+    def _made(
+        self,
+        symbol: str,
+        preds: Predictions,
+        at: int,
+        stop: float | None,
+        target: float | None,
+        timings: dict[str, float],
+    ) -> Call:
+        """The call at row ``at`` of ``preds``: explained (the predicted class's TreeSHAP on the
+        XGBoost member), flagged when its inputs are unlike the training rows, graded."""
+        bundle, g = self.bundle, preds.graded
+        direction = int(g.direction[at])
+        p = preds.calibrated[at]
+        predicted = int(p.argmax())
+        row = preds.features.iloc[at].to_numpy()
         tick = time.perf_counter()
         explanation = explain(bundle.xgb, row, bundle.spec.features, predicted)
         shap = time.perf_counter() - tick
-        stop, target = levels.at_last_bar(candles, bundle.barrier, direction)
-        p = preds.calibrated[-1]
         # Inputs unlike anything the model trained on: stored, said, never actionable.
         outside = bundle.dissimilarity.explain(row) if bundle.dissimilarity else None
-        grade = str(g.grade[-1])
+        grade = str(g.grade[at])
         return Call(
             symbol=symbol,
             interval=bundle.interval,
-            open_time=bar_ms,
+            open_time=int(preds.open_time[at]),
             direction=direction,
             grade=grade,
-            confidence=float(g.confidence[-1]),
+            confidence=float(g.confidence[at]),
             probabilities=(float(p[0]), float(p[1]), float(p[2])),
-            confirmations={k: bool(v[-1]) for k, v in g.confirmations.items()},
-            regime=str(preds.context.regime[-1] or ""),
-            entry=float(preds.close[-1]),
+            confirmations={k: bool(v[at]) for k, v in g.confirmations.items()},
+            regime=str(preds.context.regime[at] or ""),
+            entry=float(preds.close[at]),
             stop=stop,
             target=target,
-            explanation=explanation.to_dict() | {"outside": outside},
+            # The score its IC is measured on: p(buy) - p(sell), as in training.
+            explanation=explanation.to_dict()
+            | {"outside": outside, "call_score": float(p[2] - p[0])},
             outside=outside,
             actionable=self.actionable(grade, direction, outside),
-            timings={
-                "started_at": clock.started_at,
-                "inputs": inputs,
-                **preds.timings,
-                "shap": shap,
-            },
+            timings=timings | {"shap": shap},
         )

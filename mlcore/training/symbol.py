@@ -98,10 +98,16 @@ class Prepared:
 class Trainer:
     """One run of the pipeline; each stage is a method, in the order of the module docstring."""
 
-    def __init__(self, request: TrainRequest, run: TrainingRun, tracker: Tracker) -> None:
+    def __init__(
+        self, request: TrainRequest, run: TrainingRun, tracker: Tracker, simulation: str = ""
+    ) -> None:
         self.request = request
         self.run = run
         self.tracker = tracker
+        # A simulation's window: every stage runs whatever a gate says (the window records
+        # the verdict), and the model is recorded under the simulation, never promoted.
+        self.simulation = simulation
+        self.prepared: Prepared | None = None
         self.config = request.train_config()
         self.device = compute_device()
         self.failed: list[gates.GateResult] = []
@@ -117,7 +123,7 @@ class Trainer:
         self.tracker.note(("PASS " if result.passed else "FAIL ") + result.reason)
         if not result.passed:
             self.failed.append(result)
-            if not self.request.force:
+            if not (self.request.force or self.simulation):
                 raise GateFailed(result)
 
     # -- 1, 2 ----------------------------------------------------------------------------
@@ -395,9 +401,23 @@ class Trainer:
         )
         return champion, result
 
+    def record(self, p: Prepared, bundle: Bundle, oof: EnsembleOOF) -> ModelVersion:
+        return record_version(
+            self.request,
+            self.run,
+            self.config,
+            self.device,
+            self.request.force and bool(self.failed),  # served past a failed gate
+            p,
+            bundle,
+            oof,
+            self.figures,
+            simulation=self.simulation,
+        )
+
     # -- the whole run -------------------------------------------------------------------
     def execute(self) -> ModelVersion | None:
-        p = self.prepare()
+        p = self.prepared = self.prepare()
         xgb_oof, lstm_oof = self.members(p)
         oof, figures, backtests, hits = self.graded_oof(p, xgb_oof, lstm_oof)
         xgb_loss, prior_loss = xgb_oof.scores(p.data.y)
@@ -415,19 +435,11 @@ class Trainer:
             self.rules,
         )
         bundle = self.final(p, xgb_oof, lstm_oof, hits)
+        if self.simulation:
+            return self.record(p, bundle, oof)
         self.tracker.stage("promotion")
         _, promotion = self.compare_with_champion(p, oof)
-        version = record_version(
-            self.request,
-            self.run,
-            self.config,
-            self.device,
-            bool(self.failed),
-            p,
-            bundle,
-            oof,
-            self.figures,
-        )
+        version = self.record(p, bundle, oof)
         # The version, not the server path: the log is shown on /training to every trader.
         self.tracker.note(f"saved {version.version}")
         try:
@@ -490,3 +502,52 @@ def train(
     if isinstance(failure, TrainingError):
         raise failure
     return run
+
+
+@dataclass(frozen=True)
+class SimulatedTraining:
+    """A simulation window's training of one symbol's model (``signals.simulation``)."""
+
+    version: ModelVersion | None  # None: no model could be trained (``message`` says why)
+    passed: bool  # every gate passed
+    message: str  # the failed gates' reasons, or why no model
+    rule: str  # the simple rule its training rows favoured (best IC over every fold)
+    labels_end_ms: int | None  # where the last label it trained on ended
+
+
+def train_simulated(request: TrainRequest, simulation: str) -> SimulatedTraining:
+    """The pipeline on the bars before ``request.until``, as the product would have trained
+    then; its run and model are recorded under ``simulation`` (never live: no promotion, no
+    MLflow run). A gate failure is recorded, not raised; bad input (too short a history, no
+    candles) gives no model and says why. Other errors are raised."""
+    run = TrainingRun.everything.create(
+        symbol=request.symbol,
+        interval=request.interval,
+        options=request.options(),
+        simulation=simulation,
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+    )
+    tracker = Tracker(run, None)
+    trainer = Trainer(request, run, tracker, simulation=simulation)
+    try:
+        version = trainer.execute()
+    except TrainingError as exc:
+        run.status, run.message = TrainingRun.Status.ERROR, str(exc)
+        run.finished_at = timezone.now()
+        run.save()
+        return SimulatedTraining(None, False, str(exc), "", None)
+    tracker.finish()
+    passed = not trainer.failed
+    message = "; ".join(f"gate {g.number} ({g.reason})" for g in trainer.failed)
+    run.status = TrainingRun.Status.PASSED if passed else TrainingRun.Status.FAILED
+    run.message, run.finished_at = message or "passed every gate", timezone.now()
+    run.percent, run.stage = 100.0, "done"
+    run.save()
+    p = trainer.prepared
+    known = p.data.y >= 0
+    labels_end = int(p.end_time[known].max()) if known.any() else None
+    rules = trainer.baselines.rules if trainer.baselines else []
+    scored = [r for r in rules if r.ic is not None]
+    rule = max(scored, key=lambda r: r.ic).rule if scored else ""
+    return SimulatedTraining(version, passed, message or "passed every gate", rule, labels_end)

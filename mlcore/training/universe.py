@@ -56,6 +56,7 @@ from mlcore.pipeline.universe import pooled
 from mlcore.pipeline.universe.final_model import UNIVERSE, UniverseModel, final_model
 from mlcore.pipeline.universe.pooled_backtests import backtest_symbols
 from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
+from mlcore.records import simulated_stamp, version_name
 from mlcore.registry import promote
 from mlcore.runs import abandon_stale
 
@@ -394,11 +395,8 @@ def record(
     step = interval_ms(request.interval)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if simulation:
-        stamp = f"sim-{simulation}-{request.until:%Y%m%d%H}"
-    name, n = f"{UNIVERSE}-{request.interval}-{stamp}", 1
-    while ModelVersion.everything.filter(version=name).exists():
-        n += 1
-        name = f"{UNIVERSE}-{request.interval}-{stamp}-{n}"
+        stamp = simulated_stamp(simulation, request.until)
+    name = version_name(UNIVERSE, request.interval, stamp)
     directory = artifacts.version_dir(UNIVERSE, request.interval, name)
     if simulation and directory.exists():
         # Files without a row: a simulation killed between writing them and its commit.

@@ -3,10 +3,10 @@
 1. The simulation named ``--name`` is created (or resumed: the same command after a kill goes
    on from the first window whose calls are not stored; other settings are refused unless
    ``--replace``).
-2. Every ``--retrain-every`` from ``--from`` to ``--to`` the universe model is trained on the
-   rows before that moment (the product's own gates; ``--quick`` for the small search), and the
-   model the product would then have served makes the window's calls: stored as simulated
-   signals, never shown with live ones.
+2. Every ``--retrain-every`` from ``--from`` to ``--to`` the universe model (``--pooled``), or
+   each symbol's own model, is trained on the rows before that moment (the product's own gates;
+   ``--quick`` for the small search), and the model the product would then have served makes
+   the window's calls: stored as simulated signals, never shown with live ones.
 3. The track record is evaluated and written to ``var/reports/simulation_<name>.json``; the
    /simulations page shows it. Two bars: the windows, and the training in flight.
 """
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--retrain-every", type=period, default=timedelta(days=30),
                             help="30d (default), 12h, 2w")  # fmt: skip
         parser.add_argument("--pooled", action="store_true",
-                            help="the universe model (the only kind simulated yet)")  # fmt: skip
+                            help="the universe model (default: each symbol's own)")  # fmt: skip
         parser.add_argument("--quick", action="store_true", help="the small training search")
         parser.add_argument("--force", action="store_true",
                             help="serve each new model even past a failed gate (its calls are "
@@ -107,8 +107,9 @@ def summary(report: dict) -> str:
     ic = report.get("ic") or {}
     lines = [f"simulation {report['name']}: {len(report['windows'])} windows"]
     for w in report["windows"]:
+        symbol = f" {w['symbol']}" if w.get("symbol") else ""
         lines.append(
-            f"  {w['start'][:10]} served by {w['served_by'] or '(none: abstained)'}"
+            f"  {w['start'][:10]}{symbol} served by {w['served_by'] or '(none: abstained)'}"
             f"{' [forced]' if w['forced'] else ''}: {w['calls']} calls, hit rate "
             + (f"{w['hit_rate']:.1%}" if w["hit_rate"] is not None else "-")
         )
