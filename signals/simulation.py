@@ -380,16 +380,20 @@ def train_window(window_id: int) -> int | None:
     return version.pk if version else None
 
 
-# How often the wait for the gpu queue asks whether any worker still consumes it.
+# How often the wait for the gpu queue asks whether any worker still consumes it, and how long
+# none may answer before the wait ends: a worker whose processes train on every core can take
+# seconds to answer (seen: a 1-second ask missed a busy worker on 2 cores), so one silent ask
+# is no proof it is gone.
 WORKER_CHECK_SECONDS = 30.0
+WORKER_GONE_SECONDS = 120.0
 
 
-def gpu_workers() -> list[str]:
-    """The Celery workers that answer within a second and consume the gpu queue."""
+def gpu_workers(timeout: float = 1.0) -> list[str]:
+    """The Celery workers that answer within ``timeout`` seconds and consume the gpu queue."""
     from signals import tasks
 
     app = tasks.train_simulation_window.app  # the project's Celery app, as the task knows it
-    queues = app.control.inspect(timeout=1.0).active_queues() or {}
+    queues = app.control.inspect(timeout=timeout).active_queues() or {}
     return sorted(
         name for name, listed in queues.items() if any(q["name"] == "gpu" for q in listed)
     )
@@ -411,7 +415,7 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
     if not pending:
         return
     in_process = tasks.train_simulation_window.app.conf.task_always_eager
-    if not in_process and not gpu_workers():
+    if not in_process and not gpu_workers(timeout=3.0):
         # Sent to a queue nobody reads, the tasks would be waited for forever.
         log.warning("no Celery worker consumes the gpu queue: training in this process")
         progress("no worker on the gpu queue: training here", 0, len(pending))
@@ -430,7 +434,7 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
     SimulationWindow.objects.filter(pk__in=[w.pk for w in pending]).update(message="")
     for window in pending:
         tasks.train_simulation_window.delay(window.pk)
-    asked = time.monotonic()
+    asked = heard = time.monotonic()
     while True:
         rows = list(sim.windows.filter(pk__in=[w.pk for w in pending]))
         failed = [w for w in rows if w.message.startswith(TRAINING_FAILED)]
@@ -442,7 +446,9 @@ def train_windows(sim: Simulation, inputs: Inputs, progress: Progress, poll: flo
             return
         if time.monotonic() - asked > WORKER_CHECK_SECONDS:
             asked = time.monotonic()
-            if not gpu_workers():
+            if gpu_workers(timeout=5.0):
+                heard = asked
+            elif asked - heard > WORKER_GONE_SECONDS:
                 raise SimulationError(
                     f"no Celery worker consumes the gpu queue any more ({done} of {len(rows)} "
                     "windows trained, kept): start one and run the same command again to resume"
