@@ -470,8 +470,10 @@ def run_window(
         window.risk = inputs.risk[window.start]
         seconds["risk"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    signals = []
-    if model and window.symbol:
+    signals, why = [], "no model had passed its gates by then"
+    if window.symbol in inputs.left_out:  # its stored bars over the span failed data QA
+        model, why = None, f"{window.symbol} was left out: {inputs.left_out[window.symbol]}"
+    elif model and window.symbol:
         loaded = _risk_of(sim, window)
         signals = simulation_symbols.calls(sim, window, model, inputs, loaded)
     elif model:
@@ -491,7 +493,7 @@ def run_window(
         window.done = True
         window.seconds = seconds | {"store": time.perf_counter() - tick}
         if model is None:
-            window.message = "abstained: no model had passed its gates by then; " + window.message
+            window.message = f"abstained: {why}; {window.message}"
         window.save()
 
 

@@ -28,7 +28,7 @@ FAR_FUTURE = np.iinfo(np.int64).max // 2  # end time of a label not known yet
 @dataclass(frozen=True)
 class TargetChoice:
     barrier: BarrierParams
-    scores: dict[str, float | None]  # "<horizon>h x <atr> ATR" -> validation IC
+    scores: dict[str, float | None]  # "<horizon> bars x <atr> ATR" -> validation IC
 
     def to_dict(self) -> dict:
         return {
@@ -70,7 +70,7 @@ def choose_target(
         for atr in atr_multiples:
             barrier = replace(base, horizon=h, upper_atr=atr, lower_atr=atr)
             y, end = labelled(candles, barrier, warmup)
-            key = f"{h}h x {atr:g} ATR"
+            key = f"{h} bars x {atr:g} ATR"  # bars of the interval, not hours
             try:
                 folds = walk_forward(open_time, end, replace(split, embargo=max(split.embargo, h)))
                 first = folds[0]

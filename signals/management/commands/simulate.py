@@ -84,7 +84,7 @@ class Command(BaseCommand):
         def progress(what: str, done: int, total: int) -> None:
             bar = windows if what == "windows" else training
             if what != "windows":
-                training.set_description_str(what)
+                training.set_description_str(what, refresh=False)  # one print per poll
             bar.total = max(total, 1)
             bar.n = done
             bar.refresh()
