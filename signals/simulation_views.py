@@ -3,11 +3,13 @@ retraining timeline), read off the stored report; a running one polls its progre
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from signals.models import Simulation
+from signals.models import Simulation, SimulationWindow
 
 COLORS = {
     "all calls": "#1f6feb",
@@ -16,6 +18,18 @@ COLORS = {
     "best rule": "#d29922",
     "buy and hold": "#8b949e",
 }
+
+
+def by_symbol(
+    windows: list[SimulationWindow],
+) -> tuple[list[datetime], list[tuple[str, list[SimulationWindow | None]]]]:
+    """A per-symbol simulation's windows as a grid: the periods, and per symbol its window in
+    each (None where it has none)."""
+    periods = sorted({w.start for w in windows})
+    cells: dict[str, dict[datetime, SimulationWindow]] = {}
+    for w in windows:
+        cells.setdefault(w.symbol, {})[w.start] = w
+    return periods, [(s, [mine.get(p) for p in periods]) for s, mine in sorted(cells.items())]
 
 
 @login_required
@@ -31,7 +45,16 @@ def simulation(request: HttpRequest, simulation_id: int) -> HttpResponse:
         {"name": name, "color": COLORS.get(name, "#c9d1d9"), "points": points}
         for name, points in (report.get("curves") or {}).items()
     ]
-    context = {"sim": sim, "report": report, "curves": curves, "calls": report.get("calls")}
+    windows = list(sim.windows.select_related("trained", "served_by"))
+    context = {
+        "sim": sim,
+        "report": report,
+        "curves": curves,
+        "calls": report.get("calls"),
+        "windows": windows,
+    }
+    if not sim.pooled:
+        context["periods"], context["grid"] = by_symbol(windows)
     if request.htmx and request.htmx.target == "simulation-progress":
         return render(request, "signals/simulation.html#progress", context)
     return render(request, "signals/simulation.html", context)

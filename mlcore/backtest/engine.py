@@ -12,8 +12,12 @@ Semantics (the reference loop in mlcore/tests/test_backtest_engine.py restates t
 - Isolated margin: a position posts ``notional / leverage``. It is liquidated when price
   reaches ``entry x (1 -/+ 1/leverage +/- maintenance_rate)`` (long/short), checked against
   the bar's low/high after funding; it closes at that price (or at the open, if the bar opened
-  beyond it) and pays the liquidation fee on the notional. After a liquidation the position
-  stays flat until the target changes.
+  beyond it) and pays the liquidation fee on the notional; the loss and the fee together never
+  exceed the margin the position posted (isolated margin: a gap past the price, or a fee
+  larger than what is left, is the exchange's insurance fund's, not the trader's). After a
+  liquidation the position stays flat until the target changes.
+- An account whose equity is gone (zero or less at a fill) is wiped: it opens nothing more
+  (a target times negative equity would otherwise open the opposite side).
 - Equity is marked to the close of every bar. At the end, an open position is marked, not sold.
 """
 
@@ -199,7 +203,8 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
         # 1. Fill the previous bar's target at this open, when it changed.
         if t > 0 and (t == 1 or target[t - 1] != target[t - 2]):
             mark = cash + qty * (open_[t] - entry)
-            want = target[t - 1] * mark / open_[t]
+            # Wiped (to float noise of nothing): no position, whatever the target.
+            want = target[t - 1] * mark / open_[t] if mark > 1e-9 * initial else 0.0
             dq = want - qty
             if dq != 0.0:
                 price = open_[t] * (1.0 + slip[t]) if dq > 0 else open_[t] * (1.0 - slip[t])
@@ -266,8 +271,9 @@ def _simulate(  # pragma: no cover - compiled; the reference loop in the tests c
                 hit = high[t] >= liq
                 fill = max(liq, open_[t])
             if hit:
-                realized = qty * (fill - entry)
-                fee = liq_fee * abs(qty) * fill
+                posted = abs(qty) * entry / leverage  # the most an isolated position can lose
+                realized = max(qty * (fill - entry), -posted)
+                fee = min(liq_fee * abs(qty) * fill, posted + realized)
                 cash += realized - fee
                 fees_total += fee
                 liquidations += 1

@@ -45,7 +45,9 @@ def reference(market: Market, target, costs: Costs, margin: Margin, initial: flo
     for t in range(len(market)):
         o, h, lo, c = market.open[t], market.high[t], market.low[t], market.close[t]
         if t >= 1 and (t == 1 or target[t - 1] != target[t - 2]):
-            want = target[t - 1] * (cash + qty * (o - entry)) / o
+            account = cash + qty * (o - entry)
+            wiped = account <= 1e-9 * initial
+            want = 0.0 if wiped else target[t - 1] * account / o
             trade = want - qty
             if trade != 0:
                 price = o * (1 + slip[t]) if trade > 0 else o * (1 - slip[t])
@@ -99,7 +101,9 @@ def reference(market: Market, target, costs: Costs, margin: Margin, initial: flo
         else:
             px = None
         if px is not None:
-            realized, fee = qty * (px - entry), margin.liquidation_fee * abs(qty) * px
+            posted = abs(qty) * entry / margin.leverage  # isolated: the most it can lose
+            realized = max(qty * (px - entry), -posted)
+            fee = min(margin.liquidation_fee * abs(qty) * px, posted + realized)
             cash += realized - fee
             fees += fee
             liquidations += 1
@@ -208,3 +212,25 @@ def test_bad_targets_are_refused_clearly(market):
         run(market, np.full(len(market), np.nan))
     with pytest.raises(ValueError, match="bars"):
         run(market, np.zeros(3))
+
+
+def test_a_liquidation_never_takes_more_than_the_margin_and_a_wiped_account_opens_nothing():
+    """A 1x short through a doubling: the loss plus the liquidation fee would exceed the equity;
+    isolated margin caps it at the margin, so equity ends at zero, never below, and later
+    targets (which times a negative equity would have opened the other side) open nothing."""
+    n = 12
+    close = np.array([100.0, 100, 100, 150, 210, 210, 200, 190, 180, 170, 160, 150])
+    open_ = np.r_[100.0, close[:-1]]
+    market = Market(
+        np.arange(n, dtype=np.int64) * 3_600_000, open_, np.maximum(open_, close) * 1.01,
+        np.minimum(open_, close) * 0.99, close, np.array([], np.int64), np.array([]),
+        np.array([]), 3_600_000,
+    )  # fmt: skip
+    target = np.array([-1.0, -1, -1, -1, -1, 1, 1, -1, -1, 1, 1, 1])
+    costs = Costs(taker_fee=0.0, slippage_bps=0.0)
+    result = run(market, target, costs=costs, margin=Margin(leverage=1.0))
+    assert result.liquidations == 1
+    assert result.equity.min() == pytest.approx(0.0, abs=1e-9)
+    assert np.all(result.quantity[5:] == 0.0)  # nothing opened after the wipe
+    equity, *_ = reference(market, target, costs, Margin(leverage=1.0))
+    np.testing.assert_allclose(result.equity, equity, atol=1e-9)
