@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from analysis.ingest import import_file
 from mlcore.config import TrainRequest
 from mlcore.training.symbol import train
 
 TRAINED_UNTIL = datetime(2024, 1, 1, tzinfo=UTC)
+UNIVERSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "universe"
+RESEARCH_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
 def quick_champion(symbol: str = "BTCUSDT"):
@@ -35,3 +39,17 @@ def trader() -> Client:
     client = Client()
     client.force_login(User.objects.create_user("trader", password="x" * 12))
     return client
+
+
+@pytest.fixture
+def research(settings, tmp_path):
+    """BTC and ETH 1h candles with their funding from the shared research universe; models and
+    reports under ``tmp_path``; a few random runs (simulations and their tests)."""
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.REPORTS_DIR = tmp_path / "reports"
+    settings.MLFLOW_TRACKING_URI = ""
+    settings.RANDOM_RUNS = 5
+    for symbol in RESEARCH_SYMBOLS:
+        import_file(UNIVERSE / f"binance_futures_{symbol}_1h.csv.gz")
+        import_file(UNIVERSE / f"binance_futures_{symbol}_funding.csv.gz")
+    return tmp_path

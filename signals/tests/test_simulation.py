@@ -17,7 +17,6 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.test import Client
 
-from analysis.ingest import import_file
 from analysis.models import Candle, FundingRate
 from mlcore import artifacts
 from mlcore.models import ModelVersion
@@ -27,25 +26,13 @@ from mlcore.training.inputs import read_inputs
 from signals.models import Signal, Simulation, SimulationWindow
 from signals.simulation import SimulationRequest, simulate
 from signals.tasks import train_simulation_window
+from signals.tests.conftest import RESEARCH_SYMBOLS
 from tests.servers import production_only
 
-UNIVERSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "universe"
-SYMBOLS = ("BTCUSDT", "ETHUSDT")
+SYMBOLS = RESEARCH_SYMBOLS
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def research(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.REPORTS_DIR = tmp_path / "reports"
-    settings.MLFLOW_TRACKING_URI = ""
-    settings.RANDOM_RUNS = 5
-    for symbol in SYMBOLS:
-        import_file(UNIVERSE / f"binance_futures_{symbol}_1h.csv.gz")
-        import_file(UNIVERSE / f"binance_futures_{symbol}_funding.csv.gz")
-    return tmp_path
 
 
 def request(name: str, days: int, windows: int = 1, **options) -> SimulationRequest:

@@ -14,16 +14,14 @@ import numpy as np
 import pytest
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.test import Client
 
-from analysis.ingest import import_file
 from analysis.models import Candle, FundingRate
 from mlcore.models import ModelVersion, TrainingRun
 from mlcore.serving.cache import serving_for
 from signals.models import Signal
 from signals.simulation import SimulationRequest, simulate
 from signals.simulation_symbols import NO_MODEL
-from signals.tests.test_simulation import UNIVERSE, whole_model
+from signals.tests.test_simulation import whole_model
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 HISTORY = timedelta(days=150)  # of BTCUSDT before the span: enough for the quick folds
@@ -32,19 +30,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def own(settings, tmp_path):
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.REPORTS_DIR = tmp_path / "reports"
-    settings.MLFLOW_TRACKING_URI = ""
-    settings.RANDOM_RUNS = 5
-    for symbol in ("BTCUSDT", "ETHUSDT"):
-        import_file(UNIVERSE / f"binance_futures_{symbol}_1h.csv.gz")
-        import_file(UNIVERSE / f"binance_futures_{symbol}_funding.csv.gz")
+def own(research):
     Candle.objects.filter(symbol="BTCUSDT", open_time__lt=T0 - HISTORY).delete()
     Candle.objects.filter(symbol="ETHUSDT", open_time__lt=T0 - timedelta(days=20)).delete()
     # Nothing after the span's outcomes is needed: a shorter read.
     Candle.objects.filter(open_time__gte=T0 + timedelta(days=10)).delete()
-    return tmp_path
+    return research
 
 
 def request(name: str, symbols=("BTCUSDT", "ETHUSDT"), start=T0, windows=2) -> SimulationRequest:
@@ -62,7 +53,9 @@ def request(name: str, symbols=("BTCUSDT", "ETHUSDT"), start=T0, windows=2) -> S
 
 
 @pytest.mark.django_db
-def test_each_symbols_own_model_serves_its_windows_having_seen_only_what_came_before(own, eager):
+def test_each_symbols_own_model_serves_its_windows_having_seen_only_what_came_before(
+    own, eager, trader
+):
     sim = simulate(request("own"))
     btc = list(sim.windows.filter(symbol="BTCUSDT").order_by("start"))
     eth = list(sim.windows.filter(symbol="ETHUSDT").order_by("start"))
@@ -141,10 +134,6 @@ def test_each_symbols_own_model_serves_its_windows_having_seen_only_what_came_be
         .count()
         for w in sim.windows.order_by("start", "symbol")
     ]
-    from django.contrib.auth.models import User
-
-    client = Client()
-    client.force_login(User.objects.create_user("trader", password="x" * 12))
-    page = client.get(f"/simulations/{sim.pk}/").content.decode()
+    page = trader.get(f"/simulations/{sim.pk}/").content.decode()
     assert "each symbol's own model" in page and "no model" in page
     assert "BTCUSDT-1h-sim-own-2024030300" in page
