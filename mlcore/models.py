@@ -131,6 +131,14 @@ class ModelVersion(models.Model):
         return f"{self.version} ({self.status}){flags}"
 
     @property
+    def out_of_fold(self) -> dict:
+        """Its walk-forward evaluation's figures (the one stored shape, either family)."""
+        for evaluation in self.evaluations.all():  # prefetched by the lists that show it
+            if evaluation.kind == Evaluation.Kind.WALK_FORWARD:
+                return evaluation.figures
+        return {}
+
+    @property
     def evaluable_from(self) -> datetime:
         """The earliest bar an honest evaluation may start at: after training plus embargo."""
         step = interval_ms(self.interval)

@@ -56,8 +56,13 @@ def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
 @login_required
 def models_list(request: HttpRequest) -> HttpResponse:
     """Per symbol: the champion (or a plain statement that none has passed) and challengers."""
-    versions = list(ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED))
+    versions = list(
+        ModelVersion.objects.exclude(status=ModelVersion.Status.RETIRED).prefetch_related(
+            "evaluations"
+        )
+    )
     symbols = sorted({*universe.symbols(), *(v.symbol for v in versions)})
+    pooled = [v for v in versions if is_universe(v) and v.status == "champion"]
     series = []
     for symbol in symbols:
         mine = [v for v in versions if v.symbol == symbol]
@@ -65,6 +70,7 @@ def models_list(request: HttpRequest) -> HttpResponse:
         series.append(
             {
                 "symbol": symbol,
+                "universe": bool(mine) and all(is_universe(v) for v in mine),
                 "champion": champion,
                 "drift": champion.drift_reports.select_related("training_run").first()
                 if champion
@@ -73,7 +79,9 @@ def models_list(request: HttpRequest) -> HttpResponse:
                 "retired": ModelVersion.objects.filter(symbol=symbol, status="retired").count(),
             }
         )
-    return render(request, "mlcore/models.html", {"series": series})
+    # Universe series last: the symbols first, each saying what serves it.
+    series.sort(key=lambda s: s["universe"])
+    return render(request, "mlcore/models.html", {"series": series, "pooled": pooled})
 
 
 def _reliability_points(figures: dict) -> list[dict]:

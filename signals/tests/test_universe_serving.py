@@ -301,6 +301,12 @@ def test_the_universe_models_page_shows_its_evidence(universe_champion, signed_i
     assert "No grade of this model is backed by its out-of-sample evidence" in page
     for grade in ("A+", "A", "B", "C"):
         assert f"<td>{grade}</td>" in page
+    # The list: a symbol with no model of its own says the universe model serves it, and the
+    # universe model's card gives its out-of-fold figures (not a symbol model's empty ones).
+    listing = " ".join(signed_in.get("/models/").content.decode().split())
+    assert f"the universe model ({universe_champion.version}) serves BTCUSDT" in listing
+    assert "Out of fold: IC" in listing and "XGBoost log loss" not in listing
+    assert "Universe model: one model over every symbol" in listing
 
 
 def test_the_daily_drift_check_and_the_worker_preload_cope_with_a_universe_champion(
