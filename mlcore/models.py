@@ -161,7 +161,7 @@ class LiveRuns(models.Manager):
 
 
 class AllRuns(models.Manager):
-    pass
+    """Every training, live and simulated (for the simulations and their tests)."""
 
 
 class TrainingRun(models.Model):

@@ -8,6 +8,7 @@ import hashlib
 import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,21 +73,28 @@ def data_hash(candles: pd.DataFrame, funding: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def simulated_stamp(simulation: str, until: datetime) -> str:
-    """A simulated model's version stamp: its simulation and window start, short enough for
-    the version column (60 characters) beside the longest series name."""
-    if len(simulation) > 16:
-        simulation = hashlib.sha1(simulation.encode()).hexdigest()[:10]
-    return f"sim-{simulation}-{until:%Y%m%d%H}"
-
-
-def version_name(series: str, interval: str, stamp: str) -> str:
-    """``<series>-<interval>-<stamp>``, numbered on when that is taken (live or simulated)."""
+def new_version(
+    series: str, interval: str, until: datetime | None, simulation: str = ""
+) -> tuple[str, Path]:
+    """A new version's name and the folder its files go to: ``<series>-<interval>-<stamp>``,
+    the stamp the time now, or for a simulation's model its simulation and window start (short
+    enough for the version column, 60 characters, beside the longest series name); numbered on
+    when taken, live or simulated."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if simulation:
+        short = simulation
+        if len(short) > 16:
+            short = hashlib.sha1(simulation.encode()).hexdigest()[:10]
+        stamp = f"sim-{short}-{until:%Y%m%d%H}"
     name, n = f"{series}-{interval}-{stamp}", 1
     while ModelVersion.everything.filter(version=name).exists():
         n += 1
         name = f"{series}-{interval}-{stamp}-{n}"
-    return name
+    directory = artifacts.version_dir(series, interval, name)
+    if simulation and directory.exists():
+        # Files without a row: a simulation killed between writing them and its commit.
+        shutil.rmtree(directory)
+    return name, directory
 
 
 def record_version(
@@ -106,14 +114,7 @@ def record_version(
     name: never a champion of the live product."""
     r = request
     step = interval_ms(r.interval)
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if simulation:
-        stamp = simulated_stamp(simulation, r.until)
-    name = version_name(r.symbol, r.interval, stamp)
-    directory = artifacts.version_dir(r.symbol, r.interval, name)
-    if simulation and directory.exists():
-        # Files without a row: a simulation killed between writing them and its commit.
-        shutil.rmtree(directory)
+    name, directory = new_version(r.symbol, r.interval, r.until, simulation)
     rng = np.random.default_rng(config.seed)
     train_rows = np.flatnonzero(p.data.y >= 0)
     sample = np.sort(rng.choice(train_rows, min(REFERENCE_ROWS, len(train_rows)), False))

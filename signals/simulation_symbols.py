@@ -13,6 +13,8 @@ over the window.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
 from analysis.quality import ms_to_datetime
@@ -22,6 +24,9 @@ from mlcore.serving import risk as serving_risk
 from mlcore.serving.cache import serving_for
 from mlcore.training.symbol import train_simulated
 from signals.models import Signal, Simulation, SimulationWindow
+
+if TYPE_CHECKING:
+    from signals.simulation import Inputs
 
 # The start of a window's message when its symbol could not be trained (too short a
 # history, no candles before it): the window is settled, served by an earlier model or none.
@@ -53,8 +58,15 @@ def train(sim: Simulation, window: SimulationWindow) -> ModelVersion | None:
     return trained.version
 
 
-def calls(sim, window: SimulationWindow, model: ModelVersion, inputs, loaded) -> list[Signal]:
-    """The window's calls as unsaved simulated signals (``Signal.from_call``)."""
+def calls(
+    sim: Simulation,
+    window: SimulationWindow,
+    model: ModelVersion,
+    inputs: Inputs,
+    loaded: serving_risk.Loaded | None,
+) -> list[Signal]:
+    """The window's calls as unsaved simulated signals (``Signal.from_call``), with the risk
+    the window's risk model (``loaded``) gives at each bar."""
     served = serving_for(model)
     first, last = (int(t.timestamp() * 1000) for t in (window.start, window.end))
     symbol = window.symbol

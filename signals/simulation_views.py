@@ -45,16 +45,11 @@ def simulation(request: HttpRequest, simulation_id: int) -> HttpResponse:
         {"name": name, "color": COLORS.get(name, "#c9d1d9"), "points": points}
         for name, points in (report.get("curves") or {}).items()
     ]
-    windows = list(sim.windows.select_related("trained", "served_by"))
-    context = {
-        "sim": sim,
-        "report": report,
-        "curves": curves,
-        "calls": report.get("calls"),
-        "windows": windows,
-    }
-    if not sim.pooled:
-        context["periods"], context["grid"] = by_symbol(windows)
+    context = {"sim": sim, "report": report, "curves": curves, "calls": report.get("calls")}
     if request.htmx and request.htmx.target == "simulation-progress":
         return render(request, "signals/simulation.html#progress", context)
+    # The windows only for the whole page, not for the progress a running one polls.
+    context["windows"] = list(sim.windows.select_related("trained", "served_by"))
+    if not sim.pooled:
+        context["periods"], context["grid"] = by_symbol(context["windows"])
     return render(request, "signals/simulation.html", context)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from mlcore.pipeline.universe import pooled
 from mlcore.pipeline.universe.final_model import UNIVERSE, UniverseModel, final_model
 from mlcore.pipeline.universe.pooled_backtests import backtest_symbols
 from mlcore.pipeline.universe.scale_free import UniverseParams, pooled_frame, symbol_frame
-from mlcore.records import simulated_stamp, version_name
+from mlcore.records import new_version
 from mlcore.registry import promote
 from mlcore.runs import abandon_stale
 
@@ -393,14 +392,7 @@ def record(
     """Save the model's files (atomically) and its ModelVersion and walk-forward Evaluation.
     A simulation's model is recorded under its name: never a champion of the live product."""
     step = interval_ms(request.interval)
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if simulation:
-        stamp = simulated_stamp(simulation, request.until)
-    name = version_name(UNIVERSE, request.interval, stamp)
-    directory = artifacts.version_dir(UNIVERSE, request.interval, name)
-    if simulation and directory.exists():
-        # Files without a row: a simulation killed between writing them and its commit.
-        shutil.rmtree(directory)
+    name, directory = new_version(UNIVERSE, request.interval, request.until, simulation)
     artifacts.save_universe(
         model, directory, extra={"version": name}, reference=drift_reference(data)
     )
