@@ -77,6 +77,14 @@ class HitCalibrator:
         return cls(tuple(data["coef"]), float(data["intercept"]), float(data["base_rate"]))
 
 
+def known_before(
+    fold: np.ndarray, number: int, open_time: np.ndarray, end_time: np.ndarray
+) -> np.ndarray:
+    """The rows of earlier folds whose outcome was known (``end_time``) before fold ``number``
+    opened: all a fold's calibration, or choice, may learn from."""
+    return (fold < number) & (end_time < open_time[fold == number].min())
+
+
 def walk_forward_confidence(
     strength: np.ndarray,
     cost_z: np.ndarray,
@@ -94,8 +102,7 @@ def walk_forward_confidence(
     done = []
     for number in np.unique(fold):
         here = fold == number
-        start = open_time[here].min()
-        past = settled & (fold < number) & (end_time < start)
+        past = settled & known_before(fold, number, open_time, end_time)
         if past.sum() < min_calls:
             continue
         calibrator = HitCalibrator.fit(strength[past], cost_z[past], hit[past])

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from mlcore.pipeline.common.calibrate import Calibrator, Method, log_loss
+from mlcore.pipeline.common.hits import known_before
 from mlcore.pipeline.common.split import Fold, SplitConfig, final_split
 from mlcore.pipeline.models.base import Dataset, FitInfo, Member
 from mlcore.pipeline.models.lstm import QUICK, LSTMParams
@@ -199,8 +200,8 @@ def ensemble_walk_forward(
     needed = min(config.min_calibration_rows, int((y[xgb.rows] >= 0).sum()) // 2)
     for number in np.unique(xgb.fold)[1:]:
         here = xgb.fold == number
-        start = open_time[xgb.rows[here][0]]
-        past = (xgb.fold < number) & (y[xgb.rows] >= 0) & (end_time[xgb.rows] < start)
+        known = known_before(xgb.fold, number, open_time[xgb.rows], end_time[xgb.rows])
+        past = known & (y[xgb.rows] >= 0)
         if past.sum() < needed:
             continue
         weight, calibrator = _fit_blend(

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mlcore.pipeline.common import rule_baselines
-from mlcore.pipeline.common.hits import HitCalibrator
+from mlcore.pipeline.common.hits import HitCalibrator, known_before
 
 EVERY_ROW = "every row"
 # The candidates: the column read, and the quantile of it (on the rows the choice is made on)
@@ -170,7 +170,7 @@ def walk_forward(
     chosen: dict[int, Condition] = {}
     for number in np.unique(fold):
         here = fold == number
-        known = (fold < number) & (end_time < open_time[here].min())
+        known = known_before(fold, number, open_time, end_time)
         past = settled & known
         if past.sum() < min_calls:
             continue
